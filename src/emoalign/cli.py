@@ -1,0 +1,102 @@
+"""Command line: parses arguments and delegates; no science here."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from emoalign.errors import EmoalignError
+
+
+def parse_layers(tokens: Sequence[str]) -> list[int] | None:
+    """``['0', '1', '2']``, ``['0-11']``, ``['0,1,2']`` or ``['all']`` (returned as ``None``)."""
+    if list(tokens) == ["all"]:
+        return None
+    layers: list[int] = []
+    for token in tokens:
+        for part in filter(None, token.split(",")):
+            try:
+                if "-" in part.strip("-"):
+                    start, end = (int(x) for x in part.split("-", 1))
+                    if end < start:
+                        raise ValueError
+                    layers.extend(range(start, end + 1))
+                else:
+                    layers.append(int(part))
+            except ValueError:
+                raise EmoalignError(f"--layers: cannot read {part!r} (use '0 1 2', '0-11' or 'all')") from None
+    if any(layer < 0 for layer in layers):
+        raise EmoalignError("--layers: layer numbers start at 0")
+    return layers
+
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data")
+    source = group.add_mutually_exclusive_group()
+    source.add_argument("--profile", default="baseline", help="built-in prompt set: baseline (70/label) or extended (100/label)")
+    source.add_argument("--dataset", type=Path, help="user prompts: a JSONL file or a folder of <label>_prompts.json")
+    group.add_argument("--reference-label", default="neutral", help="label of the reference (neutral) prompts")
+    group.add_argument("--lexicon", type=Path, help="JSON {label: [word regex, ...]} locating emotion words")
+    group.add_argument("--max-samples-per-emotion", type=int, metavar="N", help="keep the first N prompts of each label")
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model loading")
+    group.add_argument("--layers", nargs="+", default=["all"], help="'0 1 2', '0-11' or 'all' (default)")
+    group.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps")
+    group.add_argument("--dtype", default="auto", help="auto (float32 < 1B params, else bfloat16), float32, bfloat16, float16")
+    group.add_argument("--revision", help="hub revision (branch, tag or commit)")
+    group.add_argument("--device-map", choices=["auto"], help="shard a large model across GPUs (needs accelerate)")
+    group.add_argument("--trust-remote-code", action="store_true", help="allow model code from the hub (off by default)")
+    group.add_argument("--batch-size", type=int, default=16)
+    group.add_argument("--position-policy", choices=["all", "first", "last"], default="all",
+                       help="sub-tokens of a multi-token emotion word: all (mean), first or last")
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results-dir", type=Path, default=Path("results"), help="root of all artifacts (default: results)")
+    parser.add_argument("--cache-dir", type=Path, help="activation cache (default: <results-dir>/cache)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``emoalign`` argument parser with all subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="emoalign",
+        description="Do two language models hold the same emotion subspaces in different coordinates?",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    extract = commands.add_parser("extract", help="extract (and cache) one model's activations")
+    extract.add_argument("--model", required=True, help="preset name (see `emoalign models`), hub id or local folder")
+    _add_data_options(extract)
+    _add_model_options(extract)
+    _add_output_options(extract)
+
+    commands.add_parser("models", help="list the model presets")
+    commands.add_parser("datasets", help="list the built-in prompt profiles and their counts")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``emoalign`` console script."""
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from emoalign import commands
+
+    handler = getattr(commands, f"cmd_{args.command.replace('-', '_')}")
+    try:
+        return int(handler(args) or 0)
+    except EmoalignError as exc:
+        print(f"emoalign: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("emoalign: interrupted; artifacts already written are intact", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""Extract pooled emotion-word and reference activations from one model (DESIGN §3)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from emoalign.data.dataset import PromptDataset
+from emoalign.data.lexicon import find_emotion_word_spans
+from emoalign.errors import EmoalignError
+from emoalign.extract.capture import capture_block_outputs
+from emoalign.extract.positions import (
+    PositionPolicy,
+    emotion_token_positions,
+    last_content_token,
+    whitespace_word_spans,
+    word_last_tokens,
+)
+from emoalign.models.blocks import find_blocks
+from emoalign.models.loading import LoadedModel
+from emoalign.storage import load_arrays, save_arrays
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ActivationSet:
+    """Activations of one model on one dataset, at the requested layers (float32, CPU).
+
+    ``prompt_acts[l, i]`` is prompt ``i``'s pooled emotion-word activation at ``layers[l]`` (for
+    reference prompts, and emotion prompts without a matched word, the last content token).
+    ``word_acts[l, j]`` is the activation at the last sub-token of reference word ``j``; word ``j``
+    is whitespace word ``word_position[j]`` of prompt ``word_prompt[j]``, so words pair 1:1 across
+    models with different tokenizers.
+    """
+
+    model: dict[str, Any]
+    dataset: dict[str, Any]
+    layers: tuple[int, ...]
+    texts: tuple[str, ...]
+    labels: tuple[str, ...]
+    reference_label: str
+    position_policy: str
+    prompt_acts: np.ndarray
+    word_acts: np.ndarray
+    word_prompt: np.ndarray
+    word_position: np.ndarray
+    fallback: np.ndarray
+    matched_tokens: tuple[tuple[str, ...], ...]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def emotion_labels(self) -> tuple[str, ...]:
+        """Labels other than the reference, in first-appearance order."""
+        return tuple(dict.fromkeys(lab for lab in self.labels if lab != self.reference_label))
+
+    def layer_row(self, layer: int) -> int:
+        """Row of ``layer`` in the activation arrays; an absent layer is an error naming it."""
+        if layer not in self.layers:
+            raise EmoalignError(
+                f"layer {layer} was not extracted for {self.model.get('name')} "
+                f"(extracted: {', '.join(map(str, self.layers))})"
+            )
+        return self.layers.index(layer)
+
+    def label_mask(self, label: str) -> np.ndarray:
+        """Boolean mask of the prompts carrying ``label``."""
+        return np.asarray(self.labels) == label
+
+    def acts(self, label: str, layer: int) -> np.ndarray:
+        """(n_label, d) prompt activations of ``label`` at ``layer``."""
+        return self.prompt_acts[self.layer_row(layer)][self.label_mask(label)]
+
+    def match_rates(self) -> dict[str, float]:
+        """Fraction of prompts per emotion label whose emotion word was found (no fallback)."""
+        return {
+            label: float(1.0 - self.fallback[self.label_mask(label)].mean()) for label in self.emotion_labels
+        }
+
+    def fallback_counts(self) -> dict[str, int]:
+        """Number of emotion prompts per label that fell back to the last content token."""
+        return {label: int(self.fallback[self.label_mask(label)].sum()) for label in self.emotion_labels}
+
+    def save(self, path: str | Path) -> Path:
+        """Write one safetensors file (atomic, with integrity digest)."""
+        arrays = {
+            "prompt_acts": self.prompt_acts,
+            "word_acts": self.word_acts,
+            "word_prompt": self.word_prompt.astype(np.int64),
+            "word_position": self.word_position.astype(np.int64),
+            "fallback": self.fallback.astype(np.uint8),
+        }
+        metadata = {
+            "kind": "activations",
+            "format_version": FORMAT_VERSION,
+            "model": self.model,
+            "dataset": self.dataset,
+            "layers": list(self.layers),
+            "texts": list(self.texts),
+            "labels": list(self.labels),
+            "reference_label": self.reference_label,
+            "position_policy": self.position_policy,
+            "matched_tokens": [list(tokens) for tokens in self.matched_tokens],
+            "extra": self.extra,
+        }
+        return save_arrays(path, arrays, metadata)
+
+    @classmethod
+    def load(cls, path: str | Path) -> ActivationSet:
+        """Read a file written by :meth:`save` (integrity-checked)."""
+        arrays, meta = load_arrays(path)
+        if meta.get("kind") != "activations":
+            raise EmoalignError(f"{path}: not an activation set (kind={meta.get('kind')!r})")
+        return cls(
+            model=meta["model"],
+            dataset=meta["dataset"],
+            layers=tuple(meta["layers"]),
+            texts=tuple(meta["texts"]),
+            labels=tuple(meta["labels"]),
+            reference_label=meta["reference_label"],
+            position_policy=meta["position_policy"],
+            prompt_acts=arrays["prompt_acts"],
+            word_acts=arrays["word_acts"],
+            word_prompt=arrays["word_prompt"],
+            word_position=arrays["word_position"],
+            fallback=arrays["fallback"].astype(bool),
+            matched_tokens=tuple(tuple(tokens) for tokens in meta["matched_tokens"]),
+            extra=meta.get("extra", {}),
+        )
+
+
+@dataclass(frozen=True)
+class _PromptPlan:
+    """Which token positions of one prompt to read."""
+
+    pooled: list[int]
+    fallback: bool
+    word_tokens: list[int]
+
+
+def _plan_prompt(
+    text: str,
+    label: str,
+    offsets: Sequence[tuple[int, int]],
+    reference_label: str,
+    lexicon: Mapping[str, Sequence[str]],
+    policy: PositionPolicy,
+) -> _PromptPlan:
+    content = last_content_token(offsets)
+    if label == reference_label:
+        words = whitespace_word_spans(text)
+        tokens = word_last_tokens(offsets, words)
+        if any(token is None for token in tokens):
+            raise EmoalignError(f"reference prompt {text!r}: a word maps to no token (was it truncated?)")
+        return _PromptPlan(pooled=[content], fallback=False, word_tokens=[int(t) for t in tokens])  # type: ignore[arg-type]
+    spans = find_emotion_word_spans(text, lexicon.get(label, ()))
+    positions = emotion_token_positions(offsets, spans, policy)
+    if positions:
+        return _PromptPlan(pooled=positions, fallback=False, word_tokens=[])
+    return _PromptPlan(pooled=[content], fallback=True, word_tokens=[])
+
+
+def validate_layers(layers: Sequence[int], n_layers: int, model_name: str) -> tuple[int, ...]:
+    """Sorted unique layers, each within the model's depth; otherwise an error naming the layer."""
+    if not layers:
+        raise EmoalignError(f"no layers requested for {model_name}")
+    for layer in layers:
+        if not 0 <= layer < n_layers:
+            raise EmoalignError(
+                f"layer {layer} is beyond the depth of {model_name} ({n_layers} blocks: layers 0-{n_layers - 1})"
+            )
+    return tuple(sorted(set(int(layer) for layer in layers)))
+
+
+def extract_activations(
+    loaded: LoadedModel,
+    dataset: PromptDataset,
+    layers: Sequence[int],
+    *,
+    lexicon: Mapping[str, Sequence[str]],
+    position_policy: PositionPolicy = "all",
+    batch_size: int = 16,
+    quiet: bool = False,
+) -> ActivationSet:
+    """Run the model over the dataset in length-bucketed, right-padded batches and pool activations."""
+    model_name = loaded.spec.name
+    layers = validate_layers(layers, loaded.n_layers, model_name)
+    if batch_size < 1:
+        raise EmoalignError(f"--batch-size {batch_size}: must be at least 1")
+    texts = [prompt.text for prompt in dataset.prompts]
+    labels = [prompt.label for prompt in dataset.prompts]
+    if not texts:
+        raise EmoalignError(f"dataset {dataset.name!r} is empty")
+    tokenizer = loaded.tokenizer
+    encoded = tokenizer(texts, return_offsets_mapping=True)
+    plans = [
+        _plan_prompt(text, label, [tuple(o) for o in offsets], dataset.reference_label, lexicon, position_policy)
+        for text, label, offsets in zip(texts, labels, encoded["offset_mapping"])
+    ]
+    word_owner = [(i, w) for i, plan in enumerate(plans) for w in range(len(plan.word_tokens))]
+    word_row = {key: row for row, key in enumerate(word_owner)}
+    n_rows, d = len(layers), loaded.d_model
+    prompt_acts = np.zeros((n_rows, len(texts), d), dtype=np.float32)
+    word_acts = np.zeros((n_rows, len(word_owner), d), dtype=np.float32)
+
+    _, blocks = find_blocks(loaded.model)
+    order = np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable")
+    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    for batch in tqdm(batches, desc=f"extract {model_name}", unit="batch", disable=quiet):
+        batch_texts = [texts[i] for i in batch]
+        inputs = tokenizer(batch_texts, return_tensors="pt", padding=True)
+        inputs = {k: inputs[k].to(loaded.device) for k in ("input_ids", "attention_mask")}
+        captured = capture_block_outputs(loaded.model, blocks, layers, inputs)
+        n_real = inputs["attention_mask"].sum(dim=1).tolist()
+        for row, layer in enumerate(layers):
+            hidden = captured[layer].float().cpu().numpy()  # one device->host copy per layer
+            for b, prompt_index in enumerate(batch):
+                plan = plans[prompt_index]
+                real = hidden[b, : n_real[b]]
+                if not np.isfinite(real).all():
+                    raise EmoalignError(
+                        f"non-finite activations in {model_name} (dtype {str(loaded.dtype).removeprefix('torch.')}) "
+                        f"at layer {layer} for prompt {prompt_index} {texts[prompt_index]!r}; "
+                        "use --dtype bfloat16 or float32"
+                    )
+                prompt_acts[row, prompt_index] = real[plan.pooled].mean(axis=0)
+                for w, token in enumerate(plan.word_tokens):
+                    word_acts[row, word_row[(prompt_index, w)]] = real[token]
+
+    matched_tokens = tuple(
+        tuple(tokenizer.convert_ids_to_tokens([encoded["input_ids"][i][t] for t in plan.pooled]))
+        for i, plan in enumerate(plans)
+    )
+    return ActivationSet(
+        model=loaded.provenance(),
+        dataset={
+            "name": dataset.name,
+            "hash": dataset.content_hash(),
+            "label_counts": dataset.label_counts(),
+        },
+        layers=layers,
+        texts=tuple(texts),
+        labels=tuple(labels),
+        reference_label=dataset.reference_label,
+        position_policy=position_policy,
+        prompt_acts=prompt_acts,
+        word_acts=word_acts,
+        word_prompt=np.array([owner for owner, _ in word_owner], dtype=np.int64),
+        word_position=np.array([w for _, w in word_owner], dtype=np.int64),
+        fallback=np.array([plan.fallback for plan in plans], dtype=bool),
+        matched_tokens=matched_tokens,
+    )

@@ -1,0 +1,108 @@
+"""On-disk activation cache: a second run with the same key never loads the model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from emoalign.data.dataset import PromptDataset
+from emoalign.errors import EmoalignError
+from emoalign.extract.activations import FORMAT_VERSION, ActivationSet, extract_activations, validate_layers
+from emoalign.extract.positions import PositionPolicy
+from emoalign.models.loading import (
+    estimate_parameter_count,
+    load_config,
+    load_model,
+    local_fingerprint,
+    resolve_dtype,
+    text_config,
+)
+from emoalign.models.registry import ModelSpec
+
+
+@dataclass(frozen=True)
+class ExtractionRequest:
+    """Everything that determines an activation set (and so its cache key), plus how to run it."""
+
+    spec: ModelSpec
+    dataset: PromptDataset
+    layers: tuple[int, ...]
+    lexicon: Mapping[str, Sequence[str]]
+    position_policy: PositionPolicy = "all"
+    dtype: str | None = None
+    revision: str | None = None
+    device: str = "auto"
+    device_map: str | None = None
+    trust_remote_code: bool = False
+    batch_size: int = 16
+
+
+def cache_key(request: ExtractionRequest, dtype_name: str) -> str:
+    """sha256 of model id + revision (or local folder fingerprint) + dtype + dataset hash + layers
+    + position policy + lexicon + format version."""
+    spec = request.spec
+    revision = local_fingerprint(spec.hub_id) if spec.is_local else (request.revision or "main")
+    payload = {
+        "model": spec.hub_id,
+        "revision": revision,
+        "dtype": dtype_name,
+        "dataset": request.dataset.content_hash(),
+        "layers": sorted(request.layers),
+        "position_policy": request.position_policy,
+        "lexicon": {label: list(patterns) for label, patterns in sorted(request.lexicon.items())},
+        "format_version": FORMAT_VERSION,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def cache_file(cache_dir: str | Path, request: ExtractionRequest, dtype_name: str) -> Path:
+    """Path of the cached activation set for ``request``."""
+    key = cache_key(request, dtype_name)
+    return Path(cache_dir) / f"{request.spec.name}-{key[:20]}.safetensors"
+
+
+def _checked_dtype_name(request: ExtractionRequest) -> str:
+    """Read the config only (no weights): validate the layers and resolve the dtype."""
+    config = load_config(request.spec, revision=request.revision, trust_remote_code=request.trust_remote_code)
+    n_layers = getattr(text_config(config), "num_hidden_layers", None)
+    if n_layers is not None:
+        validate_layers(request.layers, int(n_layers), request.spec.name)
+    dtype = resolve_dtype(request.dtype, str(getattr(config, "model_type", "")), estimate_parameter_count(config))
+    return str(dtype).removeprefix("torch.")
+
+
+def get_activations(
+    request: ExtractionRequest, cache_dir: str | Path, *, quiet: bool = False
+) -> tuple[ActivationSet, Path, bool]:
+    """The activation set for ``request``: from the cache when present and intact, else extracted
+    (loading the model) and cached. Returns ``(activations, path, cache_hit)``."""
+    path = cache_file(cache_dir, request, _checked_dtype_name(request))
+    if path.exists():
+        try:
+            return ActivationSet.load(path), path, True
+        except EmoalignError as exc:
+            print(f"emoalign: {exc}; recomputing", file=sys.stderr)
+    loaded = load_model(
+        request.spec,
+        device=request.device,
+        dtype=request.dtype,
+        revision=request.revision,
+        trust_remote_code=request.trust_remote_code,
+        device_map=request.device_map,
+        quiet=quiet,
+    )
+    activations = extract_activations(
+        loaded,
+        request.dataset,
+        request.layers,
+        lexicon=request.lexicon,
+        position_policy=request.position_policy,
+        batch_size=request.batch_size,
+        quiet=quiet,
+    )
+    activations.save(path)
+    return activations, path, False

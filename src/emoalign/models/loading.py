@@ -1,0 +1,222 @@
+"""Load a Hugging Face model and tokenizer with emoalign's dtype and device policy (DESIGN §3)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from emoalign.errors import EmoalignError
+from emoalign.models.blocks import find_blocks
+from emoalign.models.registry import ModelSpec
+
+DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+}
+# Models above this size load in bfloat16 by default; smaller ones in float32.
+BF16_THRESHOLD_PARAMS = 1.0e9
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for extraction, with what is needed to record its provenance."""
+
+    spec: ModelSpec
+    model: torch.nn.Module
+    tokenizer: Any
+    device: torch.device
+    dtype: torch.dtype
+    model_type: str
+    n_layers: int
+    d_model: int
+    block_path: str
+
+    def provenance(self) -> dict[str, Any]:
+        """Model id, revision, dtype, device, architecture: what an artifact must record."""
+        return {
+            "name": self.spec.name,
+            "id": self.spec.hub_id,
+            "revision": getattr(self.model.config, "_commit_hash", None),
+            "model_type": self.model_type,
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "device": str(self.device),
+            "n_layers": self.n_layers,
+            "d_model": self.d_model,
+            "block_path": self.block_path,
+        }
+
+
+def resolve_device(requested: str = "auto") -> torch.device:
+    """``auto`` picks cuda > mps > cpu; an explicit device that is absent is an error."""
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    kind = requested.split(":")[0]
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise EmoalignError(f"--device {requested}: CUDA is not available on this machine (try --device auto)")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise EmoalignError(f"--device {requested}: Apple MPS is not available on this machine (try --device auto)")
+    if kind not in ("cpu", "cuda", "mps"):
+        raise EmoalignError(f"--device {requested}: unknown device (use auto, cpu, cuda, cuda:N or mps)")
+    return torch.device(requested)
+
+
+def text_config(config: Any) -> Any:
+    """The language-model part of a (possibly multimodal) config."""
+    getter = getattr(config, "get_text_config", None)
+    return getter() if getter is not None else config
+
+
+def estimate_parameter_count(config: Any) -> float:
+    """Rough parameter count of the language model from its config (embeddings + blocks)."""
+    cfg = text_config(config)
+    d = getattr(cfg, "hidden_size", None) or getattr(cfg, "n_embd", 0)
+    n_layers = getattr(cfg, "num_hidden_layers", None) or getattr(cfg, "n_layer", 0)
+    ff = getattr(cfg, "intermediate_size", None) or getattr(cfg, "n_inner", None) or 4 * d
+    vocab = getattr(cfg, "vocab_size", 0)
+    return float(vocab * d + n_layers * (4 * d * d + 3 * d * ff))
+
+
+def resolve_dtype(requested: str | None, model_type: str, n_params: float) -> torch.dtype:
+    """float32 under ~1B parameters, bfloat16 above; ``requested`` overrides; float16 never for Gemma."""
+    if requested in (None, "auto"):
+        return torch.bfloat16 if n_params >= BF16_THRESHOLD_PARAMS else torch.float32
+    if requested not in DTYPES:
+        raise EmoalignError(f"--dtype {requested}: unknown dtype (use auto, {', '.join(DTYPES)})")
+    if requested == "float16" and model_type.startswith("gemma"):
+        raise EmoalignError(
+            f"--dtype float16 refused for {model_type}: Gemma activations exceed the float16 range "
+            "(the original study lost Gemma layers 7-11 to NaN/Inf); use bfloat16 or float32"
+        )
+    return DTYPES[requested]
+
+
+def _offline_error(spec: ModelSpec, what: str, exc: Exception) -> EmoalignError:
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if spec.is_local:
+        return EmoalignError(f"cannot load the {what} of {spec.hub_id}: {first_line}")
+    return EmoalignError(
+        f"cannot load model {spec.name!r} ({spec.hub_id}): it is not in the local Hugging Face cache "
+        f"and the hub could not be reached ({first_line}); pass a local folder with --model PATH, "
+        "or run `emoalign demo` for the offline study"
+    )
+
+
+def local_fingerprint(path: str | Path) -> str:
+    """Hash of a local model folder's config and weight-file sizes/mtimes (for cache keys)."""
+    folder = Path(path).expanduser()
+    digest = hashlib.sha256()
+    for item in sorted(folder.iterdir()):
+        if item.is_file():
+            stat = item.stat()
+            digest.update(f"{item.name}:{stat.st_size}:{int(stat.st_mtime)}".encode())
+    return digest.hexdigest()[:16]
+
+
+def load_config(spec: ModelSpec, *, revision: str | None = None, trust_remote_code: bool = False) -> Any:
+    """The model's config (cheap: no weights)."""
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(spec.hub_id, revision=revision, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError, KeyError) as exc:
+        raise _offline_error(spec, "config", exc) from None
+
+
+def load_tokenizer(spec: ModelSpec, *, revision: str | None = None, trust_remote_code: bool = False) -> Any:
+    """A fast tokenizer (character offsets are required), right padding, EOS as pad if none."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            spec.hub_id, revision=revision, trust_remote_code=trust_remote_code
+        )
+    except (OSError, ValueError, KeyError) as exc:
+        raise _offline_error(spec, "tokenizer", exc) from None
+    if not getattr(tokenizer, "is_fast", False):
+        raise EmoalignError(
+            f"model {spec.name!r}: its tokenizer is not a fast tokenizer, so it has no character "
+            "offsets; emoalign needs them to locate emotion words"
+        )
+    tokenizer.padding_side = "right"  # GPT-2's learned positions break under left padding
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise EmoalignError(f"model {spec.name!r}: the tokenizer has neither a pad nor an EOS token")
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(
+    spec: ModelSpec,
+    *,
+    device: str = "auto",
+    dtype: str | None = None,
+    revision: str | None = None,
+    trust_remote_code: bool = False,
+    device_map: str | None = None,
+    quiet: bool = False,
+) -> LoadedModel:
+    """Load ``spec`` without its LM head (``AutoModel``: the head and its 128k-262k vocabulary are
+    never needed), in eval mode, on the requested device."""
+    from transformers import AutoModel
+
+    config = load_config(spec, revision=revision, trust_remote_code=trust_remote_code)
+    model_type = str(getattr(config, "model_type", "unknown"))
+    torch_dtype = resolve_dtype(dtype, model_type, estimate_parameter_count(config))
+    target_device = resolve_device(device)
+    tokenizer = load_tokenizer(spec, revision=revision, trust_remote_code=trust_remote_code)
+    kwargs: dict[str, Any] = {"revision": revision, "dtype": torch_dtype, "trust_remote_code": trust_remote_code}
+    if device_map is not None:
+        try:
+            import accelerate  # noqa: F401
+        except ImportError:
+            raise EmoalignError("--device-map needs the 'accelerate' package: pip install 'emoalign[multigpu]'") from None
+        kwargs["device_map"] = device_map
+    quiet_ctx = _hf_progress_disabled() if quiet else contextlib.nullcontext()
+    with quiet_ctx:
+        try:
+            model = AutoModel.from_pretrained(spec.hub_id, **kwargs)
+        except (OSError, ValueError, KeyError) as exc:
+            raise _offline_error(spec, "weights", exc) from None
+    if device_map is None:
+        model.to(target_device)
+    else:
+        target_device = model.get_input_embeddings().weight.device
+    model.eval()
+    block_path, blocks = find_blocks(model)
+    cfg = text_config(model.config)
+    d_model = int(getattr(cfg, "hidden_size", None) or getattr(cfg, "n_embd"))
+    return LoadedModel(
+        spec=spec,
+        model=model,
+        tokenizer=tokenizer,
+        device=target_device,
+        dtype=torch_dtype,
+        model_type=model_type,
+        n_layers=len(blocks),
+        d_model=d_model,
+        block_path=block_path,
+    )
+
+
+@contextlib.contextmanager
+def _hf_progress_disabled():
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
