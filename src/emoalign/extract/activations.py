@@ -135,7 +135,7 @@ class ActivationSet:
 
 
 @dataclass(frozen=True)
-class _PromptPlan:
+class PromptPlan:
     """Which token positions of one prompt to read."""
 
     pooled: list[int]
@@ -150,19 +150,39 @@ def _plan_prompt(
     reference_label: str,
     lexicon: Mapping[str, Sequence[str]],
     policy: PositionPolicy,
-) -> _PromptPlan:
+) -> PromptPlan:
     content = last_content_token(offsets)
     if label == reference_label:
-        words = whitespace_word_spans(text)
-        tokens = word_last_tokens(offsets, words)
+        tokens = word_last_tokens(offsets, whitespace_word_spans(text))
         if any(token is None for token in tokens):
             raise EmoalignError(f"reference prompt {text!r}: a word maps to no token (was it truncated?)")
-        return _PromptPlan(pooled=[content], fallback=False, word_tokens=[int(t) for t in tokens])  # type: ignore[arg-type]
+        return PromptPlan(pooled=[content], fallback=False, word_tokens=[int(t) for t in tokens if t is not None])
     spans = find_emotion_word_spans(text, lexicon.get(label, ()))
     positions = emotion_token_positions(offsets, spans, policy)
     if positions:
-        return _PromptPlan(pooled=positions, fallback=False, word_tokens=[])
-    return _PromptPlan(pooled=[content], fallback=True, word_tokens=[])
+        return PromptPlan(pooled=positions, fallback=False, word_tokens=[])
+    # Documented fallback: no emotion word found -> last content token, counted in the output.
+    return PromptPlan(pooled=[content], fallback=True, word_tokens=[])
+
+
+def plan_positions(
+    tokenizer: Any,
+    dataset: PromptDataset,
+    lexicon: Mapping[str, Sequence[str]],
+    policy: PositionPolicy = "all",
+) -> tuple[list[PromptPlan], dict[str, list[list[int]]]]:
+    """Token positions to read for every prompt, from character offsets; also returns the encoding.
+
+    Emotion prompts: the sub-tokens of their emotion words (``policy``), or the last content token
+    as a counted fallback. Reference prompts: the last content token plus each word's last sub-token.
+    """
+    texts = [prompt.text for prompt in dataset.prompts]
+    encoded = tokenizer(texts, return_offsets_mapping=True)
+    plans = [
+        _plan_prompt(prompt.text, prompt.label, [tuple(o) for o in offsets], dataset.reference_label, lexicon, policy)
+        for prompt, offsets in zip(dataset.prompts, encoded["offset_mapping"])
+    ]
+    return plans, encoded
 
 
 def validate_layers(layers: Sequence[int], n_layers: int, model_name: str) -> tuple[int, ...]:
@@ -197,11 +217,7 @@ def extract_activations(
     if not texts:
         raise EmoalignError(f"dataset {dataset.name!r} is empty")
     tokenizer = loaded.tokenizer
-    encoded = tokenizer(texts, return_offsets_mapping=True)
-    plans = [
-        _plan_prompt(text, label, [tuple(o) for o in offsets], dataset.reference_label, lexicon, position_policy)
-        for text, label, offsets in zip(texts, labels, encoded["offset_mapping"])
-    ]
+    plans, encoded = plan_positions(tokenizer, dataset, lexicon, position_policy)
     word_owner = [(i, w) for i, plan in enumerate(plans) for w in range(len(plan.word_tokens))]
     word_row = {key: row for row, key in enumerate(word_owner)}
     n_rows, d = len(layers), loaded.d_model

@@ -181,8 +181,8 @@ def load_model(
         except ImportError:
             raise EmoalignError("--device-map needs the 'accelerate' package: pip install 'emoalign[multigpu]'") from None
         kwargs["device_map"] = device_map
-    quiet_ctx = _hf_progress_disabled() if quiet else contextlib.nullcontext()
-    with quiet_ctx:
+    # AutoModel on a CausalLM checkpoint reports the unused LM head as "unexpected": expected here.
+    with _hf_load_report_silenced(), (_hf_progress_disabled() if quiet else contextlib.nullcontext()):
         try:
             model = AutoModel.from_pretrained(spec.hub_id, **kwargs)
         except (OSError, ValueError, KeyError) as exc:
@@ -220,3 +220,15 @@ def _hf_progress_disabled():
         if was_enabled:
             hf_logging.enable_progress_bar()
 
+
+
+@contextlib.contextmanager
+def _hf_load_report_silenced():
+    from transformers.utils import logging as hf_logging
+
+    previous = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(previous)

