@@ -152,7 +152,12 @@ def _check_components(value: int | None, name: str, context: str) -> None:
 
 def _thin_svd(Xc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Thin SVD ``Xc = U diag(s) Vt`` keeping only numerically non-zero singular values."""
-    U, s, Vt = np.linalg.svd(Xc, full_matrices=False)
+    if Xc.shape[1] > Xc.shape[0]:
+        # LAPACK is faster on the tall orientation (QR first): factor Xc^T and swap.
+        V, s, Ut = np.linalg.svd(Xc.T, full_matrices=False)
+        U, Vt = Ut.T, V.T
+    else:
+        U, s, Vt = np.linalg.svd(Xc, full_matrices=False)
     if s.size == 0 or s[0] == 0:
         return U[:, :0], s[:0], Vt[:0]
     keep = s > s[0] * max(Xc.shape) * np.finfo(np.float64).eps
@@ -362,10 +367,12 @@ def fit_procrustes_map(
     r = min(n - 1, d_s, d_t, n_components if n_components is not None else d_t)
     mt, ms = Xt.mean(axis=0), Xs.mean(axis=0)
     Xtc, Xsc = Xt - mt, Xs - ms
-    _, st, vtt = np.linalg.svd(Xtc, full_matrices=False)
-    _, _, vts = np.linalg.svd(Xsc, full_matrices=False)
-    if st.size == 0 or st[0] == 0:
-        raise EmoalignError(f"target activations have no variance{_where(context)}; cannot fit a map")
+    _, st, vtt = _thin_svd(Xtc)
+    _, ss, vts = _thin_svd(Xsc)
+    for side, sv in (("target", st), ("source", ss)):
+        if sv.size == 0:
+            raise EmoalignError(f"{side} activations have no variance{_where(context)}; cannot fit a map")
+    r = min(r, st.size, ss.size)
     P_t, Q_s = vtt[:r].T, vts[:r].T
     Z_t, Z_s = Xtc @ P_t, Xsc @ Q_s
     R, sv_sum = scipy.linalg.orthogonal_procrustes(Z_t, Z_s)
