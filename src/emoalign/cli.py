@@ -56,6 +56,24 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                        help="sub-tokens of a multi-token emotion word: all (mean), first or last")
 
 
+def _add_analysis_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("analysis")
+    group.add_argument("--n-components", "-k", type=int, default=8, help="PCA subspace dimension k (default 8)")
+    group.add_argument("--map", dest="map_method", choices=["lstsq", "ridge", "procrustes", "cca"], default="ridge",
+                       help="target->source map: ridge (default, lambda by CV), lstsq (the original), procrustes, cca")
+    group.add_argument("--fit-data", choices=["neutral-words", "neutral-last"], default="neutral-words",
+                       help="map fit pairs: every word of the neutral prompts (default) or their last token (the original)")
+    group.add_argument("--metric", choices=["bounded", "legacy"], default="bounded",
+                       help="bounded overlap in [0,1] (default) or the original study's legacy metric")
+    group.add_argument("--reference", choices=["mean", "index"], default="mean",
+                       help="emotion vector = activation minus the neutral mean (default) or neutral prompt i (the original)")
+    group.add_argument("--layer-match", choices=["index", "depth", "grid"], default="index",
+                       help="pair equal layer numbers (default, the original), equal relative depth, or every pair")
+    group.add_argument("--target-layers", nargs="+", help="explicit target layers (pair positionally with --layers)")
+    group.add_argument("--seed", type=int, default=0)
+    group.add_argument("--report-dir", type=Path, default=Path("docs/report"), help="Markdown reports (default docs/report)")
+
+
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results-dir", type=Path, default=Path("results"), help="root of all artifacts (default: results)")
     parser.add_argument("--cache-dir", type=Path, help="activation cache (default: <results-dir>/cache)")
@@ -75,6 +93,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(extract)
     _add_model_options(extract)
     _add_output_options(extract)
+
+    for name, help_text in (
+        ("run", "the whole study for one pair: extract both models, align, write artifacts and report"),
+        ("align", "redo the analysis from cached activations (another k, map, metric or layer match); loads no model"),
+    ):
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("--source", default="gpt2", help="source model (default gpt2)")
+        command.add_argument("--target", "--large-model", dest="target", required=True,
+                             help="target model (--large-model is the original study's spelling)")
+        _add_data_options(command)
+        _add_model_options(command)
+        _add_analysis_options(command)
+        _add_output_options(command)
+
+    summarize = commands.add_parser("summarize", help="per-layer CSV, printed table and Markdown report of an alignment")
+    summarize.add_argument("--alignment-path", type=Path, required=True, help="an alignment artifact (.safetensors)")
+    summarize.add_argument("--output-csv", type=Path, help="write the per-layer summary CSV here")
+    summarize.add_argument("--write-report", type=Path, help="write the Markdown report here")
+    summarize.add_argument("--profile", help="accepted for the original's command lines (read from the artifact)")
+    summarize.add_argument("--large-model", help="accepted for the original's command lines; checked against the artifact")
 
     commands.add_parser("models", help="list the model presets")
     commands.add_parser("datasets", help="list the built-in prompt profiles and their counts")

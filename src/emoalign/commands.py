@@ -44,15 +44,18 @@ def resolve_layers(layers: list[int] | None, spec: ModelSpec, args: argparse.Nam
     return tuple(range(int(text_config(config).num_hidden_layers)))
 
 
-def extraction_request(args: argparse.Namespace, model: str, dataset: PromptDataset, lexicon) -> ExtractionRequest:
-    """An :class:`ExtractionRequest` for ``model`` from the shared CLI options."""
+def extraction_request(
+    args: argparse.Namespace, model: str, dataset: PromptDataset, lexicon, *, layers: bool = True
+) -> ExtractionRequest:
+    """An :class:`ExtractionRequest` for ``model`` from the shared CLI options (``layers=False``:
+    layers left empty, to be derived from the layer match)."""
     from emoalign.cli import parse_layers
 
     spec = resolve_model(model)
     return ExtractionRequest(
         spec=spec,
         dataset=dataset,
-        layers=resolve_layers(parse_layers(args.layers), spec, args),
+        layers=resolve_layers(parse_layers(args.layers), spec, args) if layers else (),
         lexicon=lexicon,
         position_policy=args.position_policy,
         dtype=None if args.dtype == "auto" else args.dtype,
@@ -116,4 +119,87 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         dataset = load_profile(name)
         counts = ", ".join(f"{label} {n}" for label, n in dataset.label_counts().items())
         print(f"{name:<10} {len(dataset.prompts):>4} prompts  ({counts}; reference: {dataset.reference_label})")
+    return 0
+
+
+def _study(args: argparse.Namespace, *, allow_extract: bool):
+    from dataclasses import replace
+
+    from emoalign.analysis.alignment import AlignConfig, check_components
+    from emoalign.cli import parse_layers
+    from emoalign.pipeline import align_study, extract_pair
+
+    config = AlignConfig(
+        n_components=args.n_components, map_method=args.map_method, fit_data=args.fit_data, metric=args.metric,
+        reference=args.reference, layer_match=args.layer_match, seed=args.seed,
+    )
+    dataset = dataset_from_args(args)
+    check_components(args.n_components, dataset.label_counts(), dataset.reference_label)
+    lexicon = lexicon_from_args(args, dataset)
+    source = extraction_request(args, args.source, dataset, lexicon, layers=False)
+    target = replace(source, spec=resolve_model(args.target))
+    target_layers = parse_layers(args.target_layers) if args.target_layers else None
+    source_acts, target_acts, pairs = extract_pair(
+        source, target, source_layers=parse_layers(args.layers), target_layers=target_layers,
+        layer_match=args.layer_match, cache_dir=cache_dir_from_args(args), quiet=args.quiet,
+        allow_extract=allow_extract,
+    )
+    result = align_study(source_acts, target_acts, pairs, config, command=command_line())
+    return result, source_acts, target_acts, dataset
+
+
+def command_line() -> str:
+    """The command line of this process, as typed (for provenance and reports)."""
+    import shlex
+    import sys
+
+    return "emoalign " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
+
+
+def _write_and_print(args: argparse.Namespace, result, source_acts, target_acts, dataset) -> int:
+    from emoalign.pipeline import StudyLayout, write_study
+    from emoalign.report.summary import format_layer_table
+
+    layout = StudyLayout(args.results_dir, dataset.name, args.report_dir)
+    paths = write_study(result, source_acts, target_acts, layout)
+    print(format_layer_table(result))
+    for name, path in paths.items():
+        print(f"{name:<28} {path}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """`emoalign run`: extract (through the cache), align, write artifacts, print the table."""
+    return _write_and_print(args, *_study(args, allow_extract=True))
+
+
+def cmd_align(args: argparse.Namespace) -> int:
+    """`emoalign align`: the same analysis from cached activations only; never loads a model."""
+    return _write_and_print(args, *_study(args, allow_extract=False))
+
+
+def cmd_summarize(args: argparse.Namespace) -> int:
+    """`emoalign summarize`: the original's summary step over an alignment artifact."""
+    import sys
+
+    from emoalign.report.summary import format_layer_table, write_markdown_report, write_summary_csv
+    from emoalign.results import AlignmentResult, load
+
+    result = load(args.alignment_path)
+    if not isinstance(result, AlignmentResult):
+        raise EmoalignError(f"{args.alignment_path}: not an alignment artifact")
+    if args.large_model and args.large_model not in (result.target["name"], result.target["id"]):
+        print(
+            f"emoalign: warning: --large-model {args.large_model} but {args.alignment_path} holds "
+            f"{result.target['name']}",
+            file=sys.stderr,
+        )
+    print(format_layer_table(result))
+    if args.output_csv:
+        print(f"summary CSV  {write_summary_csv(result, args.output_csv)}")
+    if args.write_report:
+        artifacts = {"alignment": str(args.alignment_path)}
+        if args.output_csv:
+            artifacts["summary CSV"] = str(args.output_csv)
+        print(f"report       {write_markdown_report(result, args.write_report, artifacts)}")
     return 0

@@ -76,16 +76,26 @@ def _checked_dtype_name(request: ExtractionRequest) -> str:
 
 
 def get_activations(
-    request: ExtractionRequest, cache_dir: str | Path, *, quiet: bool = False
+    request: ExtractionRequest, cache_dir: str | Path, *, quiet: bool = False, allow_extract: bool = True
 ) -> tuple[ActivationSet, Path, bool]:
     """The activation set for ``request``: from the cache when present and intact, else extracted
-    (loading the model) and cached. Returns ``(activations, path, cache_hit)``."""
+    (loading the model) and cached. Returns ``(activations, path, cache_hit)``.
+
+    With ``allow_extract=False`` a cache miss is an error instead (``emoalign align`` never loads a model).
+    """
     path = cache_file(cache_dir, request, _checked_dtype_name(request))
     if path.exists():
         try:
             return ActivationSet.load(path), path, True
         except EmoalignError as exc:
+            if not allow_extract:
+                raise
             print(f"emoalign: {exc}; recomputing", file=sys.stderr)
+    if not allow_extract:
+        raise EmoalignError(
+            f"no cached activations of {request.spec.name} for these settings in {cache_dir} "
+            "(same dataset, layers, dtype and position policy); run `emoalign run` or `emoalign extract` first"
+        )
     loaded = load_model(
         request.spec,
         device=request.device,

@@ -182,7 +182,7 @@ def load_model(
             raise EmoalignError("--device-map needs the 'accelerate' package: pip install 'emoalign[multigpu]'") from None
         kwargs["device_map"] = device_map
     # AutoModel on a CausalLM checkpoint reports the unused LM head as "unexpected": expected here.
-    with _hf_load_report_silenced(), (_hf_progress_disabled() if quiet else contextlib.nullcontext()):
+    with _hf_load_report_silenced(), (hf_progress_disabled() if quiet else contextlib.nullcontext()):
         try:
             model = AutoModel.from_pretrained(spec.hub_id, **kwargs)
         except (OSError, ValueError, KeyError) as exc:
@@ -209,7 +209,8 @@ def load_model(
 
 
 @contextlib.contextmanager
-def _hf_progress_disabled():
+def hf_progress_disabled():
+    """Silence Hugging Face progress bars inside the block (for --quiet)."""
     from transformers.utils import logging as hf_logging
 
     was_enabled = hf_logging.is_progress_bar_enabled()

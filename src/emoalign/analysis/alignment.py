@@ -1,0 +1,233 @@
+"""Align two models' emotion subspaces layer by layer (DESIGN §4): vectors -> subspaces -> map ->
+overlaps before/after, as tables of plain numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from emoalign.analysis.cka import linear_cka_debiased
+from emoalign.analysis.maps import MAP_METHODS, LinearMap, fit_map
+from emoalign.analysis.overlap import legacy_before, legacy_overlap, principal_angles, subspace_overlap
+from emoalign.analysis.subspace import EmotionSubspace, fit_subspace
+from emoalign.analysis.vectors import emotion_vectors
+from emoalign.errors import EmoalignError
+from emoalign.extract.activations import ActivationSet
+
+FitData = Literal["neutral-words", "neutral-last"]
+FIT_DATA: tuple[str, ...] = ("neutral-words", "neutral-last")
+METRICS: tuple[str, ...] = ("bounded", "legacy")
+REFERENCES: tuple[str, ...] = ("mean", "index")
+
+
+@dataclass(frozen=True)
+class AlignConfig:
+    """Analysis settings of one alignment (everything after extraction)."""
+
+    n_components: int = 8
+    map_method: str = "ridge"
+    fit_data: str = "neutral-words"
+    metric: str = "bounded"
+    reference: str = "mean"
+    layer_match: str = "index"
+    seed: int = 0
+    heldout_fraction: float = 0.2
+
+    def __post_init__(self) -> None:
+        for value, allowed, flag in (
+            (self.map_method, MAP_METHODS, "--map"),
+            (self.fit_data, FIT_DATA, "--fit-data"),
+            (self.metric, METRICS, "--metric"),
+            (self.reference, REFERENCES, "--reference"),
+        ):
+            if value not in allowed:
+                raise EmoalignError(f"{flag} {value}: unknown (use {', '.join(allowed)})")
+        if self.n_components < 1:
+            raise EmoalignError(f"--n-components {self.n_components}: must be at least 1")
+
+
+def check_components(n_components: int, label_counts: dict[str, int], reference_label: str) -> None:
+    """k must leave room in every emotion's centred PCA (rank <= n - 1); checked before any model runs."""
+    for label, count in label_counts.items():
+        if label != reference_label and n_components > count - 1:
+            raise EmoalignError(
+                f"--n-components {n_components} exceeds the {count} prompts of {label!r} "
+                f"(at most {count - 1} components); lower k or raise --max-samples-per-emotion"
+            )
+
+
+def check_paired(source: ActivationSet, target: ActivationSet) -> None:
+    """Both activation sets must come from the same prompts (pairs are matched by index)."""
+    if source.dataset["hash"] != target.dataset["hash"] or source.texts != target.texts:
+        raise EmoalignError(
+            f"{source.model['name']} and {target.model['name']} were extracted on different prompt sets "
+            f"({source.dataset['name']} vs {target.dataset['name']}); extract both on the same dataset"
+        )
+    if source.reference_label != target.reference_label:
+        raise EmoalignError("source and target use different reference labels")
+
+
+def emotion_vector_sets(acts: ActivationSet, layer: int, reference: str) -> dict[str, np.ndarray]:
+    """Per emotion label, the (n_label, d) emotion vectors at ``layer`` (float64)."""
+    reference_acts = acts.acts(acts.reference_label, layer).astype(np.float64)
+    return {
+        label: emotion_vectors(
+            acts.acts(label, layer).astype(np.float64),
+            reference_acts,
+            reference,  # type: ignore[arg-type]
+            context=f"{acts.model['name']} layer {layer} {label}",
+        )
+        for label in acts.emotion_labels
+    }
+
+
+def fit_pairs(
+    source: ActivationSet, target: ActivationSet, source_layer: int, target_layer: int, fit_data: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Paired reference activations ``(X_target, X_source)`` to fit a map on — never emotion prompts.
+
+    ``neutral-words``: every word of every reference prompt (its last sub-token), paired across
+    tokenizers by (prompt, word index). ``neutral-last``: the last token of each reference prompt.
+    """
+    if fit_data == "neutral-words":
+        if not (
+            np.array_equal(source.word_prompt, target.word_prompt)
+            and np.array_equal(source.word_position, target.word_position)
+        ):
+            raise EmoalignError("reference words do not pair across the two models (different word splits)")
+        return (
+            target.word_acts[target.layer_row(target_layer)].astype(np.float64),
+            source.word_acts[source.layer_row(source_layer)].astype(np.float64),
+        )
+    reference = source.reference_label
+    return (
+        target.acts(reference, target_layer).astype(np.float64),
+        source.acts(reference, source_layer).astype(np.float64),
+    )
+
+
+def truncate_coordinates(basis: np.ndarray, dim: int) -> np.ndarray:
+    """The basis restricted to its first ``dim`` coordinates (zero-padded if shorter): the
+    identity on shared coordinates, the only "before" possible without a map."""
+    out = np.zeros((basis.shape[0], dim))
+    width = min(dim, basis.shape[1])
+    out[:, :width] = basis[:, :width]
+    return out
+
+
+@dataclass(frozen=True)
+class LayerPairAlignment:
+    """Everything computed for one (source layer, target layer) pair."""
+
+    source_layer: int
+    target_layer: int
+    source_subspaces: dict[str, EmotionSubspace]
+    target_subspaces: dict[str, EmotionSubspace]
+    linear_map: LinearMap
+    mapped_bases: dict[str, np.ndarray]
+    cross_overlap: np.ndarray  # (E, E): source emotion e vs mapped target emotion f
+    angles_degrees: np.ndarray  # (E, k): principal angles between source e and mapped target e
+    cka: float
+    n_fit_pairs: int
+    cells: list[dict]
+
+
+def align_layer_pair(
+    source: ActivationSet,
+    target: ActivationSet,
+    source_layer: int,
+    target_layer: int,
+    config: AlignConfig,
+) -> LayerPairAlignment:
+    """Subspaces of both models, the map fitted on reference data, overlaps before/after per emotion."""
+    k = config.n_components
+    emotions = source.emotion_labels
+    src_vectors = emotion_vector_sets(source, source_layer, config.reference)
+    tgt_vectors = emotion_vector_sets(target, target_layer, config.reference)
+    src_sub = {
+        e: fit_subspace(v, k, context=f"{source.model['name']} layer {source_layer} {e!r}")
+        for e, v in src_vectors.items()
+    }
+    tgt_sub = {
+        e: fit_subspace(v, k, context=f"{target.model['name']} layer {target_layer} {e!r}")
+        for e, v in tgt_vectors.items()
+    }
+    X_t, X_s = fit_pairs(source, target, source_layer, target_layer, config.fit_data)
+    linear_map = fit_map(
+        config.map_method,  # type: ignore[arg-type]
+        X_t,
+        X_s,
+        heldout_fraction=config.heldout_fraction,
+        seed=config.seed,
+        context=f"map {target.model['name']} layer {target_layer} -> {source.model['name']} layer {source_layer}",
+    )
+    d_s = X_s.shape[1]
+    mapped = {e: linear_map.map_directions(tgt_sub[e].basis) for e in emotions}
+    cross = np.array([[subspace_overlap(src_sub[e].basis, mapped[f]) for f in emotions] for e in emotions])
+    angles = np.degrees(np.stack([principal_angles(src_sub[e].basis, mapped[e]) for e in emotions]))
+    try:
+        cka = linear_cka_debiased(X_t, X_s)
+    except EmoalignError:
+        cka = float("nan")
+    cells = []
+    for i, e in enumerate(emotions):
+        others = [cross[i, j] for j in range(len(emotions)) if j != i]
+        before = subspace_overlap(src_sub[e].basis, truncate_coordinates(tgt_sub[e].basis, d_s))
+        cells.append(
+            {
+                "layer": source_layer,
+                "target_layer": target_layer,
+                "emotion": e,
+                "overlap_before": before,
+                "overlap_after": float(cross[i, i]),
+                "chance": k / d_s,
+                "specificity": float(cross[i, i] - np.mean(others)) if others else float("nan"),
+                "legacy_before": legacy_before(src_sub[e].basis, tgt_sub[e].basis),
+                "legacy_after": legacy_overlap(src_sub[e].basis, mapped[e]),
+                "explained_variance_source": float(src_sub[e].explained_variance_ratio.sum()),
+                "explained_variance_target": float(tgt_sub[e].explained_variance_ratio.sum()),
+                "n_prompts": int(src_sub[e].n_samples),
+            }
+        )
+    return LayerPairAlignment(
+        source_layer, target_layer, src_sub, tgt_sub, linear_map, mapped, cross, angles, cka, X_t.shape[0], cells
+    )
+
+
+def layer_row(pair: LayerPairAlignment, config: AlignConfig) -> dict:
+    """The per-layer summary row: the original's four columns first, then ours."""
+    cells = pd.DataFrame(pair.cells)
+    before_col, after_col = (
+        ("legacy_before", "legacy_after") if config.metric == "legacy" else ("overlap_before", "overlap_after")
+    )
+    before, after = float(cells[before_col].mean()), float(cells[after_col].mean())
+    return {
+        "layer": pair.source_layer,
+        "mean_overlap_before": before,
+        "mean_overlap_after": after,
+        "delta": after - before,
+        "target_layer": pair.target_layer,
+        "metric": config.metric,
+        "chance": float(cells["chance"].iloc[0]),
+        "mean_specificity": float(cells["specificity"].mean()),
+        "map": config.map_method,
+        "fit_data": config.fit_data,
+        "n_fit_pairs": pair.n_fit_pairs,
+        "map_heldout_r2": pair.linear_map.heldout_r2,
+        "cka": pair.cka,
+    }
+
+
+def align_activation_sets(
+    source: ActivationSet,
+    target: ActivationSet,
+    layer_pairs: Sequence[tuple[int, int]],
+    config: AlignConfig,
+) -> list[LayerPairAlignment]:
+    """Align every layer pair (see :func:`align_layer_pair`)."""
+    check_paired(source, target)
+    return [align_layer_pair(source, target, s, t, config) for s, t in layer_pairs]

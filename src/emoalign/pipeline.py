@@ -1,0 +1,179 @@
+"""The study, end to end: extract both models (through the cache) -> align -> write artifacts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from emoalign.analysis.alignment import AlignConfig, align_activation_sets, check_components
+from emoalign.analysis.layer_match import match_layers
+from emoalign.data.dataset import PromptDataset, load_dataset, load_profile
+from emoalign.data.lexicon import DEFAULT_LEXICON
+from emoalign.extract.activations import ActivationSet
+from emoalign.extract.cache import ExtractionRequest, get_activations
+from emoalign.model_artifacts import save_emotion_subspaces, save_emotion_vectors
+from emoalign.models.loading import load_config, text_config
+from emoalign.models.registry import ModelSpec, resolve_model
+from emoalign.report.summary import write_markdown_report, write_summary_csv
+from emoalign.results import AlignmentResult, build_alignment_result
+
+
+@dataclass(frozen=True)
+class StudyLayout:
+    """Where a study's artifacts go (the original study's layout, safe formats)."""
+
+    results_dir: Path
+    profile: str
+    report_dir: Path
+
+    @property
+    def root(self) -> Path:
+        return self.results_dir / self.profile
+
+    def vectors(self, model: str) -> Path:
+        return self.root / "emotion_vectors" / f"{model}_vectors_token_based.safetensors"
+
+    def subspaces(self, model: str) -> Path:
+        return self.root / "emotion_subspaces" / f"{model}_subspaces.safetensors"
+
+    def alignment(self, pair: str) -> Path:
+        return self.root / "alignment" / f"{pair}_token_based_full.safetensors"
+
+    def statistics(self, pair: str) -> Path:
+        return self.root / "statistics" / f"{pair}_alignment_summary.csv"
+
+    def report(self, pair: str) -> Path:
+        return self.report_dir / f"{pair}_report.md"
+
+
+def model_depth(spec: ModelSpec, request: ExtractionRequest) -> int:
+    """Number of blocks, read from the config (no weights)."""
+    config = load_config(spec, revision=request.revision, trust_remote_code=request.trust_remote_code)
+    return int(text_config(config).num_hidden_layers)
+
+
+def extract_pair(
+    source: ExtractionRequest,
+    target: ExtractionRequest,
+    *,
+    source_layers: Sequence[int] | None,
+    target_layers: Sequence[int] | None,
+    layer_match: str,
+    cache_dir: Path,
+    quiet: bool = False,
+    allow_extract: bool = True,
+) -> tuple[ActivationSet, ActivationSet, list[tuple[int, int]]]:
+    """Activation sets of both models at the layers the layer match needs, and the layer pairs."""
+    n_source = model_depth(source.spec, source)
+    n_target = model_depth(target.spec, target)
+    layers = list(source_layers) if source_layers is not None else list(range(n_source))
+    pairs = match_layers(layers, n_source, n_target, layer_match, target_layers)  # type: ignore[arg-type]
+    source = replace(source, layers=tuple(sorted({s for s, _ in pairs})))
+    target = replace(target, layers=tuple(sorted({t for _, t in pairs})))
+    source_acts, _, _ = get_activations(source, cache_dir, quiet=quiet, allow_extract=allow_extract)
+    target_acts, _, _ = get_activations(target, cache_dir, quiet=quiet, allow_extract=allow_extract)
+    return source_acts, target_acts, pairs
+
+
+def write_study(
+    result: AlignmentResult,
+    source_acts: ActivationSet,
+    target_acts: ActivationSet,
+    layout: StudyLayout,
+) -> dict[str, str]:
+    """Write vectors and subspaces of both models, the alignment, the summary CSV and the report."""
+    cfg = result.config
+    pair = result.pair_name
+    paths: dict[str, str] = {}
+    for acts in (source_acts, target_acts):
+        name = acts.model["name"]
+        paths[f"{name} emotion vectors"] = str(
+            save_emotion_vectors(acts, layout.vectors(name), reference=cfg["reference"], provenance=result.provenance)
+        )
+        paths[f"{name} emotion subspaces"] = str(
+            save_emotion_subspaces(
+                acts, layout.subspaces(name), k=cfg["n_components"], reference=cfg["reference"],
+                provenance=result.provenance,
+            )
+        )
+    paths["alignment"] = str(result.save(layout.alignment(pair)))
+    paths["summary CSV"] = str(write_summary_csv(result, layout.statistics(pair)))
+    paths["report"] = str(layout.report(pair))
+    write_markdown_report(result, layout.report(pair), paths)
+    return paths
+
+
+def run(
+    source: str = "gpt2",
+    target: str = "llama3_8b",
+    *,
+    profile: str = "baseline",
+    dataset: str | Path | PromptDataset | None = None,
+    layers: Sequence[int] | None = None,
+    target_layers: Sequence[int] | None = None,
+    n_components: int = 8,
+    max_samples_per_emotion: int | None = None,
+    map_method: str = "ridge",
+    fit_data: str = "neutral-words",
+    metric: str = "bounded",
+    reference: str = "mean",
+    layer_match: str = "index",
+    seed: int = 0,
+    lexicon: Mapping[str, Sequence[str]] | None = None,
+    device: str = "auto",
+    dtype: str | None = None,
+    batch_size: int = 16,
+    position_policy: str = "all",
+    results_dir: str | Path = "results",
+    cache_dir: str | Path | None = None,
+    report_dir: str | Path | None = None,
+    write: bool = True,
+    quiet: bool = True,
+    command: str | None = None,
+) -> AlignmentResult:
+    """Python API of ``emoalign run``: the whole study for one source/target pair.
+
+    Returns the :class:`~emoalign.results.AlignmentResult` (``.layer_table()``, ``.save(dir)``);
+    with ``write=True`` also writes every artifact under ``results_dir/<profile>/``.
+    """
+    if isinstance(dataset, PromptDataset):
+        prompts = dataset
+    elif dataset is not None:
+        prompts = load_dataset(dataset)
+    else:
+        prompts = load_profile(profile)
+    prompts = prompts.limit_per_label(max_samples_per_emotion)
+    config = AlignConfig(
+        n_components=n_components, map_method=map_method, fit_data=fit_data, metric=metric,
+        reference=reference, layer_match=layer_match, seed=seed,
+    )
+    check_components(n_components, prompts.label_counts(), prompts.reference_label)
+    base = ExtractionRequest(
+        spec=resolve_model(source), dataset=prompts, layers=(), lexicon=dict(lexicon or DEFAULT_LEXICON),
+        position_policy=position_policy, dtype=dtype, device=device, batch_size=batch_size,  # type: ignore[arg-type]
+    )
+    results_dir = Path(results_dir)
+    source_acts, target_acts, pairs = extract_pair(
+        base, replace(base, spec=resolve_model(target)),
+        source_layers=layers, target_layers=target_layers, layer_match=layer_match,
+        cache_dir=Path(cache_dir) if cache_dir else results_dir / "cache", quiet=quiet,
+    )
+    result = align_study(source_acts, target_acts, pairs, config, command=command)
+    if write:
+        layout = StudyLayout(results_dir, prompts.name, Path(report_dir) if report_dir else Path("docs/report"))
+        write_study(result, source_acts, target_acts, layout)
+    return result
+
+
+def align_study(
+    source_acts: ActivationSet,
+    target_acts: ActivationSet,
+    pairs: Sequence[tuple[int, int]],
+    config: AlignConfig,
+    *,
+    command: str | None = None,
+) -> AlignmentResult:
+    """Align two extracted models over ``pairs`` and collect the result."""
+    aligned = align_activation_sets(source_acts, target_acts, pairs, config)
+    return build_alignment_result(source_acts, target_acts, aligned, config, command=command)

@@ -1,0 +1,1 @@
+"""Reports: summary CSV, printed tables and Markdown generated from results."""
