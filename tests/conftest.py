@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
+# No model hub is reachable here: fail fast instead of retrying for ~25 s (read at import time).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 from collections.abc import Callable
 from pathlib import Path
 

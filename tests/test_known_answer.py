@@ -33,6 +33,10 @@ def test_defaults_recover_the_planted_twin(twin_study, capsys):
     assert len(cells) == 4 * 3  # every layer of the tiny model x 3 emotions
     assert (cells["overlap_after"] >= 0.95).all(), cells[["layer", "emotion", "overlap_after"]]
     assert (result.layer_table()["map_heldout_r2"] > 0.99).all()
+    # ... and the instrument says so: every cell beats the emotion-label null (200 permutations)
+    assert (cells["verdict"] == "emotion-specific").all(), cells[["layer", "emotion", "p_label", "q_label"]]
+    assert (cells["p_label"] == 1 / 201).all()
+    assert (cells["ci_low"] > 0.9).all()
     # "before" (identity on shared coordinates) knows nothing of the rotation: near chance
     assert (cells["overlap_before"] < 0.5).all()
 

@@ -40,3 +40,12 @@ def test_failed_write_keeps_previous_file(tmp_path):
         write_json_atomic(path, {"v": object()})
     assert json.loads(path.read_text()) == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_artifacts_get_ordinary_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    path = write_json_atomic(tmp_path / "p.json", {})
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -58,7 +58,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_analysis_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("analysis")
-    group.add_argument("--n-components", "-k", type=int, default=8, help="PCA subspace dimension k (default 8)")
+    group.add_argument("--n-components", "-k", type=int, nargs="+", default=[8],
+                       help="PCA subspace dimension k (default 8); several values run a k-sweep")
     group.add_argument("--map", dest="map_method", choices=["lstsq", "ridge", "procrustes", "cca"], default="ridge",
                        help="target->source map: ridge (default, lambda by CV), lstsq (the original), procrustes, cca")
     group.add_argument("--fit-data", choices=["neutral-words", "neutral-last"], default="neutral-words",
@@ -70,7 +71,16 @@ def _add_analysis_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--layer-match", choices=["index", "depth", "grid"], default="index",
                        help="pair equal layer numbers (default, the original), equal relative depth, or every pair")
     group.add_argument("--target-layers", nargs="+", help="explicit target layers (pair positionally with --layers)")
-    group.add_argument("--seed", type=int, default=0)
+    group.add_argument("--seed", type=int, default=0, help="seed of permutations, bootstraps, CV folds, controls")
+    stats = parser.add_argument_group("statistics")
+    stats.add_argument("--permutations", type=int, default=200,
+                       help="emotion-label permutations per cell (default 200; 0 turns all statistics off)")
+    stats.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% CI (default 1000)")
+    stats.add_argument("--pairing-permutations", type=int, default=50,
+                       help="shuffles of the map's fit pairs for the pairing null (default 50; 0 = off)")
+    stats.add_argument("--alpha", type=float, default=0.05, help="BH q threshold of the verdicts (default 0.05)")
+    stats.add_argument("--control", choices=["untrained"],
+                       help="also align against the target architecture with random weights, seeded --seed + 1 (same pipeline)")
     group.add_argument("--report-dir", type=Path, default=Path("docs/report"), help="Markdown reports (default docs/report)")
 
 
@@ -113,6 +123,28 @@ def build_parser() -> argparse.ArgumentParser:
     summarize.add_argument("--write-report", type=Path, help="write the Markdown report here")
     summarize.add_argument("--profile", help="accepted for the original's command lines (read from the artifact)")
     summarize.add_argument("--large-model", help="accepted for the original's command lines; checked against the artifact")
+
+    # --- compare / sweep ---
+    compare = commands.add_parser("compare", help="comparative report over several alignment artifacts")
+    compare.add_argument("alignments", nargs="+", type=Path, metavar="ALIGNMENT",
+                         help="alignment artifacts (alignment/*_token_based_full.safetensors)")
+    sweep = commands.add_parser("sweep", allow_abbrev=False,
+                                help="one source against several targets (source extracted once), then compare")
+    sweep.add_argument("--source", default="gpt2", help="source model (default gpt2)")
+    sweep.add_argument("--targets", nargs="+", required=True, help="target models (presets, hub ids or folders)")
+    _add_data_options(sweep)
+    _add_model_options(sweep)
+    _add_analysis_options(sweep)
+    _add_output_options(sweep)
+    for name, command in (("compare", compare), ("sweep", sweep)):
+        group = command.add_argument_group("comparative report")
+        default = " (default <report-dir>/<source>_comparative_report.md)" if name == "sweep" else ""
+        group.add_argument("--write-report", type=Path, metavar="R", help=f"write the Markdown report here{default}")
+        group.add_argument("--output-csv", type=Path, metavar="C", help="write the per-model summary CSV here")
+        group.add_argument("--html", action="store_true", help="also write a self-contained HTML page beside R")
+        group.add_argument("--lang", choices=["en", "ja"], default="en", help="report language (default en)")
+        group.add_argument("--no-figures", action="store_true", help="no figures (default: PNGs in <R stem>_figures/)")
+    # --- end compare / sweep ---
 
     commands.add_parser("models", help="list the model presets")
     commands.add_parser("datasets", help="list the built-in prompt profiles and their counts")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from emoalign.analysis.alignment import AlignConfig, check_components
 from emoalign.data.dataset import PROFILES, PromptDataset, load_dataset, load_profile
 from emoalign.data.lexicon import DEFAULT_LEXICON, load_lexicon
 from emoalign.errors import EmoalignError
@@ -122,29 +123,44 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _study(args: argparse.Namespace, *, allow_extract: bool):
+def align_config_from_args(args: argparse.Namespace, k: int) -> AlignConfig:
+    """The analysis settings of one k from the CLI options."""
+    return AlignConfig(
+        n_components=k, map_method=args.map_method, fit_data=args.fit_data, metric=args.metric,
+        reference=args.reference, layer_match=args.layer_match, seed=args.seed,
+        n_permutations=args.permutations, n_bootstrap=args.bootstrap,
+        n_pairing_permutations=args.pairing_permutations, alpha=args.alpha,
+    )
+
+
+def _study(args: argparse.Namespace, *, allow_extract: bool, k: int | None = None, control: bool = False):
+    """Extract (or read from the cache) both models and align them for one k.
+
+    ``control``: the target is replaced by its architecture with random weights (seeded by --seed).
+    """
     from dataclasses import replace
 
-    from emoalign.analysis.alignment import AlignConfig, check_components
     from emoalign.cli import parse_layers
-    from emoalign.pipeline import align_study, extract_pair
+    from emoalign.pipeline import align_study, extract_pair, untrained_control
 
-    config = AlignConfig(
-        n_components=args.n_components, map_method=args.map_method, fit_data=args.fit_data, metric=args.metric,
-        reference=args.reference, layer_match=args.layer_match, seed=args.seed,
-    )
+    k = args.n_components[0] if k is None else k
+    config = align_config_from_args(args, k)
     dataset = dataset_from_args(args)
-    check_components(args.n_components, dataset.label_counts(), dataset.reference_label)
+    check_components(max(args.n_components), dataset.label_counts(), dataset.reference_label)
     lexicon = lexicon_from_args(args, dataset)
     source = extraction_request(args, args.source, dataset, lexicon, layers=False)
     target = replace(source, spec=resolve_model(args.target))
+    if control:
+        target = untrained_control(target, args.seed)
     target_layers = parse_layers(args.target_layers) if args.target_layers else None
     source_acts, target_acts, pairs = extract_pair(
         source, target, source_layers=parse_layers(args.layers), target_layers=target_layers,
         layer_match=args.layer_match, cache_dir=cache_dir_from_args(args), quiet=args.quiet,
         allow_extract=allow_extract,
     )
-    result = align_study(source_acts, target_acts, pairs, config, command=command_line())
+    result = align_study(
+        source_acts, target_acts, pairs, config, command=command_line(), control="untrained" if control else None
+    )
     return result, source_acts, target_acts, dataset
 
 
@@ -156,26 +172,35 @@ def command_line() -> str:
     return "emoalign " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
 
 
-def _write_and_print(args: argparse.Namespace, result, source_acts, target_acts, dataset) -> int:
+def _run_studies(args: argparse.Namespace, *, allow_extract: bool) -> int:
+    """Every k (and the untrained control when asked), written and printed one table each."""
     from emoalign.pipeline import StudyLayout, write_study
     from emoalign.report.summary import format_layer_table
 
-    layout = StudyLayout(args.results_dir, dataset.name, args.report_dir)
-    paths = write_study(result, source_acts, target_acts, layout)
-    print(format_layer_table(result))
-    for name, path in paths.items():
-        print(f"{name:<28} {path}")
+    sweep = len(args.n_components) > 1
+    for k in args.n_components:
+        for control in (False, True) if args.control == "untrained" else (False,):
+            result, source_acts, target_acts, dataset = _study(
+                args, allow_extract=allow_extract, k=k, control=control
+            )
+            profile = f"{dataset.name}/k{k}" if sweep else dataset.name
+            layout = StudyLayout(args.results_dir, profile, args.report_dir / f"k{k}" if sweep else args.report_dir)
+            paths = write_study(result, source_acts, target_acts, layout)
+            print(format_layer_table(result))
+            for name, path in paths.items():
+                print(f"{name:<28} {path}")
+            print()
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """`emoalign run`: extract (through the cache), align, write artifacts, print the table."""
-    return _write_and_print(args, *_study(args, allow_extract=True))
+    return _run_studies(args, allow_extract=True)
 
 
 def cmd_align(args: argparse.Namespace) -> int:
     """`emoalign align`: the same analysis from cached activations only; never loads a model."""
-    return _write_and_print(args, *_study(args, allow_extract=False))
+    return _run_studies(args, allow_extract=False)
 
 
 def cmd_summarize(args: argparse.Namespace) -> int:
@@ -203,3 +228,73 @@ def cmd_summarize(args: argparse.Namespace) -> int:
             artifacts["summary CSV"] = str(args.output_csv)
         print(f"report       {write_markdown_report(result, args.write_report, artifacts)}")
     return 0
+
+
+# --- compare / sweep ---
+def _print_report_files(files) -> None:
+    for name, path in (("comparative report", files.markdown), ("HTML report", files.html), ("summary CSV", files.csv)):
+        if path is not None:
+            print(f"{name:<28} {path}")
+    if files.figures:
+        print(f"{'figures':<28} {files.figures[0].parent}/ ({len(files.figures)} PNG)")
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """`emoalign compare`: comparative report (Markdown, HTML, CSV, figures) over alignment artifacts."""
+    from emoalign.report.comparative import format_comparison, write_comparative_report
+    from emoalign.report.compare import load_alignment
+
+    results = [load_alignment(path) for path in args.alignments]
+    comparison, files = write_comparative_report(
+        results, args.write_report, paths=args.alignments, lang=args.lang, html=args.html,
+        output_csv=args.output_csv, figures=not args.no_figures, command=command_line(),
+    )
+    print(format_comparison(comparison))
+    _print_report_files(files)
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """`emoalign sweep`: `emoalign run` for every target (the source extracted once), then `compare`."""
+    import copy
+    import sys
+
+    from emoalign.report.comparative import format_comparison
+    from emoalign.report.summary import format_layer_table
+    from emoalign.sweep import check_targets, pair_run_command, run_sweep, sweep_report
+
+    check_targets(args.targets)
+    if args.write_report is not None and args.write_report.suffix.lower() in (".html", ".htm"):
+        raise EmoalignError(f"{args.write_report}: --write-report takes the Markdown path; add --html for the HTML page")
+
+    def study(target: str):
+        """The studies `emoalign run --target <target>` would write: every k, and the control."""
+        from emoalign.pipeline import StudyLayout
+        from emoalign.sweep import PairStudy
+
+        pair_args = copy.copy(args)
+        pair_args.target = target
+        k_sweep = len(args.n_components) > 1
+        for k in args.n_components:
+            for control in (False, True) if args.control == "untrained" else (False,):
+                result, source_acts, target_acts, dataset = _study(pair_args, allow_extract=True, k=k, control=control)
+                profile = f"{dataset.name}/k{k}" if k_sweep else dataset.name
+                report_dir = args.report_dir / f"k{k}" if k_sweep else args.report_dir
+                yield PairStudy(result, source_acts, target_acts, StudyLayout(args.results_dir, profile, report_dir))
+
+    argv = sys.argv[1:]
+    pairs = run_sweep(
+        args.targets, study, command_for=lambda target: pair_run_command(argv, target),
+        on_pair=lambda pair: print(format_layer_table(pair.result) + "\n"),
+    )
+    done = sweep_report(
+        pairs, report=args.write_report, report_dir=args.report_dir, output_csv=args.output_csv,
+        results_dir=args.results_dir, lang=args.lang, html=args.html, figures=not args.no_figures,
+        command=command_line(),
+    )
+    print(format_comparison(done.comparison))
+    for pair in pairs:
+        print(f"{pair.result.pair_name + ' alignment':<28} {pair.paths['alignment']}")
+    _print_report_files(done.report)
+    return 0
+# --- end compare / sweep ---

@@ -120,6 +120,11 @@ def run(
     reference: str = "mean",
     layer_match: str = "index",
     seed: int = 0,
+    n_permutations: int = 200,
+    n_bootstrap: int = 1000,
+    n_pairing_permutations: int = 50,
+    alpha: float = 0.05,
+    untrained_target: bool = False,
     lexicon: Mapping[str, Sequence[str]] | None = None,
     device: str = "auto",
     dtype: str | None = None,
@@ -136,6 +141,8 @@ def run(
 
     Returns the :class:`~emoalign.results.AlignmentResult` (``.layer_table()``, ``.save(dir)``);
     with ``write=True`` also writes every artifact under ``results_dir/<profile>/``.
+    ``untrained_target=True`` aligns against the untrained control instead: the target's
+    architecture with random weights (seeded ``seed + 1``), named ``<target>-untrained``.
     """
     if isinstance(dataset, PromptDataset):
         prompts = dataset
@@ -146,20 +153,26 @@ def run(
     prompts = prompts.limit_per_label(max_samples_per_emotion)
     config = AlignConfig(
         n_components=n_components, map_method=map_method, fit_data=fit_data, metric=metric,
-        reference=reference, layer_match=layer_match, seed=seed,
+        reference=reference, layer_match=layer_match, seed=seed, n_permutations=n_permutations,
+        n_bootstrap=n_bootstrap, n_pairing_permutations=n_pairing_permutations, alpha=alpha,
     )
     check_components(n_components, prompts.label_counts(), prompts.reference_label)
     base = ExtractionRequest(
         spec=resolve_model(source), dataset=prompts, layers=(), lexicon=dict(lexicon or DEFAULT_LEXICON),
         position_policy=position_policy, dtype=dtype, device=device, batch_size=batch_size,  # type: ignore[arg-type]
     )
+    target_request = replace(base, spec=resolve_model(target))
+    if untrained_target:
+        target_request = untrained_control(target_request, seed)
     results_dir = Path(results_dir)
     source_acts, target_acts, pairs = extract_pair(
-        base, replace(base, spec=resolve_model(target)),
+        base, target_request,
         source_layers=layers, target_layers=target_layers, layer_match=layer_match,
         cache_dir=Path(cache_dir) if cache_dir else results_dir / "cache", quiet=quiet,
     )
-    result = align_study(source_acts, target_acts, pairs, config, command=command)
+    result = align_study(
+        source_acts, target_acts, pairs, config, command=command, control="untrained" if untrained_target else None
+    )
     if write:
         layout = StudyLayout(results_dir, prompts.name, Path(report_dir) if report_dir else Path("docs/report"))
         write_study(result, source_acts, target_acts, layout)
@@ -173,7 +186,18 @@ def align_study(
     config: AlignConfig,
     *,
     command: str | None = None,
+    control: str | None = None,
 ) -> AlignmentResult:
-    """Align two extracted models over ``pairs`` and collect the result."""
+    """Align two extracted models over ``pairs`` and collect the result (``control`` marks a control run)."""
     aligned = align_activation_sets(source_acts, target_acts, pairs, config)
-    return build_alignment_result(source_acts, target_acts, aligned, config, command=command)
+    result = build_alignment_result(source_acts, target_acts, aligned, config, command=command)
+    if control is not None:
+        result.config["control"] = control
+    return result
+
+
+def untrained_control(request: ExtractionRequest, seed: int) -> ExtractionRequest:
+    """The untrained control of a target: its architecture with random weights (seeded ``seed + 1``),
+    named ``<target>-untrained`` — it reads the same tokens, so any "alignment" it shows comes from
+    the inputs, not from training."""
+    return replace(request, spec=replace(request.spec, name=f"{request.spec.name}-untrained"), untrained_seed=seed + 1)

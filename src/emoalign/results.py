@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from emoalign.analysis.alignment import AlignConfig, LayerPairAlignment, layer_row
+from emoalign.analysis.inference import add_verdicts, grid_maximum, pair_summary
 from emoalign.errors import EmoalignError
 from emoalign.extract.activations import ActivationSet
 from emoalign.storage import load_arrays, save_arrays
@@ -62,6 +63,7 @@ class AlignmentResult:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     extraction: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
 
     def layer_table(self) -> pd.DataFrame:
         """Per-layer table (copy)."""
@@ -91,6 +93,7 @@ class AlignmentResult:
             "layers": _frame_to_json(self.layers),
             "extraction": self.extraction,
             "provenance": self.provenance,
+            "summary": self.summary,
         }
         return save_arrays(path, self.arrays, metadata)
 
@@ -107,6 +110,7 @@ class AlignmentResult:
             arrays=arrays,
             extraction=meta.get("extraction", {}),
             provenance=meta.get("provenance", {}),
+            summary=meta.get("summary", {}),
         )
 
 
@@ -143,16 +147,25 @@ def build_alignment_result(
         }
         for role, acts in (("source", source), ("target", target))
     }
+    cells = pd.DataFrame([cell for p in pairs for cell in p.cells])
+    layers = pd.DataFrame([layer_row(p, config) for p in pairs])
+    add_verdicts(cells, layers, config.alpha)
+    summary = pair_summary(cells, config.alpha)
+    if config.with_statistics:
+        arrays["label_null"] = np.stack([p.label_null for p in pairs])
+        if config.layer_match == "grid":
+            summary["grid"] = grid_maximum(cells, [p.label_null for p in pairs])
     return AlignmentResult(
         config={**asdict(config), "emotions": emotions},
         source=source.model,
         target=target.model,
         dataset=source.dataset,
-        cells=pd.DataFrame([cell for p in pairs for cell in p.cells]),
-        layers=pd.DataFrame([layer_row(p, config) for p in pairs]),
+        cells=cells,
+        layers=layers,
         arrays=arrays,
         extraction=extraction,
         provenance=provenance(command),
+        summary=summary,
     )
 
 

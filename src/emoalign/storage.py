@@ -21,6 +21,8 @@ from safetensors.numpy import save_file
 from emoalign.errors import EmoalignError
 
 METADATA_KEY = "emoalign"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 DIGEST_KEY = "emoalign_sha256"
 
 
@@ -33,6 +35,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     tmp = Path(tmp_name)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; artifacts get the usual permissions
         os.replace(tmp, path)
     finally:
         if tmp.exists():

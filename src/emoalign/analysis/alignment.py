@@ -9,8 +9,10 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from emoalign.analysis.cka import linear_cka_debiased
+from emoalign.analysis.inference import cell_statistics
 from emoalign.analysis.maps import MAP_METHODS, LinearMap, fit_map
 from emoalign.analysis.overlap import legacy_before, legacy_overlap, principal_angles, subspace_overlap
 from emoalign.analysis.subspace import EmotionSubspace, fit_subspace
@@ -36,6 +38,10 @@ class AlignConfig:
     layer_match: str = "index"
     seed: int = 0
     heldout_fraction: float = 0.2
+    n_permutations: int = 200
+    n_bootstrap: int = 1000
+    n_pairing_permutations: int = 50
+    alpha: float = 0.05
 
     def __post_init__(self) -> None:
         for value, allowed, flag in (
@@ -48,6 +54,20 @@ class AlignConfig:
                 raise EmoalignError(f"{flag} {value}: unknown (use {', '.join(allowed)})")
         if self.n_components < 1:
             raise EmoalignError(f"--n-components {self.n_components}: must be at least 1")
+        for value, flag in (
+            (self.n_permutations, "--permutations"),
+            (self.n_bootstrap, "--bootstrap"),
+            (self.n_pairing_permutations, "--pairing-permutations"),
+        ):
+            if value < 0:
+                raise EmoalignError(f"{flag} {value}: must be 0 (off) or more")
+        if self.n_permutations > 0 and self.n_bootstrap < 1:
+            raise EmoalignError("--bootstrap must be at least 1 when --permutations is on")
+
+    @property
+    def with_statistics(self) -> bool:
+        """Nulls, CIs and ceilings are computed unless --permutations 0."""
+        return self.n_permutations > 0
 
 
 def check_components(n_components: int, label_counts: dict[str, int], reference_label: str) -> None:
@@ -134,6 +154,8 @@ class LayerPairAlignment:
     cka: float
     n_fit_pairs: int
     cells: list[dict]
+    layer_statistics: dict[str, float]
+    label_null: np.ndarray | None  # (N, E), permutations shared across layer pairs
 
 
 def align_layer_pair(
@@ -193,8 +215,20 @@ def align_layer_pair(
                 "n_prompts": int(src_sub[e].n_samples),
             }
         )
+    layer_statistics: dict[str, float] = {}
+    label_null = None
+    if config.with_statistics:
+        per_emotion, layer_statistics, label_null = cell_statistics(
+            src_vectors, tgt_vectors, X_t, X_s, linear_map, k,
+            n_permutations=config.n_permutations, n_bootstrap=config.n_bootstrap,
+            n_pairing_permutations=config.n_pairing_permutations, seed=config.seed,
+            context=f"layer {source_layer} vs {target_layer}",
+        )
+        for cell in cells:
+            cell.update(per_emotion[cell["emotion"]])
     return LayerPairAlignment(
-        source_layer, target_layer, src_sub, tgt_sub, linear_map, mapped, cross, angles, cka, X_t.shape[0], cells
+        source_layer, target_layer, src_sub, tgt_sub, linear_map, mapped, cross, angles, cka, X_t.shape[0], cells,
+        layer_statistics, label_null,
     )
 
 
@@ -219,6 +253,7 @@ def layer_row(pair: LayerPairAlignment, config: AlignConfig) -> dict:
         "n_fit_pairs": pair.n_fit_pairs,
         "map_heldout_r2": pair.linear_map.heldout_r2,
         "cka": pair.cka,
+        **pair.layer_statistics,
     }
 
 
@@ -230,4 +265,6 @@ def align_activation_sets(
 ) -> list[LayerPairAlignment]:
     """Align every layer pair (see :func:`align_layer_pair`)."""
     check_paired(source, target)
-    return [align_layer_pair(source, target, s, t, config) for s, t in layer_pairs]
+    # Thousands of small matrix products: multi-threaded BLAS only adds contention here.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return [align_layer_pair(source, target, s, t, config) for s, t in layer_pairs]

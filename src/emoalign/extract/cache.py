@@ -39,6 +39,7 @@ class ExtractionRequest:
     device_map: str | None = None
     trust_remote_code: bool = False
     batch_size: int = 16
+    untrained_seed: int | None = None  # the untrained control: the architecture with random weights
 
 
 def cache_key(request: ExtractionRequest, dtype_name: str) -> str:
@@ -55,6 +56,7 @@ def cache_key(request: ExtractionRequest, dtype_name: str) -> str:
         "position_policy": request.position_policy,
         "lexicon": {label: list(patterns) for label, patterns in sorted(request.lexicon.items())},
         "format_version": FORMAT_VERSION,
+        "untrained_seed": request.untrained_seed,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
@@ -104,6 +106,7 @@ def get_activations(
         trust_remote_code=request.trust_remote_code,
         device_map=request.device_map,
         quiet=quiet,
+        untrained_seed=request.untrained_seed,
     )
     activations = extract_activations(
         loaded,

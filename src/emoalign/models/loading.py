@@ -36,6 +36,7 @@ class LoadedModel:
     n_layers: int
     d_model: int
     block_path: str
+    untrained_seed: int | None = None
 
     def provenance(self) -> dict[str, Any]:
         """Model id, revision, dtype, device, architecture: what an artifact must record."""
@@ -49,6 +50,7 @@ class LoadedModel:
             "n_layers": self.n_layers,
             "d_model": self.d_model,
             "block_path": self.block_path,
+            "weights": "pretrained" if self.untrained_seed is None else f"random init (seed {self.untrained_seed})",
         }
 
 
@@ -164,9 +166,14 @@ def load_model(
     trust_remote_code: bool = False,
     device_map: str | None = None,
     quiet: bool = False,
+    untrained_seed: int | None = None,
 ) -> LoadedModel:
     """Load ``spec`` without its LM head (``AutoModel``: the head and its 128k-262k vocabulary are
-    never needed), in eval mode, on the requested device."""
+    never needed), in eval mode, on the requested device.
+
+    ``untrained_seed``: instead of the weights, build the same architecture from its config with
+    random initial weights (seeded) — the untrained control, which reads the same tokens.
+    """
     from transformers import AutoModel
 
     config = load_config(spec, revision=revision, trust_remote_code=trust_remote_code)
@@ -183,10 +190,14 @@ def load_model(
         kwargs["device_map"] = device_map
     # AutoModel on a CausalLM checkpoint reports the unused LM head as "unexpected": expected here.
     with _hf_load_report_silenced(), (hf_progress_disabled() if quiet else contextlib.nullcontext()):
-        try:
-            model = AutoModel.from_pretrained(spec.hub_id, **kwargs)
-        except (OSError, ValueError, KeyError) as exc:
-            raise _offline_error(spec, "weights", exc) from None
+        if untrained_seed is not None:
+            torch.manual_seed(untrained_seed)
+            model = AutoModel.from_config(config, dtype=torch_dtype, trust_remote_code=trust_remote_code)
+        else:
+            try:
+                model = AutoModel.from_pretrained(spec.hub_id, **kwargs)
+            except (OSError, ValueError, KeyError) as exc:
+                raise _offline_error(spec, "weights", exc) from None
     if device_map is None:
         model.to(target_device)
     else:
@@ -205,6 +216,7 @@ def load_model(
         n_layers=len(blocks),
         d_model=d_model,
         block_path=block_path,
+        untrained_seed=untrained_seed,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -35,21 +37,37 @@ def metric_label(result: AlignmentResult) -> str:
 
 
 def format_layer_table(result: AlignmentResult) -> str:
-    """The per-layer table as aligned plain text, for the terminal."""
+    """The per-layer table as aligned plain text, for the terminal (with nulls, CI and verdicts
+    when statistics were computed)."""
     table = summary_table(result)
     legacy = result.config["metric"] == "legacy"
-    header = f"{'layer':>5} {'target':>6} {'before':>10} {'after':>10} {'delta':>10} {'chance':>8} {'map R²':>7}"
-    lines = [f"{result.pair_name}  metric: {'legacy' if legacy else 'bounded'}", header]
+    stats = "null_p95" in table and not legacy
+    control = " (untrained control)" if result.config.get("control") else ""
+    header = f"{'layer':>5} {'target':>6} {'before':>10} {'after':>10} {'delta':>10} {'chance':>7} {'map R²':>7}"
+    if stats:
+        header += f" {'null95':>7} {'95% CI':>15} {'ceiling':>7}  verdict (BH q < {result.config.get('alpha', 0.05)})"
+    lines = [f"{result.pair_name}{control}  metric: {'legacy' if legacy else 'bounded'}", header]
     for row in table.itertuples(index=False):
         r2 = "n/a" if pd.isna(row.map_heldout_r2) else f"{row.map_heldout_r2:.3f}"
-        lines.append(
+        line = (
             f"{row.layer:>5} {row.target_layer:>6} {row.mean_overlap_before:>10.6f} {row.mean_overlap_after:>10.6f} "
-            f"{row.delta:>10.6f} {row.chance:>8.4f} {r2:>7}"
+            f"{row.delta:>10.6f} {row.chance:>7.4f} {r2:>7}"
         )
+        if stats:
+            ci = f"[{row.ci_low:.3f}, {row.ci_high:.3f}]"
+            line += f" {row.null_p95:>7.3f} {ci:>15} {row.ceiling:>7.3f}  {row.verdict}"
+        lines.append(line)
     lines.append(
         f"{'mean':>5} {'':>6} {table.mean_overlap_before.mean():>10.6f} {table.mean_overlap_after.mean():>10.6f} "
         f"{table.delta.mean():>10.6f}"
     )
+    if result.summary.get("summary") and stats:
+        lines.append(f"pair verdict: {result.summary['verdict']} — {result.summary['summary']}")
+    for emotion, best in result.summary.get("grid", {}).items():
+        lines.append(
+            f"grid max {emotion}: {best['max_overlap_after']:.3f} at layers {best['layer']}->{best['target_layer']} "
+            f"(p of the grid maximum {best['p_max']:.3g})"
+        )
     return "\n".join(lines)
 
 
@@ -64,8 +82,13 @@ def _markdown_table(frame: pd.DataFrame, float_format: str = "{:.6f}") -> str:
     return "\n".join(lines)
 
 
-def render_markdown_report(result: AlignmentResult, artifacts: dict[str, str] | None = None) -> str:
-    """A per-pair report shaped like the seed's: purpose, artifacts, command, settings, table."""
+def render_markdown_report(
+    result: AlignmentResult,
+    artifacts: dict[str, str] | None = None,
+    figures: Sequence[tuple[str, str]] | None = None,
+) -> str:
+    """A per-pair report shaped like the seed's: purpose, artifacts, command, settings, table;
+    ``figures`` (caption, path relative to the report) are embedded after the table."""
     cfg, src, tgt = result.config, result.source, result.target
     table = summary_table(result)
     per_layer = table[["layer", "target_layer", "mean_overlap_before", "mean_overlap_after", "delta", "chance"]]
@@ -117,6 +140,7 @@ def render_markdown_report(result: AlignmentResult, artifacts: dict[str, str] | 
         f"**Mean improvement**: {table.delta.mean():.6f} (mean before: {table.mean_overlap_before.mean():.6f} → "
         f"mean after: {table.mean_overlap_after.mean():.6f})",
         "",
+        *_figure_lines(figures),
         "## Provenance",
         "",
         f"- Date: {result.provenance.get('date')}",
@@ -127,6 +151,35 @@ def render_markdown_report(result: AlignmentResult, artifacts: dict[str, str] | 
     return "\n".join(lines)
 
 
-def write_markdown_report(result: AlignmentResult, path: str | Path, artifacts: dict[str, str] | None = None) -> Path:
-    """Render and write the Markdown report atomically."""
-    return write_text_atomic(path, render_markdown_report(result, artifacts))
+def _figure_lines(figures: Sequence[tuple[str, str]] | None) -> list[str]:
+    if not figures:
+        return []
+    lines = ["## Figures", ""]
+    for caption, src in figures:
+        lines += [f"![{caption}]({src})", "", f"*{caption}*", ""]
+    return lines
+
+
+def pair_report_figures(result: AlignmentResult, path: str | Path) -> list[tuple[str, str]]:
+    """Draw the per-pair figures into ``<report stem>_figures/``; without matplotlib, print one line
+    saying why and return none."""
+    from emoalign.report.i18n import figure_caption, strings
+    from emoalign.report.plots import figures_dir, matplotlib_missing, pair_figures
+
+    reason = matplotlib_missing()
+    if reason is not None:
+        print(f"emoalign: {reason}; {Path(path).name} written without figures", file=sys.stderr)
+        return []
+    folder = figures_dir(path)
+    T = strings("en")
+    label = str(result.target["name"])
+    return [(figure_caption(T, f.kind, label, f.params), f"{folder.name}/{f.path.name}")
+            for f in pair_figures(result, folder, label=label)]
+
+
+def write_markdown_report(
+    result: AlignmentResult, path: str | Path, artifacts: dict[str, str] | None = None, *, figures: bool = True
+) -> Path:
+    """Render and write the Markdown report atomically, with its figures beside it (``figures=False``: none)."""
+    drawn = pair_report_figures(result, path) if figures else []
+    return write_text_atomic(path, render_markdown_report(result, artifacts, drawn))

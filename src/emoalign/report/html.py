@@ -1,0 +1,75 @@
+"""Self-contained HTML rendering of report blocks: inline CSS, figures as base64 data URIs, no
+external asset or URL of any kind."""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from collections.abc import Sequence
+
+from emoalign.report.document import Block, BulletList, Code, Heading, Image, Paragraph, Table
+
+CSS = """
+body { font-family: -apple-system, "Segoe UI", "Hiragino Sans", "Noto Sans CJK JP", sans-serif;
+       max-width: 70em; margin: 2em auto; padding: 0 1em; line-height: 1.5; color: #1b1f23; }
+h1, h2, h3, h4 { line-height: 1.25; } h2 { border-bottom: 1px solid #d0d7de; padding-bottom: .2em; }
+table { border-collapse: collapse; margin: 1em 0; font-size: .9em; }
+th, td { border: 1px solid #d0d7de; padding: .25em .6em; text-align: right; }
+th { background: #f6f8fa; } td:first-child, th:first-child { text-align: left; }
+code { background: #f6f8fa; padding: .1em .3em; border-radius: 3px; font-size: .9em; }
+pre { background: #f6f8fa; padding: .8em; overflow-x: auto; border-radius: 4px; }
+pre code { background: none; padding: 0; }
+figure { margin: 1.5em 0; } figure img { max-width: 100%; } figcaption { font-style: italic; color: #57606a; }
+""".strip()
+
+_CODE = re.compile(r"`([^`]+)`")
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_ITALIC = re.compile(r"(?<![\w*])[_*]([^_*]+)[_*](?![\w*])")
+
+
+def inline(text: str) -> str:
+    """Escape ``text`` and turn ``**bold**``, ``_italic_`` / ``*italic*`` and `` `code` `` into HTML."""
+    parts = _CODE.split(text)
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            out.append(f"<code>{html.escape(part)}</code>")
+        else:
+            out.append(_ITALIC.sub(r"<em>\1</em>", _BOLD.sub(r"<strong>\1</strong>", html.escape(part))))
+    return "".join(out)
+
+
+def data_uri(image: Image) -> str:
+    """The PNG of ``image`` as a ``data:image/png;base64,...`` URI."""
+    return "data:image/png;base64," + base64.b64encode(image.file.read_bytes()).decode("ascii")
+
+
+def render_block(block: Block) -> str:
+    """One block as HTML."""
+    if isinstance(block, Heading):
+        return f"<h{block.level}>{inline(block.text)}</h{block.level}>"
+    if isinstance(block, Paragraph):
+        return f"<p>{inline(block.text)}</p>"
+    if isinstance(block, BulletList):
+        tag = "ol" if block.ordered else "ul"
+        return f"<{tag}>" + "".join(f"<li>{inline(item)}</li>" for item in block.items) + f"</{tag}>"
+    if isinstance(block, Table):
+        head = "".join(f"<th>{inline(h)}</th>" for h in block.header)
+        body = "".join("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in row) + "</tr>" for row in block.rows)
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    if isinstance(block, Code):
+        return f"<pre><code>{html.escape(block.text.rstrip())}</code></pre>"
+    if isinstance(block, Image):
+        caption = html.escape(block.caption)
+        return f'<figure><img alt="{caption}" src="{data_uri(block)}"><figcaption>{caption}</figcaption></figure>'
+    raise TypeError(type(block).__name__)  # pragma: no cover
+
+
+def to_html(blocks: Sequence[Block], *, title: str, lang: str = "en") -> str:
+    """A complete, self-contained HTML page."""
+    body = "\n".join(render_block(block) for block in blocks)
+    return (
+        f'<!DOCTYPE html>\n<html lang="{html.escape(lang)}">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n<style>\n{CSS}\n</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )

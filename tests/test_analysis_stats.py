@@ -1,0 +1,409 @@
+"""Statistics of overlaps: label/pairing nulls, bootstrap CIs, split-half ceilings, BH, verdicts.
+
+Vectorised (reduced-coordinate) results are checked against naive full-dimensional loops; the
+nulls are checked for calibration (true null by construction) and power (planted twins), the
+bootstrap for coverage of a population overlap computed from population covariances.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from emoalign.analysis.maps import fit_map
+from emoalign.analysis.overlap import subspace_overlap
+from emoalign.analysis.inference import cell_verdict, pair_summary
+from emoalign.analysis.stats import (
+    NOT_DISTINGUISHABLE,
+    NOT_TESTED,
+    SPECIFIC,
+    _bootstrap_indices,
+    _split_permutations,
+    benjamini_hochberg,
+    bootstrap_overlap_ci,
+    grid_max_null,
+    label_permutation_null,
+    label_permutations,
+    pairing_null,
+    permutation_p_value,
+    split_half_ceiling,
+)
+from emoalign.analysis.subspace import fit_subspace
+from emoalign.errors import EmoalignError
+
+# ----------------------------------------------------------------------------------------------
+# synthetic data
+
+
+def _structured(rng, n_emotions, n, d, k, strength, noise=1.0):
+    """Per emotion: isotropic noise plus `strength` x Gaussian scores on its own random k-subspace."""
+    out = {}
+    for e in range(n_emotions):
+        U = np.linalg.qr(rng.standard_normal((d, k)))[0].T
+        out[f"e{e}"] = noise * rng.standard_normal((n, d)) + strength * rng.standard_normal((n, k)) @ U
+    return out
+
+
+def _twin(rng, sigma, n_emotions=3, n=30, d_s=24, d_t=40, k=3):
+    """Planted twin: target = source @ A (+ isotropic noise sigma), map W = pinv(A).
+
+    Each emotion's source vectors lie exactly in its own k-subspace: PCA is not equivariant under
+    a non-orthogonal A, so with source noise even a perfect twin scores slightly below 1.
+    """
+    S = _structured(rng, n_emotions, n, d_s, k, strength=3.0, noise=0.0)
+    A = rng.standard_normal((d_s, d_t))  # full column rank
+    T = {e: v @ A + sigma * rng.standard_normal((n, d_t)) for e, v in S.items()}
+    return S, T, np.linalg.pinv(A)
+
+
+def _small_case(seed=1, n=10, d_s=24, d_t=40, k=3):
+    rng = np.random.default_rng(seed)
+    S = {f"e{i}": rng.standard_normal((n, d_s)) * np.linspace(3, 0.5, d_s) for i in range(3)}
+    A = rng.standard_normal((d_s, d_t))
+    T = {e: v @ A + 0.3 * rng.standard_normal((n, d_t)) for e, v in S.items()}
+    W = rng.standard_normal((d_t, d_s))
+    return rng, S, T, W
+
+
+def _naive_overlap(Xs, Xt, W, k):
+    return subspace_overlap(fit_subspace(Xs, k).basis, fit_subspace(Xt, k).basis @ W)
+
+
+# ----------------------------------------------------------------------------------------------
+# vectorised == naive
+
+
+@pytest.mark.parametrize("dims", [(24, 40), (8, 6)])  # reduced span (n_total < d) and full span
+def test_label_null_equals_naive_loop(dims):
+    d_s, d_t = dims
+    _, S, T, W = _small_case(d_s=d_s, d_t=d_t)
+    k, N, n = 3, 20, 10
+    res = label_permutation_null(S, T, W, k, n_permutations=N, seed=3)
+    names = list(S)
+    pooled_t = np.vstack([T[e] for e in names])
+    cross = np.array([[_naive_overlap(S[e], T[f], W, k) for f in names] for e in names])
+    null = np.array(
+        [
+            [_naive_overlap(S[e], pooled_t[perm[i * n : (i + 1) * n]], W, k) for i, e in enumerate(names)]
+            for perm in label_permutations(3 * n, N, 3)
+        ]
+    )
+    np.testing.assert_allclose(res.cross_overlap, cross, atol=1e-8)
+    np.testing.assert_allclose(res.observed, np.diag(cross), atol=1e-8)
+    np.testing.assert_allclose(res.null, null, atol=1e-8)
+    off = (cross.sum(axis=1) - np.diag(cross)) / 2
+    np.testing.assert_allclose(res.specificity, np.diag(cross) - off, atol=1e-8)
+    np.testing.assert_allclose(res.p_values, (1 + (null >= np.diag(cross) - 1e-12).sum(0)) / (N + 1))
+    np.testing.assert_allclose(res.null_of("e1"), null[:, 1], atol=1e-8)
+    assert res.chance == pytest.approx(k / d_s)
+    assert res.null.shape == (N, 3) and not res.null.flags.writeable
+
+
+def test_bootstrap_equals_naive_loop():
+    _, S, T, W = _small_case(n=9)
+    k, B = 3, 30
+    res = bootstrap_overlap_ci(S, T, W, k, n_bootstrap=B, seed=2)
+    streams = np.random.SeedSequence(2).spawn(3)
+    for i, e in enumerate(S):
+        idx, _, skip = _bootstrap_indices(9, B, k + 1, np.random.default_rng(streams[i]))
+        assert not skip.any()
+        naive = [_naive_overlap(S[e][j], T[e][j], W, k) for j in idx]
+        np.testing.assert_allclose(res.bootstrap[:, i], naive, atol=1e-8)
+        assert res.observed[i] == pytest.approx(_naive_overlap(S[e], T[e], W, k), abs=1e-8)
+    lo, hi = np.quantile(res.bootstrap, [0.025, 0.975], axis=0)
+    np.testing.assert_allclose(res.ci_low, lo)
+    np.testing.assert_allclose(res.ci_high, hi)
+    np.testing.assert_allclose(res.bias, res.bootstrap.mean(axis=0) - res.observed)
+
+
+@pytest.mark.parametrize(
+    "method,kw,fast",
+    [("lstsq", {}, True), ("ridge", {"alphas": [3.0]}, True), ("procrustes", {}, False), ("ridge", {}, False)],
+)
+def test_pairing_null_equals_refit_loop(method, kw, fast):
+    rng, S, T, _ = _small_case()
+    d_t, d_s = 40, 24
+    n_fit = 15 if method != "ridge" or kw else 12
+    Xt, Xs = rng.standard_normal((n_fit, d_t)), rng.standard_normal((n_fit, d_s))
+    k, N = 3, 6
+    res = pairing_null(Xt, Xs, S, T, k, method=method, n_permutations=N, seed=5, **kw)
+    assert res.fast_path is fast
+
+    def overlaps(perm):
+        W = fit_map(method, Xt, Xs[perm], heldout_fraction=0.0, **kw).weight
+        return [_naive_overlap(S[e], T[e], W, k) for e in S]
+
+    r = np.random.default_rng(5)
+    np.testing.assert_allclose(res.observed, overlaps(np.arange(n_fit)), atol=1e-8)
+    np.testing.assert_allclose(res.null, [overlaps(r.permutation(n_fit)) for _ in range(N)], atol=1e-8)
+
+
+def test_pairing_null_primal_ridge_and_bad_options():
+    rng, S, T, _ = _small_case(d_t=12, d_s=10)
+    Xt, Xs = rng.standard_normal((30, 12)), rng.standard_normal((30, 10))  # n > d_t: primal path
+    res = pairing_null(Xt, Xs, S, T, 3, method="ridge", alphas=[2.0], n_permutations=4, seed=1)
+    W = fit_map("ridge", Xt, Xs, heldout_fraction=0.0, alphas=[2.0]).weight
+    assert res.fast_path
+    np.testing.assert_allclose(res.observed, [_naive_overlap(S[e], T[e], W, 3) for e in S], atol=1e-8)
+    cv = pairing_null(Xt, Xs, S, T, 3, method="ridge", seed=2, map_seed=4, n_folds=3, n_permutations=2)
+    assert not cv.fast_path and cv.null.shape == (2, 3)
+    with pytest.raises(EmoalignError, match="no option"):
+        pairing_null(Xt, Xs, S, T, 3, method="lstsq", alphas=[1.0], n_permutations=2)
+    with pytest.raises(EmoalignError, match="d_t="):
+        pairing_null(Xt[:, :5], Xs, S, T, 3, method="lstsq")
+
+
+def test_pairing_null_detects_real_map():
+    rng = np.random.default_rng(4)
+    S, T, W_true = _twin(rng, sigma=0.0, n=20, d_s=12, d_t=20)
+    A = np.linalg.pinv(W_true)  # target = source @ A
+    fit_s = rng.standard_normal((60, 12))
+    res = pairing_null(fit_s @ A, fit_s, S, T, 3, method="lstsq", n_permutations=19, seed=0)
+    np.testing.assert_allclose(res.observed, 1.0, atol=1e-8)
+    assert np.all(res.p_values == pytest.approx(1 / 20))
+    assert np.all(res.null_mean < 0.9)
+
+
+def test_ceiling_equals_naive_loop():
+    rng = np.random.default_rng(6)
+    V = _structured(rng, 2, 21, 30, 2, strength=2.0)
+    res = split_half_ceiling(V, 2, n_splits=15, seed=4)
+    streams = np.random.SeedSequence(4).spawn(2)
+    for i, e in enumerate(V):
+        perms = _split_permutations(21, 15, np.random.default_rng(streams[i]))
+        naive = [
+            subspace_overlap(fit_subspace(V[e][p[:10]], 2).basis, fit_subspace(V[e][p[10:]], 2).basis) for p in perms
+        ]
+        np.testing.assert_allclose(res.splits[:, i], naive, atol=1e-8)
+        assert res.mean[i] == pytest.approx(np.mean(naive), abs=1e-8)
+    assert res.reasons == (None, None) and list(res.half_size) == [10, 10]
+
+
+# ----------------------------------------------------------------------------------------------
+# calibration and power of the label null
+
+
+def test_label_null_is_calibrated_when_null_is_true():
+    """Target independent of the source and without emotion structure: p ~ U(0, 1), BH keeps FDR."""
+    rng = np.random.default_rng(0)
+    ps = []
+    for rep in range(170):  # 510 cells
+        S = _structured(rng, 3, 20, 16, 2, strength=3.0)
+        T = {f"e{e}": rng.standard_normal((20, 24)) * np.linspace(2, 0.5, 24) for e in range(3)}
+        W = rng.standard_normal((24, 16))
+        ps.extend(label_permutation_null(S, T, W, 2, n_permutations=199, seed=rep).p_values)
+    ps = np.asarray(ps)
+    assert ps.size >= 500
+    assert stats.kstest(ps, "uniform").pvalue > 0.01
+    tol = 3 * np.sqrt(0.05 * 0.95 / ps.size)
+    assert np.mean(ps <= 0.05) <= 0.05 + tol
+    assert np.mean(benjamini_hochberg(ps) < 0.05) <= 0.05 + tol
+
+
+def test_label_null_power_perfect_twin():
+    rng = np.random.default_rng(1)
+    N = 199
+    for rep in range(20):  # 60 cells
+        S, T, W = _twin(rng, sigma=0.0)
+        res = label_permutation_null(S, T, W, 3, n_permutations=N, seed=rep)
+        np.testing.assert_allclose(res.observed, 1.0, atol=1e-8)
+        np.testing.assert_allclose(res.p_values, 1.0 / (N + 1))
+        assert np.all(res.null_mean < 0.8) and np.all(res.specificity > 0.3)
+        assert all(q < 0.05 for q in benjamini_hochberg(res.p_values))
+
+
+def test_label_null_power_noisy_twin():
+    """Noise added to the target until the mapped overlap is about 0.5: >= 90 % of cells significant."""
+    rng = np.random.default_rng(0)
+    obs, ps = [], []
+    for rep in range(40):  # 120 cells
+        S, T, W = _twin(rng, sigma=10.5)
+        res = label_permutation_null(S, T, W, 3, n_permutations=199, seed=rep)
+        obs.extend(res.observed)
+        ps.extend(res.p_values)
+    assert 0.4 < np.mean(obs) < 0.6
+    q = benjamini_hochberg(np.asarray(ps))
+    assert np.mean(q < 0.05) >= 0.9
+
+
+def test_label_permutations_shared_across_calls():
+    a = label_permutations(30, 7, seed=11)
+    np.testing.assert_array_equal(a, label_permutations(30, 7, seed=11))
+    assert not np.array_equal(a, label_permutations(30, 7, seed=12))
+    np.testing.assert_array_equal(np.sort(a, axis=1), np.tile(np.arange(30), (7, 1)))
+    # Same seed and group sizes -> row n is the same relabelling in every call: a map that differs
+    # only in scale (overlaps are scale-free) reproduces the null row by row; another seed does not.
+    _, S, T, W = _small_case()
+    r1 = label_permutation_null(S, T, W, 3, n_permutations=10, seed=2)
+    r2 = label_permutation_null(S, T, 5.0 * W, 3, n_permutations=10, seed=2)
+    r3 = label_permutation_null(S, T, W, 3, n_permutations=10, seed=3)
+    np.testing.assert_allclose(r1.null, r2.null, atol=1e-10)
+    assert not np.allclose(r1.null, r3.null)
+
+
+# ----------------------------------------------------------------------------------------------
+# bootstrap coverage
+
+
+def _coverage_population(k=2, d=16, sigma=0.5):
+    """Source ~ N(0, diag(30, 20, 1, ...)); target = source @ Q @ M^-1 + sigma * noise; map W = M.
+
+    Q rotates the two signal axes by 40 and 50 degrees, so the population overlap is about 0.5;
+    it is computed exactly from the population covariances (top-k eigenvectors).
+    """
+    Sig = np.eye(d)
+    Sig[0, 0], Sig[1, 1] = 30.0, 20.0
+    Q = np.eye(d)
+    for i, deg in enumerate((40, 50)):
+        t = np.deg2rad(deg)
+        R = np.eye(d)
+        j = i + 2
+        R[[i, i, j, j], [i, j, i, j]] = [np.cos(t), np.sin(t), -np.sin(t), np.cos(t)]
+        Q = Q @ R
+    M = np.linalg.qr(np.random.default_rng(123).standard_normal((d, d)))[0] * np.linspace(1, 2, d)
+    A = Q @ np.linalg.inv(M)
+    Sig_t = A.T @ Sig @ A + sigma**2 * np.eye(d)
+
+    def top(C):
+        return np.linalg.eigh(C)[1][:, ::-1][:, :k].T
+
+    return np.linalg.cholesky(Sig), A, M, subspace_overlap(top(Sig), top(Sig_t) @ M)
+
+
+def test_bootstrap_ci_covers_population_overlap():
+    L, A, M, population = _coverage_population()
+    assert population == pytest.approx(0.505, abs=0.01)
+    rng = np.random.default_rng(7)
+    reps, n = 250, 150
+    covered = []
+    for rep in range(reps):
+        x = rng.standard_normal((n, 16)) @ L.T
+        y = x @ A + 0.5 * rng.standard_normal((n, 16))
+        res = bootstrap_overlap_ci({"e": x}, {"e": y}, M, 2, n_bootstrap=300, seed=rep)
+        covered.append(res.ci_low[0] <= population <= res.ci_high[0])
+    coverage = np.mean(covered)
+    assert abs(coverage - 0.95) <= 3 * np.sqrt(0.95 * 0.05 / reps)
+
+
+def test_bootstrap_redraws_resamples_with_too_few_distinct_prompts():
+    rng = np.random.default_rng(3)
+    S = {"e": rng.standard_normal((5, 6))}
+    T = {"e": rng.standard_normal((5, 7))}
+    res = bootstrap_overlap_ci(S, T, rng.standard_normal((7, 6)), 3, n_bootstrap=200, seed=0)
+    assert res.n_redrawn[0] > 0  # 4 distinct of 5 needed: many resamples fall short
+    assert res.n_skipped[0] == 0 and np.all(np.isfinite(res.bootstrap))
+    assert res.ci_low[0] <= res.ci_high[0]
+    idx, _, skip = _bootstrap_indices(5, 50, 4, np.random.default_rng(0))
+    assert all(len(set(row)) >= 4 for row in idx[~skip])
+
+
+def test_bootstrap_perfect_twin_is_one():
+    S, T, W = _twin(np.random.default_rng(2), sigma=0.0, n=15)
+    res = bootstrap_overlap_ci(S, T, W, 3, n_bootstrap=50, seed=0)
+    np.testing.assert_allclose(res.bootstrap, 1.0, atol=1e-8)
+    np.testing.assert_allclose([res.ci_low, res.ci_high], 1.0, atol=1e-8)
+
+
+# ----------------------------------------------------------------------------------------------
+# ceiling
+
+
+def test_ceiling_high_for_shared_structure_and_chance_for_noise():
+    rng = np.random.default_rng(5)
+    strong = split_half_ceiling(_structured(rng, 2, 40, 30, 3, strength=8.0), 3, n_splits=40)
+    assert np.all(strong.mean > 0.9)
+    d, k = 40, 3
+    noise = split_half_ceiling({f"e{i}": rng.standard_normal((60, d)) for i in range(4)}, k, n_splits=100)
+    assert noise.chance == pytest.approx(k / d)
+    np.testing.assert_allclose(noise.mean, k / d, atol=0.02)
+
+
+def test_ceiling_nan_with_reason_when_k_too_large():
+    rng = np.random.default_rng(0)
+    res = split_half_ceiling({"small": rng.standard_normal((7, 10)), "big": rng.standard_normal((40, 10))}, 3)
+    assert np.isnan(res.mean[0]) and np.all(np.isnan(res.splits[:, 0]))
+    assert "k=3" in res.reasons[0] and "halves of 3" in res.reasons[0]
+    assert res.reasons[1] is None and np.isfinite(res.mean[1])
+
+
+# ----------------------------------------------------------------------------------------------
+# errors
+
+
+def test_errors_are_clear():
+    _, S, T, W = _small_case()
+    with pytest.raises(EmoalignError, match=r"k=10 exceeds the 10 samples"):
+        label_permutation_null(S, T, W, 10)
+    with pytest.raises(EmoalignError, match=r"k=10 exceeds"):
+        bootstrap_overlap_ci(S, T, W, 10)
+    with pytest.raises(EmoalignError, match=r"k=10 exceeds"):
+        pairing_null(np.zeros((5, 40)), np.zeros((5, 24)), S, T, 10, method="lstsq")
+    with pytest.raises(EmoalignError, match="same emotions"):
+        label_permutation_null(S, {"e0": T["e0"]}, W, 2)
+    with pytest.raises(EmoalignError, match="paired"):
+        label_permutation_null(S, {**T, "e1": T["e1"][:5]}, W, 2)
+    with pytest.raises(EmoalignError, match="map weight has shape"):
+        label_permutation_null(S, T, W.T, 2)
+    with pytest.raises(EmoalignError, match="at least two emotions"):
+        label_permutation_null({"e0": S["e0"]}, {"e0": T["e0"]}, W, 2)
+    with pytest.raises(EmoalignError, match="span only"):
+        label_permutation_null(
+            {e: np.outer(np.arange(10.0), np.ones(24)) + i for i, e in enumerate(S)}, T, W, 2
+        )
+    with pytest.raises(EmoalignError, match="confidence"):
+        bootstrap_overlap_ci(S, T, W, 2, confidence=1.5)
+
+
+# ----------------------------------------------------------------------------------------------
+# multiple comparisons, grid max, verdicts
+
+
+def test_benjamini_hochberg_matches_scipy():
+    rng = np.random.default_rng(0)
+    p = np.concatenate([rng.uniform(size=40), rng.uniform(0, 0.01, size=10), [0.03, 0.03, 1.0, 0.0]])
+    q = benjamini_hochberg(p)
+    np.testing.assert_allclose(q, stats.false_discovery_control(p, method="bh"), rtol=1e-12)
+    order = np.argsort(p)
+    assert np.all(np.diff(q[order]) >= -1e-15) and np.all(q <= 1) and np.all(q >= p)
+    grid = benjamini_hochberg(p[:12].reshape(3, 4))
+    np.testing.assert_allclose(grid.ravel(), stats.false_discovery_control(p[:12], method="bh"), rtol=1e-12)
+
+
+def test_benjamini_hochberg_nan_passthrough_and_errors():
+    p = np.array([0.01, np.nan, 0.04, 0.5])
+    q = benjamini_hochberg(p)
+    assert np.isnan(q[1])
+    np.testing.assert_allclose(q[[0, 2, 3]], stats.false_discovery_control(p[[0, 2, 3]]), rtol=1e-12)
+    assert benjamini_hochberg(np.array([])).shape == (0,)
+    with pytest.raises(EmoalignError, match=r"\[0, 1\]"):
+        benjamini_hochberg([0.2, 1.5])
+
+
+def test_grid_max_null_and_p_value():
+    rng = np.random.default_rng(0)
+    null = rng.uniform(size=(99, 6))
+    obs = 0.97
+    expected = (1 + np.sum(null.max(axis=1) >= obs)) / 100
+    assert grid_max_null(null, obs) == pytest.approx(expected)
+    assert grid_max_null(null, 2.0) == pytest.approx(1 / 100)
+    assert grid_max_null(null, -1.0) == pytest.approx(1.0)
+    np.testing.assert_allclose(permutation_p_value(null, np.full(6, 0.5)), (1 + (null >= 0.5).sum(0)) / 100)
+    with pytest.raises(EmoalignError, match="permutations x cells"):
+        grid_max_null(null[:, 0], 0.5)
+
+
+def test_verdicts():
+    assert cell_verdict(0.01, 0.2) == SPECIFIC == "emotion-specific"
+    assert cell_verdict(0.05, 0.2) == NOT_DISTINGUISHABLE == "not distinguishable from null"
+    assert cell_verdict(0.01, -0.1) == NOT_DISTINGUISHABLE  # beats the null but not the other emotions
+    assert cell_verdict(float("nan"), 0.2) == NOT_TESTED
+    assert cell_verdict(0.08, 0.1, alpha=0.1) == SPECIFIC
+    cells = pd.DataFrame({"verdict": [SPECIFIC, NOT_DISTINGUISHABLE, SPECIFIC, NOT_TESTED]})
+    summary = pair_summary(cells)
+    assert (summary["n_specific"], summary["n_tested"], summary["n_cells"]) == (2, 3, 4)
+    assert summary["verdict"] == "partly emotion-specific"
+    assert summary["summary"].startswith("emotion-specific in 2 of 3 tested cells")
+    assert pair_summary(pd.DataFrame({"verdict": [SPECIFIC] * 2}))["verdict"] == SPECIFIC
+    assert pair_summary(pd.DataFrame({"verdict": [NOT_DISTINGUISHABLE]}))["verdict"] == NOT_DISTINGUISHABLE
