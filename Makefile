@@ -23,7 +23,7 @@ test: $(BIN)/.installed
 	$(BIN)/python -m pytest tests
 
 demo: $(BIN)/.installed
-	$(BIN)/emoalign extract --model minilm-l6 --layers all
+	$(BIN)/emoalign demo
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_statistics.py

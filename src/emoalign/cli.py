@@ -146,6 +146,16 @@ def build_parser() -> argparse.ArgumentParser:
         group.add_argument("--no-figures", action="store_true", help="no figures (default: PNGs in <R stem>_figures/)")
     # --- end compare / sweep ---
 
+    demo = commands.add_parser("demo", help="the whole study offline on all-MiniLM-L6-v2 against constructed targets")
+    demo.add_argument("--results-dir", type=Path, default=Path("results"), help="artifacts go to <dir>/demo/")
+    demo.add_argument("--report-dir", type=Path, default=Path("docs/report"))
+    demo.add_argument("--permutations", type=int, default=200, help="emotion-label permutations per cell")
+    demo.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples per cell")
+    demo.add_argument("--max-samples-per-emotion", type=int, metavar="N", help="first N prompts per label (default 70)")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--no-html", action="store_true", help="Markdown report only")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+
     commands.add_parser("models", help="list the model presets")
     commands.add_parser("datasets", help="list the built-in prompt profiles and their counts")
     return parser

@@ -102,6 +102,19 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    """`emoalign demo`: the offline study with known answers (see emoalign.demo)."""
+    from emoalign.demo import demo_summary, run_demo
+
+    outcome = run_demo(
+        args.results_dir, args.report_dir, n_permutations=args.permutations, n_bootstrap=args.bootstrap,
+        max_samples_per_emotion=args.max_samples_per_emotion, seed=args.seed, quiet=args.quiet,
+        html=not args.no_html,
+    )
+    print(demo_summary(outcome))
+    return 0 if all(ok for _, ok, _ in outcome.checks) else 1
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     """`emoalign models`: the preset registry as a table."""
     print(f"{'preset':<14} {'hub id':<28} {'family':<9} {'layers':>6} {'d_model':>7} {'params':>7}")

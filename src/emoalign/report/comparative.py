@@ -384,6 +384,7 @@ def write_comparative_report(
     figures: bool = True,
     command: str | None = None,
     warn=None,
+    preface: Sequence[Block] = (),
 ) -> tuple[Comparison, ReportFiles]:
     """Compare ``results`` and write the Markdown report (+ HTML, figures, CSV).
 
@@ -428,6 +429,7 @@ def write_comparative_report(
         folder_name=folder.name if folder else "", outputs=outputs, command=command,
         figures_note=files.figures_skipped,
     )
+    blocks = [*preface, *blocks]
     files.markdown = write_text_atomic(report, to_markdown(blocks))
     if html:
         from emoalign.report.html import to_html

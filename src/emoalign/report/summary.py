@@ -61,6 +61,12 @@ def format_layer_table(result: AlignmentResult) -> str:
         f"{'mean':>5} {'':>6} {table.mean_overlap_before.mean():>10.6f} {table.mean_overlap_after.mean():>10.6f} "
         f"{table.delta.mean():>10.6f}"
     )
+    d_source = result.source.get("d_model")
+    if d_source and (table["n_fit_pairs"] < d_source).any():
+        lines.append(
+            f"warning: the map was fitted on {int(table['n_fit_pairs'].min())} pairs for d_source={d_source}: "
+            "directions outside their span map to zero (more prompts or --fit-data neutral-words help)"
+        )
     if result.summary.get("summary") and stats:
         lines.append(f"pair verdict: {result.summary['verdict']} — {result.summary['summary']}")
     for emotion, best in result.summary.get("grid", {}).items():

@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 TWIN_MAP_FILE = "twin_map.safetensors"
+NOISE_FREQUENCY = 25.0  # ω of the noisy twin's nuisance term (see AffineTwinBlock)
 #: Families whose RMSNorm is ``weight * x / rms(x)`` with the Llama module layout.
 WIDENABLE_MODEL_TYPES: tuple[str, ...] = ("llama", "qwen2", "qwen3")
 
@@ -236,11 +237,13 @@ class AffineTwinConfig:
 
 class AffineTwinBlock(nn.Module):
     """Block ``i`` of an :class:`AffineTwin`: maps source block ``i``'s output ``h`` (…, d) to
-    ``h' = s·Q·h + c_i + noise·rms(h)·P⊥·tanh(R_i·h/rms(h))`` (…, width), where ``P⊥ = I − QQᵀ``.
+    ``h' = s·Q·h + c_i + noise·rms(h)·P⊥·sin(ω·R_i·h/rms(h))`` (…, width), where ``P⊥ = I − QQᵀ``.
 
     The nuisance term lies in ``range(Q)^⊥``: ``Qᵀ`` kills it, so :meth:`recover` returns the
     source's ``h`` exactly and the source computation is untouched, while an observer sees extra
-    structured, input-dependent (nonlinear) variation that a good linear map must ignore.
+    input-dependent variation. The high frequency ω makes it pseudo-random per input (deterministic,
+    so batched == unbatched) and uncorrelated with any linear read-out of ``h``: a smooth function
+    such as tanh would be nearly linear in ``h`` and the twin would stay an (oblique) linear image.
     """
 
     def __init__(self, q: torch.Tensor, scale: float, offset: torch.Tensor, noise: float, r: torch.Tensor | None):
@@ -256,7 +259,7 @@ class AffineTwinBlock(nn.Module):
         out = self.scale * h @ self.q.T + self.offset
         if self.noise > 0 and self.r is not None:
             rms = h.pow(2).mean(-1, keepdim=True).sqrt().clamp_min(1e-12)
-            z = torch.tanh((h / rms) @ self.r.T)  # (…, width), O(1) entries at any scale of h
+            z = torch.sin(NOISE_FREQUENCY * ((h / rms) @ self.r.T))  # (…, width), entries in [-1, 1]
             z = z - (z @ self.q) @ self.q.T  # P⊥ z
             out = out + self.noise * rms * z
         return out.to(hidden.dtype)
