@@ -8,7 +8,7 @@ import pytest
 
 import emoalign.extract.cache as cache_module
 from emoalign.analysis.alignment import AlignConfig, align_layer_pair
-from emoalign.analysis.overlap import legacy_before, legacy_overlap
+from emoalign.analysis.overlap import legacy_before
 from emoalign.cli import main
 from emoalign.pipeline import run
 from emoalign.results import AlignmentResult, load

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from emoalign.cli import main
 from emoalign.pipeline import run

@@ -185,24 +185,31 @@ def command_line() -> str:
     return "emoalign " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
 
 
-def _run_studies(args: argparse.Namespace, *, allow_extract: bool) -> int:
-    """Every k (and the untrained control when asked), written and printed one table each."""
-    from emoalign.pipeline import StudyLayout, write_study
-    from emoalign.report.summary import format_layer_table
+def iter_studies(args: argparse.Namespace, *, allow_extract: bool):
+    """Every study the options ask for — each k of a k-sweep, and the untrained control when asked —
+    as ``PairStudy`` records with their output layout (``<profile>/k<k>`` folders for a k-sweep)."""
+    from emoalign.pipeline import PairStudy, StudyLayout
 
-    sweep = len(args.n_components) > 1
+    k_sweep = len(args.n_components) > 1
     for k in args.n_components:
         for control in (False, True) if args.control == "untrained" else (False,):
-            result, source_acts, target_acts, dataset = _study(
-                args, allow_extract=allow_extract, k=k, control=control
-            )
-            profile = f"{dataset.name}/k{k}" if sweep else dataset.name
-            layout = StudyLayout(args.results_dir, profile, args.report_dir / f"k{k}" if sweep else args.report_dir)
-            paths = write_study(result, source_acts, target_acts, layout)
-            print(format_layer_table(result))
-            for name, path in paths.items():
-                print(f"{name:<28} {path}")
-            print()
+            result, source_acts, target_acts, dataset = _study(args, allow_extract=allow_extract, k=k, control=control)
+            profile = f"{dataset.name}/k{k}" if k_sweep else dataset.name
+            report_dir = args.report_dir / f"k{k}" if k_sweep else args.report_dir
+            yield PairStudy(result, source_acts, target_acts, StudyLayout(args.results_dir, profile, report_dir))
+
+
+def _run_studies(args: argparse.Namespace, *, allow_extract: bool) -> int:
+    """Write and print every study of :func:`iter_studies`, one table each."""
+    from emoalign.pipeline import write_study
+    from emoalign.report.summary import format_layer_table
+
+    for study in iter_studies(args, allow_extract=allow_extract):
+        paths = write_study(study.result, study.source_acts, study.target_acts, study.layout)
+        print(format_layer_table(study.result))
+        for name, path in paths.items():
+            print(f"{name:<28} {path}")
+        print()
     return 0
 
 
@@ -282,18 +289,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     def study(target: str):
         """The studies `emoalign run --target <target>` would write: every k, and the control."""
-        from emoalign.pipeline import StudyLayout
-        from emoalign.sweep import PairStudy
-
         pair_args = copy.copy(args)
         pair_args.target = target
-        k_sweep = len(args.n_components) > 1
-        for k in args.n_components:
-            for control in (False, True) if args.control == "untrained" else (False,):
-                result, source_acts, target_acts, dataset = _study(pair_args, allow_extract=True, k=k, control=control)
-                profile = f"{dataset.name}/k{k}" if k_sweep else dataset.name
-                report_dir = args.report_dir / f"k{k}" if k_sweep else args.report_dir
-                yield PairStudy(result, source_acts, target_acts, StudyLayout(args.results_dir, profile, report_dir))
+        return iter_studies(pair_args, allow_extract=True)
 
     argv = sys.argv[1:]
     pairs = run_sweep(

@@ -201,3 +201,13 @@ def untrained_control(request: ExtractionRequest, seed: int) -> ExtractionReques
     named ``<target>-untrained`` — it reads the same tokens, so any "alignment" it shows comes from
     the inputs, not from training."""
     return replace(request, spec=replace(request.spec, name=f"{request.spec.name}-untrained"), untrained_seed=seed + 1)
+
+
+@dataclass(frozen=True)
+class PairStudy:
+    """One aligned pair ready to be written: the result, both activation sets and where it goes."""
+
+    result: AlignmentResult
+    source_acts: ActivationSet
+    target_acts: ActivationSet
+    layout: StudyLayout

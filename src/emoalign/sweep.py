@@ -11,21 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from emoalign.errors import EmoalignError
-from emoalign.extract.activations import ActivationSet
-from emoalign.pipeline import StudyLayout, run, write_study
+from emoalign.pipeline import PairStudy, StudyLayout, run, write_study
 from emoalign.report.compare import Comparison
 from emoalign.report.comparative import ReportFiles, write_comparative_report
 from emoalign.results import AlignmentResult
-
-
-@dataclass(frozen=True)
-class PairStudy:
-    """One aligned pair ready to be written: the result, both activation sets and where it goes."""
-
-    result: AlignmentResult
-    source_acts: ActivationSet
-    target_acts: ActivationSet
-    layout: StudyLayout
 
 
 # target -> its studies (one per k, plus the untrained control when asked), computed lazily

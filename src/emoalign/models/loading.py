@@ -205,7 +205,7 @@ def load_model(
     model.eval()
     block_path, blocks = find_blocks(model)
     cfg = text_config(model.config)
-    d_model = int(getattr(cfg, "hidden_size", None) or getattr(cfg, "n_embd"))
+    d_model = int(getattr(cfg, "hidden_size", None) or cfg.n_embd)
     return LoadedModel(
         spec=spec,
         model=model,
