@@ -9,6 +9,7 @@ import emoalign.extract.cache as cache_module
 from emoalign.cli import main, parse_layers
 from emoalign.errors import EmoalignError
 from emoalign.extract.activations import ActivationSet
+from emoalign.results import load
 
 
 def _run(capsys, *argv):
@@ -36,6 +37,8 @@ def test_extract_then_cache_hit_without_loading_the_model(tiny_model_path, tmp_p
     [cached] = (tmp_path / "cache").glob("*.safetensors")
     first = ActivationSet.load(cached)
     assert first.layers == (0, 2) and len(first.texts) == 20
+    reloaded = load(cached)  # the generic loader recognises the artifact kind
+    assert isinstance(reloaded, ActivationSet) and (reloaded.prompt_acts == first.prompt_acts).all()
 
     def no_loading(*_a, **_k):
         raise AssertionError("the model was loaded on a cache hit")

@@ -176,7 +176,7 @@ def load(path: str | Path) -> Any:
     if kind == ALIGNMENT_KIND:
         return AlignmentResult.from_artifact(arrays, meta)
     if kind == "activations":
-        return ActivationSet.load(path)
+        return ActivationSet.from_artifact(arrays, meta)
     if kind in ("emotion_vectors", "emotion_subspaces"):
         return {"arrays": arrays, "metadata": meta}
     raise EmoalignError(f"{path}: unknown artifact kind {kind!r}")

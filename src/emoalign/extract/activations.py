@@ -116,6 +116,11 @@ class ActivationSet:
         arrays, meta = load_arrays(path)
         if meta.get("kind") != "activations":
             raise EmoalignError(f"{path}: not an activation set (kind={meta.get('kind')!r})")
+        return cls.from_artifact(arrays, meta)
+
+    @classmethod
+    def from_artifact(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> ActivationSet:
+        """Rebuild from the contents of an activations artifact."""
         return cls(
             model=meta["model"],
             dataset=meta["dataset"],
