@@ -172,7 +172,8 @@ def _study(args: argparse.Namespace, *, allow_extract: bool, k: int | None = Non
         allow_extract=allow_extract,
     )
     result = align_study(
-        source_acts, target_acts, pairs, config, command=command_line(), control="untrained" if control else None
+        source_acts, target_acts, pairs, config, command=command_line(), control="untrained" if control else None,
+        quiet=args.quiet,
     )
     return result, source_acts, target_acts, dataset
 

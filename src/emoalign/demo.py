@@ -169,7 +169,7 @@ def run_demo(
     outcome = DemoOutcome(results=[])
     for target in demo_targets(source, seed, quiet):
         target_acts: ActivationSet = extract_activations(target, dataset, layers, lexicon=DEFAULT_LEXICON, quiet=quiet)
-        result = align_study(source_acts, target_acts, pairs, config, command="emoalign demo")
+        result = align_study(source_acts, target_acts, pairs, config, command="emoalign demo", quiet=quiet)
         outcome.results.append(result)
         outcome.paths[target.spec.name] = write_study(result, source_acts, target_acts, layout)
     outcome.seconds = time.perf_counter() - start

@@ -171,7 +171,8 @@ def run(
         cache_dir=Path(cache_dir) if cache_dir else results_dir / "cache", quiet=quiet,
     )
     result = align_study(
-        source_acts, target_acts, pairs, config, command=command, control="untrained" if untrained_target else None
+        source_acts, target_acts, pairs, config, command=command, control="untrained" if untrained_target else None,
+        quiet=quiet,
     )
     if write:
         layout = StudyLayout(results_dir, prompts.name, Path(report_dir) if report_dir else Path("docs/report"))
@@ -187,9 +188,10 @@ def align_study(
     *,
     command: str | None = None,
     control: str | None = None,
+    quiet: bool = True,
 ) -> AlignmentResult:
     """Align two extracted models over ``pairs`` and collect the result (``control`` marks a control run)."""
-    aligned = align_activation_sets(source_acts, target_acts, pairs, config)
+    aligned = align_activation_sets(source_acts, target_acts, pairs, config, quiet=quiet)
     result = build_alignment_result(source_acts, target_acts, aligned, config, command=command)
     if control is not None:
         result.config["control"] = control

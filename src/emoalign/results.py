@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import platform
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
@@ -17,29 +14,10 @@ from emoalign.analysis.alignment import AlignConfig, LayerPairAlignment, layer_r
 from emoalign.analysis.inference import add_verdicts, grid_maximum, pair_summary
 from emoalign.errors import EmoalignError
 from emoalign.extract.activations import ActivationSet
+from emoalign.provenance import provenance
 from emoalign.storage import load_arrays, save_arrays
 
 ALIGNMENT_KIND = "alignment"
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of emoalign and the libraries that shape its numbers."""
-    versions = {"python": platform.python_version()}
-    for name in ("emoalign", "numpy", "scipy", "torch", "transformers", "tokenizers", "pandas"):
-        try:
-            versions[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
-def provenance(command: str | None = None) -> dict[str, Any]:
-    """Date, package versions and the command line that produced an artifact."""
-    return {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "versions": package_versions(),
-        "command": command,
-    }
 
 
 def _frame_to_json(frame: pd.DataFrame) -> dict[str, list]:

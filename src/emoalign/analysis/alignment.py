@@ -10,6 +10,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
 
 from emoalign.analysis.cka import linear_cka_debiased
 from emoalign.analysis.inference import cell_statistics
@@ -262,9 +263,12 @@ def align_activation_sets(
     target: ActivationSet,
     layer_pairs: Sequence[tuple[int, int]],
     config: AlignConfig,
+    *,
+    quiet: bool = True,
 ) -> list[LayerPairAlignment]:
-    """Align every layer pair (see :func:`align_layer_pair`)."""
+    """Align every layer pair (see :func:`align_layer_pair`), with a progress bar unless ``quiet``."""
     check_paired(source, target)
+    progress = tqdm(layer_pairs, desc=f"align {target.model['name']}", unit="layer", disable=quiet)
     # Thousands of small matrix products: multi-threaded BLAS only adds contention here.
     with threadpool_limits(limits=1, user_api="blas"):
-        return [align_layer_pair(source, target, s, t, config) for s, t in layer_pairs]
+        return [align_layer_pair(source, target, s, t, config) for s, t in progress]

@@ -23,6 +23,7 @@ from emoalign.extract.positions import (
 )
 from emoalign.models.blocks import find_blocks
 from emoalign.models.loading import LoadedModel
+from emoalign.provenance import provenance
 from emoalign.storage import load_arrays, save_arrays
 
 FORMAT_VERSION = 1
@@ -275,4 +276,5 @@ def extract_activations(
         word_position=np.array([w for _, w in word_owner], dtype=np.int64),
         fallback=np.array([plan.fallback for plan in plans], dtype=bool),
         matched_tokens=matched_tokens,
+        extra={"provenance": provenance(), "batch_size": batch_size},
     )
