@@ -141,3 +141,13 @@ def test_layer_beyond_depth_is_an_error(tiny_model_path):
     loaded = _load(tiny_model_path("gpt2"))
     with pytest.raises(EmoalignError, match="layer 4 is beyond the depth .* layers 0-3"):
         extract_activations(loaded, SMALL, [0, 4], lexicon=DEFAULT_LEXICON, quiet=True)
+
+
+def test_device_map_auto_loads_through_accelerate_and_gives_the_same_activations(tiny_model_path):
+    pytest.importorskip("accelerate")
+    path = tiny_model_path("llama")
+    sharded = load_model(resolve_model(str(path)), device_map="auto", quiet=True)
+    plain = _load(path)
+    a = extract_activations(sharded, SMALL, [0, 2], lexicon=DEFAULT_LEXICON, quiet=True)
+    b = extract_activations(plain, SMALL, [0, 2], lexicon=DEFAULT_LEXICON, quiet=True)
+    np.testing.assert_allclose(a.prompt_acts, b.prompt_acts, atol=1e-5, rtol=0)
