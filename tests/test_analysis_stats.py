@@ -407,3 +407,21 @@ def test_verdicts():
     assert summary["summary"].startswith("emotion-specific in 2 of 3 tested cells")
     assert pair_summary(pd.DataFrame({"verdict": [SPECIFIC] * 2}))["verdict"] == SPECIFIC
     assert pair_summary(pd.DataFrame({"verdict": [NOT_DISTINGUISHABLE]}))["verdict"] == NOT_DISTINGUISHABLE
+
+
+def test_emotion_identity_p_is_exact_and_structure_preserving():
+    from emoalign.analysis.inference import emotion_identity_p
+
+    perfect = np.eye(3) * 0.9 + 0.1
+    assert emotion_identity_p(perfect) == pytest.approx(1 / 6)  # best possible with 3 emotions
+    swapped = perfect[:, [1, 0, 2]]
+    assert emotion_identity_p(swapped) > 0.5
+    # one assignment shared by every layer pair: a stack behaves like the summed matrix
+    assert emotion_identity_p(np.stack([perfect, perfect])) == pytest.approx(1 / 6)
+    # exact under the null: unrelated structured targets give uniform p over the E! assignments
+    rng = np.random.default_rng(0)
+    ps = [emotion_identity_p(rng.random((3, 3))) for _ in range(3000)]
+    for level in (1 / 6, 2 / 6, 3 / 6):
+        assert np.mean(np.array(ps) <= level + 1e-9) == pytest.approx(level, abs=0.03)
+    # five emotions reach p = 1/120
+    assert emotion_identity_p(np.eye(5) + 0.1) == pytest.approx(1 / 120)

@@ -37,6 +37,7 @@ def test_defaults_recover_the_planted_twin(twin_study, capsys):
     assert (cells["verdict"] == "emotion-specific").all(), cells[["layer", "emotion", "p_label", "q_label"]]
     assert (cells["p_label"] == 1 / 201).all()
     assert (cells["ci_low"] > 0.9).all()
+    assert result.summary["p_identity"] == pytest.approx(1 / 6)  # the best an exact test can say with 3 emotions
     # "before" (identity on shared coordinates) knows nothing of the rotation: near chance
     assert (cells["overlap_before"] < 0.5).all()
 

@@ -128,7 +128,7 @@ def build_alignment_result(
     cells = pd.DataFrame([cell for p in pairs for cell in p.cells])
     layers = pd.DataFrame([layer_row(p, config) for p in pairs])
     add_verdicts(cells, layers, config.alpha)
-    summary = pair_summary(cells, config.alpha)
+    summary = pair_summary(cells, config.alpha, arrays["cross_overlap"])
     if config.with_statistics:
         arrays["label_null"] = np.stack([p.label_null for p in pairs])
         if config.layer_match == "grid":

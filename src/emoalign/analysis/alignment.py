@@ -13,7 +13,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from emoalign.analysis.cka import linear_cka_debiased
-from emoalign.analysis.inference import cell_statistics
+from emoalign.analysis.inference import cell_statistics, emotion_identity_p
 from emoalign.analysis.maps import MAP_METHODS, LinearMap, fit_map
 from emoalign.analysis.overlap import legacy_before, legacy_overlap, principal_angles, subspace_overlap
 from emoalign.analysis.subspace import EmotionSubspace, fit_subspace
@@ -254,6 +254,7 @@ def layer_row(pair: LayerPairAlignment, config: AlignConfig) -> dict:
         "n_fit_pairs": pair.n_fit_pairs,
         "map_heldout_r2": pair.linear_map.heldout_r2,
         "cka": pair.cka,
+        "p_identity": emotion_identity_p(pair.cross_overlap),
         **pair.layer_statistics,
     }
 

@@ -3,6 +3,7 @@ ceiling, multiple testing and verdicts (DESIGN §4: an overlap without a null me
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -89,6 +90,30 @@ def cell_statistics(
     return per_emotion, layer_level, label.null
 
 
+def emotion_identity_p(cross_overlap: np.ndarray, *, max_exact: int = 7, n_sampled: int = 5000, seed: int = 0) -> float:
+    """Exact, structure-preserving test of the emotion correspondence: the p-value of the identity
+    assignment (source e <-> target e) among all assignments of target emotions to source emotions.
+
+    ``cross_overlap`` is (E, E) — or (P, E, E) for one assignment shared by P layer pairs. The
+    statistic is the summed matched overlap; p = #{assignments scoring >= identity} / #assignments.
+    Unlike the label null it leaves each model's emotion structure intact, so it stays exact when
+    the target has strong emotion structure of its own; its price is resolution: the smallest
+    p-value is 1/E! (1/6 with three emotions). More than ``max_exact`` emotions: sampled assignments.
+    """
+    cross = np.asarray(cross_overlap, dtype=np.float64)
+    cross = cross[None] if cross.ndim == 2 else cross
+    n_emotions = cross.shape[-1]
+    summed = cross.sum(axis=0)  # (E, E): the same assignment applies at every layer pair
+    if n_emotions <= max_exact:
+        assignments = np.array(list(itertools.permutations(range(n_emotions))))
+    else:
+        rng = np.random.default_rng(seed)
+        assignments = np.vstack([np.arange(n_emotions), [rng.permutation(n_emotions) for _ in range(n_sampled)]])
+    scores = summed[np.arange(n_emotions), assignments].sum(axis=1)
+    identity = np.trace(summed)
+    return float(np.mean(scores >= identity - 1e-12))
+
+
 def cell_verdict(q: float, specificity: float, alpha: float = 0.05) -> str:
     """``emotion-specific`` needs the label null beaten (BH q < alpha) AND the same-emotion overlap
     above the mean cross-emotion overlap (specificity > 0); otherwise not distinguishable."""
@@ -112,8 +137,11 @@ def add_verdicts(cells: pd.DataFrame, layers: pd.DataFrame, alpha: float = 0.05)
     ]
 
 
-def pair_summary(cells: pd.DataFrame, alpha: float = 0.05) -> dict[str, object]:
-    """One verdict for the model pair, in words."""
+def pair_summary(
+    cells: pd.DataFrame, alpha: float = 0.05, cross_overlap: np.ndarray | None = None
+) -> dict[str, object]:
+    """One verdict for the model pair, in words (plus the pair-level emotion-identity p-value when
+    the (P, E, E) cross-overlap stack is given)."""
     n_cells = len(cells)
     n_specific = int((cells["verdict"] == SPECIFIC).sum())
     n_tested = int((cells["verdict"] != NOT_TESTED).sum())
@@ -132,6 +160,7 @@ def pair_summary(cells: pd.DataFrame, alpha: float = 0.05) -> dict[str, object]:
         "n_tested": n_tested,
         "n_cells": n_cells,
         "alpha": alpha,
+        **({"p_identity": emotion_identity_p(cross_overlap)} if cross_overlap is not None else {}),
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -69,6 +70,12 @@ def format_layer_table(result: AlignmentResult) -> str:
         )
     if result.summary.get("summary") and stats:
         lines.append(f"pair verdict: {result.summary['verdict']} — {result.summary['summary']}")
+        if "p_identity" in result.summary:
+            n = len(result.config.get("emotions", [])) or 1
+            lines.append(
+                f"emotion-identity test over all layer pairs: p = {result.summary['p_identity']:.3g} "
+                f"(exact, keeps each model's structure; smallest possible p = 1/{n}! = {1 / math.factorial(n):.3g})"
+            )
     for emotion, best in result.summary.get("grid", {}).items():
         lines.append(
             f"grid max {emotion}: {best['max_overlap_after']:.3f} at layers {best['layer']}->{best['target_layer']} "
