@@ -41,11 +41,12 @@ def main() -> None:
                 cells = result.cell_table()
                 rows.append((seed, family, control, (cells["verdict"] == "emotion-specific").mean(),
                              cells["overlap_after"].mean(), cells["null_p95"].mean(), (cells["p_label"] < 0.05).mean(),
-                             time.perf_counter() - start))
-    print(f"{'seed':>4} {'target':<8} {'control':<9} {'specific':>8} {'after':>6} {'null95':>6} {'p<.05':>6} {'s':>5}")
-    for seed, family, control, specific, after, null95, raw, seconds in rows:
+                             result.summary["p_identity"], time.perf_counter() - start))
+    print(f"{'seed':>4} {'target':<8} {'control':<9} {'specific':>8} {'after':>6} {'null95':>6} {'p<.05':>6} "
+          f"{'p_ident':>7} {'s':>5}")
+    for seed, family, control, specific, after, null95, raw, p_identity, seconds in rows:
         print(f"{seed:>4} {family:<8} {'untrained' if control else 'trained':<9} {specific:>8.1%} {after:>6.3f} "
-              f"{null95:>6.3f} {raw:>6.1%} {seconds:>5.1f}")
+              f"{null95:>6.3f} {raw:>6.1%} {p_identity:>7.3f} {seconds:>5.1f}")
     for control in (False, True):
         share = [r[3] for r in rows if r[2] == control]
         raw = [r[6] for r in rows if r[2] == control]
