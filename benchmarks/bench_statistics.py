@@ -22,13 +22,13 @@ import numpy as np
 from emoalign.analysis.maps import fit_lstsq_map
 from emoalign.analysis.overlap import subspace_overlap
 from emoalign.analysis.stats import (
-    _bootstrap_indices,
     bootstrap_overlap_ci,
     label_permutation_null,
     label_permutations,
     pairing_null,
     split_half_ceiling,
 )
+from emoalign.analysis.stats.bootstrap import _bootstrap_indices
 from emoalign.analysis.subspace import fit_subspace
 
 D_S, D_T = 768, 4096

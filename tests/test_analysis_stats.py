@@ -12,15 +12,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from emoalign.analysis.inference import cell_verdict, pair_summary
 from emoalign.analysis.maps import fit_map
 from emoalign.analysis.overlap import subspace_overlap
-from emoalign.analysis.inference import cell_verdict, pair_summary
 from emoalign.analysis.stats import (
     NOT_DISTINGUISHABLE,
     NOT_TESTED,
     SPECIFIC,
-    _bootstrap_indices,
-    _split_permutations,
     benjamini_hochberg,
     bootstrap_overlap_ci,
     grid_max_null,
@@ -30,6 +28,8 @@ from emoalign.analysis.stats import (
     permutation_p_value,
     split_half_ceiling,
 )
+from emoalign.analysis.stats.bootstrap import _bootstrap_indices
+from emoalign.analysis.stats.ceiling import _split_permutations
 from emoalign.analysis.subspace import fit_subspace
 from emoalign.errors import EmoalignError
 

@@ -3,7 +3,11 @@
 import numpy as np
 import pytest
 
-from emoalign.analysis import cosine_similarity_matrix, emotion_vectors, mean_emotion_vectors
+from emoalign.analysis import (
+    cosine_similarity_matrix,
+    emotion_vectors,
+    mean_emotion_vectors,
+)
 from emoalign.errors import EmoalignError
 
 

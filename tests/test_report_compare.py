@@ -4,6 +4,7 @@ on synthetic alignment results (no model runs)."""
 from __future__ import annotations
 
 import re
+
 import numpy as np
 import pandas as pd
 import pytest

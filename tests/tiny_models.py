@@ -286,7 +286,14 @@ def train_tokenizer(kind: str, *, extra_special_tokens: tuple[str, ...] = ()):
     Deterministic across processes and runs (see :func:`learn_bpe`). ``extra_special_tokens`` are
     appended after the learned vocabulary, so the ids of all other tokens do not depend on them.
     """
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors
+    from tokenizers import (
+        AddedToken,
+        Tokenizer,
+        decoders,
+        models,
+        pre_tokenizers,
+        processors,
+    )
 
     vocab_list, merges, specials = _learned("bpe" if kind == "bpe_untrimmed" else kind)
     vocab = {t: i for i, t in enumerate(vocab_list)}

@@ -228,7 +228,11 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     """`emoalign summarize`: the original's summary step over an alignment artifact."""
     import sys
 
-    from emoalign.report.summary import format_layer_table, write_markdown_report, write_summary_csv
+    from emoalign.report.summary import (
+        format_layer_table,
+        write_markdown_report,
+        write_summary_csv,
+    )
     from emoalign.results import AlignmentResult, load
 
     result = load(args.alignment_path)

@@ -18,8 +18,8 @@ from emoalign.extract.activations import ActivationSet, extract_activations
 from emoalign.models.loading import LoadedModel, load_model
 from emoalign.models.registry import MINILM, packaged_minilm_path, resolve_model
 from emoalign.pipeline import StudyLayout, align_study, write_study
-from emoalign.results import AlignmentResult
 from emoalign.report.document import Block, Heading, Paragraph, table
+from emoalign.results import AlignmentResult
 from emoalign.synthetic.twin import twin_loaded_model
 
 TWIN_WIDTH = 576  # 1.5 x MiniLM's 384

@@ -6,7 +6,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from emoalign.analysis.alignment import AlignConfig, align_activation_sets, check_components
+from emoalign.analysis.alignment import (
+    AlignConfig,
+    align_activation_sets,
+    check_components,
+)
 from emoalign.analysis.layer_match import match_layers
 from emoalign.data.dataset import PromptDataset, load_dataset, load_profile
 from emoalign.data.lexicon import DEFAULT_LEXICON

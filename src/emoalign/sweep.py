@@ -12,10 +12,9 @@ from typing import Any
 
 from emoalign.errors import EmoalignError
 from emoalign.pipeline import PairStudy, StudyLayout, run, write_study
-from emoalign.report.compare import Comparison
 from emoalign.report.comparative import ReportFiles, write_comparative_report
+from emoalign.report.compare import Comparison
 from emoalign.results import AlignmentResult
-
 
 # target -> its studies (one per k, plus the untrained control when asked), computed lazily
 StudyFn = Callable[[str], Iterable[PairStudy]]

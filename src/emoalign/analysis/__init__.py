@@ -19,8 +19,16 @@ from emoalign.analysis.overlap import (
     subspace_overlap,
     subspace_overlap_batched,
 )
-from emoalign.analysis.subspace import EmotionSubspace, fit_subspace, fit_subspaces_batched
-from emoalign.analysis.vectors import cosine_similarity_matrix, emotion_vectors, mean_emotion_vectors
+from emoalign.analysis.subspace import (
+    EmotionSubspace,
+    fit_subspace,
+    fit_subspaces_batched,
+)
+from emoalign.analysis.vectors import (
+    cosine_similarity_matrix,
+    emotion_vectors,
+    mean_emotion_vectors,
+)
 
 __all__ = [
     "emotion_vectors",

@@ -15,7 +15,12 @@ from tqdm.auto import tqdm
 from emoalign.analysis.cka import linear_cka_debiased
 from emoalign.analysis.inference import cell_statistics, emotion_identity_p
 from emoalign.analysis.maps import MAP_METHODS, LinearMap, fit_map
-from emoalign.analysis.overlap import legacy_before, legacy_overlap, principal_angles, subspace_overlap
+from emoalign.analysis.overlap import (
+    legacy_before,
+    legacy_overlap,
+    principal_angles,
+    subspace_overlap,
+)
 from emoalign.analysis.subspace import EmotionSubspace, fit_subspace
 from emoalign.analysis.vectors import emotion_vectors
 from emoalign.errors import EmoalignError

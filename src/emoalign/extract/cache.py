@@ -11,7 +11,12 @@ from pathlib import Path
 
 from emoalign.data.dataset import PromptDataset
 from emoalign.errors import EmoalignError
-from emoalign.extract.activations import FORMAT_VERSION, ActivationSet, extract_activations, validate_layers
+from emoalign.extract.activations import (
+    FORMAT_VERSION,
+    ActivationSet,
+    extract_activations,
+    validate_layers,
+)
 from emoalign.extract.positions import PositionPolicy
 from emoalign.models.loading import (
     estimate_parameter_count,

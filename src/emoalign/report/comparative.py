@@ -23,7 +23,16 @@ from emoalign.report.compare import (
     depth_region,
     settings_of,
 )
-from emoalign.report.document import Block, Code, Heading, Image, Paragraph, bullets, table, to_markdown
+from emoalign.report.document import (
+    Block,
+    Code,
+    Heading,
+    Image,
+    Paragraph,
+    bullets,
+    table,
+    to_markdown,
+)
 from emoalign.report.i18n import Strings, figure_caption, strings
 from emoalign.results import AlignmentResult
 from emoalign.storage import atomic_write, write_text_atomic
@@ -407,7 +416,11 @@ def write_comparative_report(
     overall: list = []
     folder = None
     if figures:
-        from emoalign.report.plots import comparison_figures, figures_dir, matplotlib_missing
+        from emoalign.report.plots import (
+            comparison_figures,
+            figures_dir,
+            matplotlib_missing,
+        )
 
         files.figures_skipped = matplotlib_missing()
         if files.figures_skipped is None:

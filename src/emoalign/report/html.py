@@ -8,7 +8,15 @@ import html
 import re
 from collections.abc import Sequence
 
-from emoalign.report.document import Block, BulletList, Code, Heading, Image, Paragraph, Table
+from emoalign.report.document import (
+    Block,
+    BulletList,
+    Code,
+    Heading,
+    Image,
+    Paragraph,
+    Table,
+)
 
 CSS = """
 body { font-family: -apple-system, "Segoe UI", "Hiragino Sans", "Noto Sans CJK JP", sans-serif;

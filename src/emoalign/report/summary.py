@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Sequence
-import math
 from pathlib import Path
 
 import pandas as pd

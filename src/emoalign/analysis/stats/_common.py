@@ -1,0 +1,199 @@
+"""Shared helpers of the statistics: input checks and reduced-coordinate PCA/overlap kernels."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from emoalign.analysis.maps import _thin_svd
+from emoalign.analysis.subspace import _check_k
+from emoalign.analysis.vectors import _as_matrix, _where
+from emoalign.errors import EmoalignError
+
+_EPS = np.finfo(np.float64).eps
+_TIE_TOL = 1e-12  # null values within this of the observed one count as ties (>=), conservatively
+_CHUNK = 512  # batch size of the stacked PCAs (memory: chunk * n * r floats)
+
+SPECIFIC = "emotion-specific"
+NOT_DISTINGUISHABLE = "not distinguishable from null"
+NOT_TESTED = "not tested"
+
+
+def _freeze(obj: Any) -> None:
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, np.ndarray):
+            value = np.array(value)
+            value.flags.writeable = False
+            object.__setattr__(obj, f.name, value)
+
+
+def _check_int(value: object, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise EmoalignError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _vector_groups(
+    vectors: Mapping[str, np.ndarray], what: str, context: str, order: Sequence[str] | None = None
+) -> tuple[tuple[str, ...], list[np.ndarray]]:
+    if not isinstance(vectors, Mapping) or len(vectors) == 0:
+        raise EmoalignError(f"{what} must be a non-empty mapping emotion -> (n, d) array{_where(context)}")
+    names = tuple(vectors) if order is None else tuple(order)
+    groups: list[np.ndarray] = []
+    dim: int | None = None
+    for name in names:
+        X = _as_matrix(vectors[name], f"{what} of {name!r}", context)
+        if dim is not None and X.shape[1] != dim:
+            raise EmoalignError(
+                f"{what} of {name!r} have d={X.shape[1]}, other emotions have d={dim}{_where(context)}"
+            )
+        dim = X.shape[1]
+        groups.append(X)
+    return names, groups
+
+
+def _paired_groups(
+    source_vectors: Mapping[str, np.ndarray],
+    target_vectors: Mapping[str, np.ndarray],
+    k: int,
+    context: str,
+) -> tuple[tuple[str, ...], list[np.ndarray], list[np.ndarray]]:
+    names, S = _vector_groups(source_vectors, "source emotion vectors", context)
+    if not isinstance(target_vectors, Mapping) or set(target_vectors) != set(names):
+        got = sorted(target_vectors) if isinstance(target_vectors, Mapping) else type(target_vectors).__name__
+        raise EmoalignError(
+            f"source and target emotion vectors must have the same emotions, got {sorted(names)} "
+            f"and {got}{_where(context)}"
+        )
+    _, T = _vector_groups(target_vectors, "target emotion vectors", context, order=names)
+    for name, Xs, Xt in zip(names, S, T):
+        if Xs.shape[0] != Xt.shape[0]:
+            raise EmoalignError(
+                f"emotion {name!r} has {Xs.shape[0]} source and {Xt.shape[0]} target vectors; they must be "
+                f"paired prompt by prompt{_where(context)}"
+            )
+        where = f"emotion {name!r}" + (f", {context}" if context else "")
+        _check_k(k, Xs.shape[0], Xs.shape[1], where + " (source)")
+        _check_k(k, Xt.shape[0], Xt.shape[1], where + " (target)")
+    return names, S, T
+
+
+def _check_weight(weight: Any, d_t: int, d_s: int, context: str) -> np.ndarray:
+    W = getattr(weight, "weight", weight)  # a LinearMap works too
+    W = _as_matrix(W, "map weight", context)
+    if W.shape != (d_t, d_s):
+        raise EmoalignError(
+            f"map weight has shape {W.shape}, expected (d_t, d_s) = ({d_t}, {d_s}) "
+            f"(target -> source){_where(context)}"
+        )
+    return W
+
+
+# ----------------------------------------------------------------------------------------------
+# reduced-coordinate kernels
+
+
+def _span(X: np.ndarray, k: int, what: str, context: str) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates C (n, r) and orthonormal basis B (r, d) of the row span of X: X = C @ B."""
+    U, s, Vt = _thin_svd(X)
+    if s.size < k:
+        raise EmoalignError(
+            f"{what} span only {s.size} dimension(s); k={k} components are undefined{_where(context)}"
+        )
+    return U * s, Vt
+
+
+def _image_span(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """M (r, d) = Z (r, r') @ R (r', d) with R orthonormal rows (numerical rank r'; may be 0)."""
+    U, s, Vt = _thin_svd(M)
+    return U * s, Vt
+
+
+def _top_k_rows(Xc: np.ndarray, k: int) -> np.ndarray:
+    """Top-k right singular directions of every (m, r) slice of Xc (B, m, r) -> (B, k, r).
+
+    Eigen-decomposes the smaller of the Gram (m x m) and covariance (r x r) matrices; slices whose
+    top-k spectrum is badly graded (a component <= 1e-6 of the first) are redone by SVD.
+    Rows are orthonormal; signs are arbitrary (overlaps do not depend on them).
+    """
+    m, r = Xc.shape[1:]
+    if m <= r:
+        w, v = np.linalg.eigh(Xc @ np.swapaxes(Xc, 1, 2))
+        w = w[:, ::-1][:, :k]
+        v = v[:, :, ::-1][:, :, :k]
+        basis = (np.swapaxes(v, 1, 2) @ Xc) / np.sqrt(np.clip(w, 1e-300, None))[:, :, None]
+    else:
+        w, v = np.linalg.eigh(np.swapaxes(Xc, 1, 2) @ Xc)
+        w = w[:, ::-1][:, :k]
+        basis = np.ascontiguousarray(np.swapaxes(v[:, :, ::-1][:, :, :k], 1, 2))
+    top = w[:, :1]
+    weak = np.flatnonzero(np.any(w <= 1e-6 * top, axis=1) | (top[:, 0] <= 0))
+    if weak.size:
+        _, _, vt = np.linalg.svd(Xc[weak], full_matrices=False)
+        basis[weak] = vt[:, :k, :]
+    return basis
+
+
+def _pca_batched(X: np.ndarray, k: int) -> np.ndarray:
+    """Top-k centred-PCA directions of every (n, r) slice of X (B, n, r) -> (B, k, r), orthonormal rows."""
+    return _top_k_rows(X - X.mean(axis=1, keepdims=True), k)
+
+
+def _pca_resampled(C: np.ndarray, idx: np.ndarray, k: int) -> np.ndarray:
+    """Centred-PCA directions of the resamples ``C[idx[b]]`` (with repeats) -> (B, k, r).
+
+    A resample with counts c_i over its m distinct rows has the same scatter matrix as the
+    weighted rows ``sqrt(c_i) (x_i - mean)``, so the Gram matrix is m x m instead of n x n
+    (m is about 0.63 n for a bootstrap): about 4x less eigen-decomposition work. Resamples are
+    grouped by m so every group is one stacked decomposition.
+    """
+    B, n = idx.shape
+    N = C.shape[0]
+    counts = np.bincount((np.arange(B)[:, None] * N + idx).ravel(), minlength=B * N).reshape(B, N)
+    present = counts > 0
+    m_of = present.sum(axis=1)
+    out = np.empty((B, k, C.shape[1]))
+    for m in np.unique(m_of):
+        sel = np.flatnonzero(m_of == m)
+        cols = np.nonzero(present[sel])[1].reshape(sel.size, m)  # sorted distinct rows
+        w = np.take_along_axis(counts[sel], cols, axis=1).astype(np.float64)
+        X = C[cols]  # (b, m, r)
+        mean = np.einsum("bm,bmr->br", w, X) / n
+        out[sel] = _top_k_rows(np.sqrt(w)[:, :, None] * (X - mean[:, None, :]), k)
+    return out
+
+
+def _overlap_rows(H: np.ndarray, A: np.ndarray, k: int, d: int) -> np.ndarray:
+    """Overlap of orthonormal bases H (..., k, r) with the row spaces of A (..., k, r).
+
+    A is orthonormalised (SVD, rows with ``s <= max(k, d) * eps * s_max`` dropped, as
+    :func:`orthonormal_basis` does); lost directions count as orthogonal (denominator k).
+    ``d`` is the dimension of the ambient space (for the rank tolerance).
+    """
+    if A.shape[-1] == 0:
+        return np.zeros(np.broadcast_shapes(H.shape[:-2], A.shape[:-2]))
+    _, s, vh = np.linalg.svd(A, full_matrices=False)
+    keep = s > s[..., :1] * (max(A.shape[-2], d) * _EPS)
+    M = H @ np.swapaxes(vh, -1, -2)
+    value = np.einsum("...ij,...ij->...", M * M, np.broadcast_to(keep[..., None, :], M.shape)) / k
+    return np.clip(value, 0.0, 1.0)
+
+
+def _chunks(n: int, size: int = _CHUNK) -> list[slice]:
+    return [slice(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+def _null_summary(null: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if null.shape[0] == 0:
+        nan = np.full(null.shape[1:], np.nan)
+        return nan, nan
+    return np.mean(null, axis=0), np.percentile(null, 95, axis=0)
+
+
+# ----------------------------------------------------------------------------------------------
+# emotion-label null
+
+

@@ -1,0 +1,187 @@
+"""Paired percentile bootstrap of the observed overlaps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+
+from emoalign.analysis.stats._common import (
+    _check_int,
+    _check_weight,
+    _chunks,
+    _freeze,
+    _image_span,
+    _overlap_rows,
+    _paired_groups,
+    _pca_batched,
+    _pca_resampled,
+    _span,
+)
+from emoalign.errors import EmoalignError
+
+
+@dataclass(frozen=True, eq=False)
+class BootstrapResult:
+    """Paired percentile bootstrap of the observed overlaps (prompts resampled within emotion).
+
+    Attributes
+    ----------
+    emotions : tuple of str
+    k : int
+    observed : (E,) float64 array
+    ci_low, ci_high : (E,) float64 arrays
+        Percentile interval at ``confidence`` (NaN if every resample was skipped).
+    bootstrap : (B, E) float64 array
+        Overlap per resample; NaN where a resample was skipped.
+    bias : (E,) float64 array
+        ``mean(bootstrap) - observed``: the bootstrap estimate of the estimator's bias. The
+        percentile interval is shifted by about twice this relative to the population value, so
+        when ``|bias|`` is not small against the interval width the interval is unreliable
+        (typical when the k-th eigen-gap is weak: noisy subspaces pull overlaps toward chance).
+    confidence : float
+    n_bootstrap : int
+    n_redrawn : (E,) int array
+        Resamples redrawn because they held fewer than k + 1 distinct prompts.
+    n_skipped : (E,) int array
+        Resamples still short of k + 1 distinct prompts after the redraw rounds (left NaN).
+    seed : int
+    """
+
+    emotions: tuple[str, ...]
+    k: int
+    observed: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    bootstrap: np.ndarray
+    bias: np.ndarray
+    confidence: float
+    n_bootstrap: int
+    n_redrawn: np.ndarray
+    n_skipped: np.ndarray
+    seed: int
+
+    def __post_init__(self) -> None:
+        _freeze(self)
+
+
+def _distinct_counts(idx: np.ndarray) -> np.ndarray:
+    srt = np.sort(idx, axis=1)
+    return 1 + np.count_nonzero(np.diff(srt, axis=1), axis=1)
+
+
+def _bootstrap_indices(
+    n: int, n_bootstrap: int, min_distinct: int, rng: np.random.Generator, max_rounds: int = 50
+) -> tuple[np.ndarray, int, np.ndarray]:
+    """(B, n) resample indices; rows with < min_distinct distinct prompts are redrawn.
+
+    Returns the indices, the number of redraws, and a mask of rows still short after
+    ``max_rounds`` redraw rounds (to be skipped).
+    """
+    idx = rng.integers(0, n, size=(n_bootstrap, n))
+    redrawn = 0
+    bad = _distinct_counts(idx) < min_distinct if n_bootstrap else np.zeros(0, bool)
+    for _ in range(max_rounds):
+        if not bad.any():
+            break
+        redrawn += int(bad.sum())
+        idx[bad] = rng.integers(0, n, size=(int(bad.sum()), n))
+        bad = _distinct_counts(idx) < min_distinct
+    return idx, redrawn, bad
+
+
+def bootstrap_overlap_ci(
+    source_vectors: Mapping[str, np.ndarray],
+    target_vectors: Mapping[str, np.ndarray],
+    weight: np.ndarray,
+    k: int,
+    *,
+    n_bootstrap: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    context: str = "",
+) -> BootstrapResult:
+    """Percentile bootstrap CI of each emotion's observed overlap, resampling prompt PAIRS.
+
+    Within each emotion, prompts are drawn with replacement; the same indices are used for both
+    models, both subspaces are refitted, the target one is mapped, and the overlap recomputed.
+    A resample with fewer than k + 1 distinct prompts cannot support k components: it is redrawn
+    (counted in ``n_redrawn``); after 50 redraw rounds any still short are skipped (NaN, counted
+    in ``n_skipped``; only possible when n_e is barely above k).
+
+    Parameters
+    ----------
+    source_vectors, target_vectors : mappings emotion -> (n_e, d_s) / (n_e, d_t) arrays, paired
+    weight : (d_t, d_s) array or LinearMap
+    k : int
+    n_bootstrap : int
+        Number of resamples B (default 1000).
+    confidence : float
+        Coverage of the percentile interval (default 0.95).
+    seed : int
+        Each emotion draws from its own stream ``SeedSequence(seed).spawn(E)[e]``.
+    context : str
+
+    Returns
+    -------
+    BootstrapResult
+    """
+    n_bootstrap = _check_int(n_bootstrap, "n_bootstrap", 1)
+    if not 0.0 < float(confidence) < 1.0:
+        raise EmoalignError(f"confidence must be in (0, 1), got {confidence!r}")
+    names, S, T = _paired_groups(source_vectors, target_vectors, k, context)
+    d_s, d_t = S[0].shape[1], T[0].shape[1]
+    W = _check_weight(weight, d_t, d_s, context)
+    E = len(names)
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(E)]
+    observed = np.empty(E)
+    boot = np.full((n_bootstrap, E), np.nan)
+    n_redrawn = np.zeros(E, dtype=np.int64)
+    n_skipped = np.zeros(E, dtype=np.int64)
+    for e, name in enumerate(names):
+        where = f"emotion {name!r}" + (f", {context}" if context else "")
+        Cs, Bs = _span(S[e], k, "the source emotion vectors", where)
+        Ct, Bt = _span(T[e], k, "the target emotion vectors", where)
+        Z, R = _image_span(Bt @ W)
+        P = Bs @ R.T
+        n = Cs.shape[0]
+        Hobs = _pca_batched(Cs[None], k) @ P
+        observed[e] = _overlap_rows(Hobs, _pca_batched(Ct[None], k) @ Z, k, d_s)[0]
+        idx, redrawn, skip = _bootstrap_indices(n, n_bootstrap, k + 1, streams[e])
+        n_redrawn[e], n_skipped[e] = redrawn, int(skip.sum())
+        rows = np.flatnonzero(~skip)
+        for sl in _chunks(rows.size):
+            sel = idx[rows[sl]]
+            H = _pca_resampled(Cs, sel, k) @ P
+            A = _pca_resampled(Ct, sel, k) @ Z
+            boot[rows[sl], e] = _overlap_rows(H, A, k, d_s)
+    lo_q, hi_q = (1.0 - confidence) / 2.0, (1.0 + confidence) / 2.0
+    finite = np.isfinite(boot).any(axis=0)
+    ci_low = np.full(E, np.nan)
+    ci_high = np.full(E, np.nan)
+    bias = np.full(E, np.nan)
+    if finite.any():
+        ci_low[finite] = np.nanquantile(boot[:, finite], lo_q, axis=0)
+        ci_high[finite] = np.nanquantile(boot[:, finite], hi_q, axis=0)
+        bias[finite] = np.nanmean(boot[:, finite], axis=0) - observed[finite]
+    return BootstrapResult(
+        emotions=names,
+        k=int(k),
+        observed=observed,
+        ci_low=ci_low,
+        ci_high=ci_high,
+        bootstrap=boot,
+        bias=bias,
+        confidence=float(confidence),
+        n_bootstrap=n_bootstrap,
+        n_redrawn=n_redrawn,
+        n_skipped=n_skipped,
+        seed=int(seed),
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# split-half noise ceiling
+
+

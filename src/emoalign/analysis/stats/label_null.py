@@ -1,0 +1,195 @@
+"""The emotion-label permutation null (labels permuted among the target's emotion prompts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+
+from emoalign.analysis.stats._common import (
+    _check_int,
+    _check_weight,
+    _chunks,
+    _freeze,
+    _image_span,
+    _null_summary,
+    _overlap_rows,
+    _paired_groups,
+    _pca_batched,
+    _span,
+)
+from emoalign.analysis.stats.pvalues import permutation_p_value
+from emoalign.analysis.vectors import _where
+from emoalign.errors import EmoalignError
+
+
+@dataclass(frozen=True, eq=False)
+class LabelNullResult:
+    """Emotion-label permutation null (target labels permuted; source subspaces fixed).
+
+    Attributes
+    ----------
+    emotions : tuple of str
+        Emotion labels, in the order of ``source_vectors``; index every array below.
+    k : int
+        Subspace dimension.
+    chance : float
+        ``k / d_s``: overlap of random k-subspaces of the source space.
+    observed : (E,) float64 array
+        Overlap of source e with mapped target e.
+    null : (N, E) float64 array
+        Overlap of source e with the mapped target subspace of the prompts that carry label e
+        after relabelling n. Column e is emotion e's null; row n is permutation n, the same
+        relabelling for every emotion and every layer pair called with the same seed and group
+        sizes (so a max over cells can take the row-wise max).
+    p_values : (E,) float64 array
+        ``(1 + #{null >= observed}) / (1 + N)``.
+    null_mean, null_p95 : (E,) float64 arrays
+        Mean and 95th percentile of each null.
+    cross_overlap : (E, E) float64 array
+        ``cross_overlap[e, f]`` = overlap of source e with mapped target f (diagonal = observed).
+    specificity : (E,) float64 array
+        ``cross_overlap[e, e] - mean_{f != e} cross_overlap[e, f]``.
+    n_permutations : int
+    seed : int
+    """
+
+    emotions: tuple[str, ...]
+    k: int
+    chance: float
+    observed: np.ndarray
+    null: np.ndarray
+    p_values: np.ndarray
+    null_mean: np.ndarray
+    null_p95: np.ndarray
+    cross_overlap: np.ndarray
+    specificity: np.ndarray
+    n_permutations: int
+    seed: int
+
+    def __post_init__(self) -> None:
+        _freeze(self)
+
+    def null_of(self, emotion: str) -> np.ndarray:
+        """The (N,) null of one emotion."""
+        return self.null[:, self.emotions.index(emotion)]
+
+
+def label_permutations(n_total: int, n_permutations: int, seed: int = 0) -> np.ndarray:
+    """The relabellings used by :func:`label_permutation_null`.
+
+    Parameters
+    ----------
+    n_total : int
+        Number of pooled emotion prompts (sum of group sizes).
+    n_permutations : int
+    seed : int
+
+    Returns
+    -------
+    (n_permutations, n_total) int array
+        Row n is a permutation of ``range(n_total)``; emotion e (in mapping order, occupying
+        pooled positions ``offset_e : offset_e + n_e``) receives the prompts
+        ``perm[offset_e : offset_e + n_e]``. Depends only on (n_total, n_permutations, seed).
+    """
+    n_total = _check_int(n_total, "n_total", 1)
+    n_permutations = _check_int(n_permutations, "n_permutations", 0)
+    rng = np.random.default_rng(seed)
+    return rng.permuted(np.tile(np.arange(n_total), (n_permutations, 1)), axis=1)
+
+
+def label_permutation_null(
+    source_vectors: Mapping[str, np.ndarray],
+    target_vectors: Mapping[str, np.ndarray],
+    weight: np.ndarray,
+    k: int,
+    *,
+    n_permutations: int = 200,
+    seed: int = 0,
+    context: str = "",
+) -> LabelNullResult:
+    """Emotion-label permutation test of emotion-specific alignment (labels permuted in the target only).
+
+    The source subspace of e stays fixed. Each permutation relabels the pooled target emotion
+    vectors (group sizes kept); the target subspace of "e" is refitted on the prompts that now
+    carry label e, mapped, and compared with the source subspace of e. Permuting both models
+    jointly would keep the prompt pairing and let a perfect twin score ~1 under the null.
+
+    Parameters
+    ----------
+    source_vectors : mapping emotion -> (n_e, d_s) array
+        Source-model emotion vectors; the mapping order fixes the emotion order and the pooling.
+    target_vectors : mapping emotion -> (n_e, d_t) array
+        Target-model emotion vectors, same emotions, rows paired with the source's.
+    weight : (d_t, d_s) array or LinearMap
+        Target -> source map (linear part).
+    k : int
+        Subspace dimension (<= n_e - 1, d_s, d_t).
+    n_permutations : int
+        N (default 200). The relabellings are :func:`label_permutations` ``(n_total, N, seed)``:
+        identical across emotions and across layer pairs with the same seed and group sizes.
+    seed : int
+    context : str
+        Phrase naming the model pair/layers, used in error messages.
+
+    Returns
+    -------
+    LabelNullResult
+    """
+    n_permutations = _check_int(n_permutations, "n_permutations", 0)
+    names, S, T = _paired_groups(source_vectors, target_vectors, k, context)
+    if len(names) < 2:
+        raise EmoalignError(
+            f"the emotion-label null needs at least two emotions to permute labels among, "
+            f"got {list(names)}{_where(context)}"
+        )
+    d_s, d_t = S[0].shape[1], T[0].shape[1]
+    W = _check_weight(weight, d_t, d_s, context)
+    E = len(names)
+    sizes = [X.shape[0] for X in S]
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    groups = [np.arange(offsets[i], offsets[i + 1]) for i in range(E)]
+
+    Cs, Bs = _span(np.vstack(S), k, "the pooled source emotion vectors", context)
+    Ct, Bt = _span(np.vstack(T), k, "the pooled target emotion vectors", context)
+    Z, R = _image_span(Bt @ W)  # mapped target span: B_t W = Z R
+    P = Bs @ R.T  # source coordinates -> R coordinates
+
+    Vs = np.stack([_pca_batched(Cs[g][None], k)[0] for g in groups])  # (E, k, r_s)
+    H = Vs @ P  # (E, k, r'): source bases projected on the mapped-target span
+    Vt = np.stack([_pca_batched(Ct[g][None], k)[0] for g in groups])  # (E, k, r_t)
+    cross = _overlap_rows(H[:, None], (Vt @ Z)[None, :], k, d_s)  # (E, E)
+    observed = np.diag(cross).copy()
+    specificity = observed - (cross.sum(axis=1) - observed) / (E - 1)
+
+    perms = label_permutations(int(offsets[-1]), n_permutations, seed)
+    null = np.empty((n_permutations, E))
+    for sl in _chunks(n_permutations):
+        for e in range(E):
+            idx = perms[sl, offsets[e] : offsets[e + 1]]
+            Vnull = _pca_batched(Ct[idx], k)
+            null[sl, e] = _overlap_rows(H[e], Vnull @ Z, k, d_s)
+
+    p = permutation_p_value(null, observed)
+    mean, p95 = _null_summary(null)
+    return LabelNullResult(
+        emotions=names,
+        k=int(k),
+        chance=float(k) / d_s,
+        observed=observed,
+        null=null,
+        p_values=p,
+        null_mean=mean,
+        null_p95=p95,
+        cross_overlap=cross,
+        specificity=specificity,
+        n_permutations=n_permutations,
+        seed=int(seed),
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# pairing null
+
+
