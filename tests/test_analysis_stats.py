@@ -181,6 +181,29 @@ def test_ceiling_equals_naive_loop():
     assert res.reasons == (None, None) and list(res.half_size) == [10, 10]
 
 
+def test_mapped_ceiling_equals_naive_loop_and_ignores_what_the_map_discards():
+    rng = np.random.default_rng(7)
+    V = _structured(rng, 2, 21, 30, 2, strength=2.0)
+    W = rng.standard_normal((30, 12))
+    res = split_half_ceiling(V, 2, n_splits=15, seed=4, weight=W)
+    streams = np.random.SeedSequence(4).spawn(2)
+    for i, e in enumerate(V):
+        perms = _split_permutations(21, 15, np.random.default_rng(streams[i]))
+        naive = [
+            subspace_overlap(fit_subspace(V[e][p[:10]], 2).basis @ W, fit_subspace(V[e][p[10:]], 2).basis @ W)
+            for p in perms
+        ]
+        np.testing.assert_allclose(res.splits[:, i], naive, atol=1e-8)
+    assert res.chance == pytest.approx(2 / 12)
+    # signal in 5 coordinates, strong noise in 25 others that the map discards
+    signal = {e: np.hstack([rng.standard_normal((40, 5)) * [6, 5, 1, 1, 1], 4 * rng.standard_normal((40, 25))])
+              for e in ("a", "b")}
+    keep_signal = np.vstack([np.eye(5), np.zeros((25, 5))])
+    raw = split_half_ceiling(signal, 2, seed=0).mean
+    mapped = split_half_ceiling(signal, 2, seed=0, weight=keep_signal).mean
+    assert (mapped > raw + 0.3).all(), (raw, mapped)
+
+
 # ----------------------------------------------------------------------------------------------
 # calibration and power of the label null
 

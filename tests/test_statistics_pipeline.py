@@ -80,3 +80,14 @@ def test_untrained_control_runs_through_the_same_pipeline(tiny_model_path, tmp_p
     assert control.target["weights"] == "random init (seed 1)"
     assert trained.target["weights"] == "pretrained"
     assert not np.allclose(trained.cells["overlap_after"], control.cells["overlap_after"])
+
+
+def test_a_ci_that_excludes_the_observed_overlap_is_flagged(tiny_model_path, tmp_path):
+    from emoalign.report.summary import format_layer_table
+
+    result = run(str(tiny_model_path("gpt2")), str(tiny_model_path("qwen2")), layers=[1], n_components=3,
+                 max_samples_per_emotion=FEW, n_permutations=20, n_bootstrap=30, n_pairing_permutations=0,
+                 device="cpu", results_dir=tmp_path, write=False)
+    assert "bootstrap CI does not contain" not in format_layer_table(result)
+    result.cells.loc[0, "ci_low"] = result.cells.loc[0, "overlap_after"] + 0.01
+    assert "warning: in 1 of 3 cells the bootstrap CI does not contain" in format_layer_table(result)

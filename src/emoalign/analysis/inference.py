@@ -61,7 +61,9 @@ def cell_statistics(
         else None
     )
     ceiling_source = split_half_ceiling(source_vectors, k, seed=seed, context=context)
-    ceiling_target = split_half_ceiling(target_vectors, k, seed=seed, context=context)
+    # the target's subspaces as "after" sees them: mapped (a map that drops nuisance directions
+    # also drops their split-half noise)
+    ceiling_target = split_half_ceiling(target_vectors, k, seed=seed, context=context, weight=linear_map.weight)
     per_emotion: dict[str, dict[str, float]] = {}
     for i, emotion in enumerate(emotions):
         ceiling = float(np.sqrt(ceiling_source.mean[i] * ceiling_target.mean[i]))

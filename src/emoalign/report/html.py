@@ -23,7 +23,8 @@ body { font-family: -apple-system, "Segoe UI", "Hiragino Sans", "Noto Sans CJK J
        max-width: 70em; margin: 2em auto; padding: 0 1em; line-height: 1.5; color: #1b1f23; }
 h1, h2, h3, h4 { line-height: 1.25; } h2 { border-bottom: 1px solid #d0d7de; padding-bottom: .2em; }
 table { border-collapse: collapse; margin: 1em 0; font-size: .9em; }
-th, td { border: 1px solid #d0d7de; padding: .25em .6em; text-align: right; }
+th, td { border: 1px solid #d0d7de; padding: .25em .6em; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
 th { background: #f6f8fa; } td:first-child, th:first-child { text-align: left; }
 code { background: #f6f8fa; padding: .1em .3em; border-radius: 3px; font-size: .9em; }
 pre { background: #f6f8fa; padding: .8em; overflow-x: auto; border-radius: 4px; }
@@ -53,6 +54,15 @@ def data_uri(image: Image) -> str:
     return "data:image/png;base64," + base64.b64encode(image.file.read_bytes()).decode("ascii")
 
 
+_NUMBER = re.compile(r"[-+−]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?%?")
+
+
+def _cell(text: str) -> str:
+    """A table cell; numbers (and n/a) are right-aligned, text stays left-aligned."""
+    numeric = bool(_NUMBER.fullmatch(text.strip())) or text.strip() in ("n/a", "")
+    return f'<td class="num">{inline(text)}</td>' if numeric else f"<td>{inline(text)}</td>"
+
+
 def render_block(block: Block) -> str:
     """One block as HTML."""
     if isinstance(block, Heading):
@@ -64,7 +74,7 @@ def render_block(block: Block) -> str:
         return f"<{tag}>" + "".join(f"<li>{inline(item)}</li>" for item in block.items) + f"</{tag}>"
     if isinstance(block, Table):
         head = "".join(f"<th>{inline(h)}</th>" for h in block.header)
-        body = "".join("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in row) + "</tr>" for row in block.rows)
+        body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in block.rows)
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     if isinstance(block, Code):
         return f"<pre><code>{html.escape(block.text.rstrip())}</code></pre>"

@@ -68,6 +68,14 @@ def format_layer_table(result: AlignmentResult) -> str:
             f"warning: the map was fitted on {int(table['n_fit_pairs'].min())} pairs for d_source={d_source}: "
             "directions outside their span map to zero (more prompts or --fit-data neutral-words help)"
         )
+    cells = result.cells
+    if stats and {"ci_low", "ci_high"} <= set(cells):
+        outside = int(((cells["overlap_after"] < cells["ci_low"]) | (cells["overlap_after"] > cells["ci_high"])).sum())
+        if outside:
+            lines.append(
+                f"warning: in {outside} of {len(cells)} cells the bootstrap CI does not contain the observed overlap "
+                "(resampling bias of the percentile bootstrap for noisy subspaces; read those CIs with care)"
+            )
     if result.summary.get("summary") and stats:
         lines.append(f"pair verdict: {result.summary['verdict']} — {result.summary['summary']}")
         if "p_identity" in result.summary:

@@ -11,9 +11,13 @@ from emoalign.analysis.maps import _thin_svd
 from emoalign.analysis.stats._common import (
     _check_int,
     _freeze,
+    _image_span,
+    _overlap_rows,
     _pca_batched,
     _vector_groups,
 )
+from emoalign.analysis.vectors import _where
+from emoalign.errors import EmoalignError
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,8 +72,14 @@ def split_half_ceiling(
     n_splits: int = 50,
     seed: int = 0,
     context: str = "",
+    weight: np.ndarray | None = None,
 ) -> CeilingResult:
     """Split-half noise ceiling of one model's emotion subspaces.
+
+    With ``weight`` (d, d_out), each half's subspace is mapped (``basis @ weight``) and
+    re-orthonormalised before the comparison — the reproducibility of the target's subspaces as
+    the "after" overlap sees them (a map that discards nuisance directions also discards their
+    split-half noise).
 
     Per emotion, the prompts are split at random into halves of ``n_e // 2`` and
     ``n_e - n_e // 2``; each half's k-subspace is fitted and the two are compared. The mean over
@@ -99,6 +109,11 @@ def split_half_ceiling(
     names, groups = _vector_groups(vectors, "emotion vectors", context)
     E = len(names)
     d = groups[0].shape[1]
+    if weight is not None:
+        weight = np.asarray(weight, dtype=np.float64)
+        if weight.ndim != 2 or weight.shape[0] != d:
+            raise EmoalignError(f"weight must be ({d}, d_out), got shape {weight.shape}{_where(context)}")
+    d_out = d if weight is None else weight.shape[1]
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(E)]
     splits = np.full((n_splits, E), np.nan)
     half = np.array([X.shape[0] // 2 for X in groups], dtype=np.int64)
@@ -114,7 +129,7 @@ def split_half_ceiling(
         if k > d:
             reasons.append(f"k={k} exceeds the dimension d={d}")
             continue
-        U, sv, _ = _thin_svd(X)
+        U, sv, Vt = _thin_svd(X)
         C = U * sv  # coordinates in an orthonormal basis of the span (overlaps are invariant)
         if C.shape[1] < k:
             reasons.append(f"the vectors of {name!r} span only {C.shape[1]} dimension(s) < k={k}")
@@ -122,8 +137,13 @@ def split_half_ceiling(
         perms = _split_permutations(X.shape[0], n_splits, streams[e])
         V1 = _pca_batched(C[perms[:, :h]], k)
         V2 = _pca_batched(C[perms[:, h:]], k)
-        M = V1 @ np.swapaxes(V2, 1, 2)
-        splits[:, e] = np.clip(np.einsum("bij,bij->b", M, M) / k, 0.0, 1.0)
+        if weight is None:
+            M = V1 @ np.swapaxes(V2, 1, 2)
+            splits[:, e] = np.clip(np.einsum("bij,bij->b", M, M) / k, 0.0, 1.0)
+        else:
+            Z, _ = _image_span(Vt @ weight)  # the mapped span: Vt W = Z R, R orthonormal rows
+            H1 = np.linalg.svd(V1 @ Z, full_matrices=False)[2]
+            splits[:, e] = _overlap_rows(H1, V2 @ Z, k, d_out)
         reasons.append(None)
     ok = ~np.isnan(splits[0])
     mean = np.full(E, np.nan)
@@ -131,7 +151,7 @@ def split_half_ceiling(
     return CeilingResult(
         emotions=names,
         k=k,
-        chance=float(k) / d,
+        chance=float(k) / d_out,
         mean=mean,
         splits=splits,
         half_size=half,
