@@ -189,7 +189,7 @@ def load_model(
             raise EmoalignError("--device-map needs the 'accelerate' package: pip install 'emoalign[multigpu]'") from None
         kwargs["device_map"] = device_map
     # AutoModel on a CausalLM checkpoint reports the unused LM head as "unexpected": expected here.
-    with _hf_load_report_silenced(), (hf_progress_disabled() if quiet else contextlib.nullcontext()):
+    with hf_quiet(progress=quiet, logs=True):
         if untrained_seed is not None:
             torch.manual_seed(untrained_seed)
             model = AutoModel.from_config(config, dtype=torch_dtype, trust_remote_code=trust_remote_code)
@@ -221,27 +221,21 @@ def load_model(
 
 
 @contextlib.contextmanager
-def hf_progress_disabled():
-    """Silence Hugging Face progress bars inside the block (for --quiet)."""
+def hf_quiet(*, progress: bool = True, logs: bool = False):
+    """Inside the block, hide Hugging Face progress bars (``progress``) and log lines below
+    errors (``logs``); the previous settings come back afterwards."""
     from transformers.utils import logging as hf_logging
 
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
+    bars_were_enabled = hf_logging.is_progress_bar_enabled()
+    verbosity = hf_logging.get_verbosity()
+    if progress:
+        hf_logging.disable_progress_bar()
+    if logs:
+        hf_logging.set_verbosity_error()
     try:
         yield
     finally:
-        if was_enabled:
+        if progress and bars_were_enabled:
             hf_logging.enable_progress_bar()
-
-
-
-@contextlib.contextmanager
-def _hf_load_report_silenced():
-    from transformers.utils import logging as hf_logging
-
-    previous = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(previous)
+        if logs:
+            hf_logging.set_verbosity(verbosity)

@@ -26,7 +26,7 @@ from torch import nn
 
 from emoalign.errors import EmoalignError
 from emoalign.models.blocks import find_blocks
-from emoalign.models.loading import LoadedModel, hf_progress_disabled, text_config
+from emoalign.models.loading import LoadedModel, hf_quiet, text_config
 
 __all__ = [
     "TWIN_MAP_FILE",
@@ -125,7 +125,7 @@ def widen_rmsnorm_model(
     source_dir: Path | None = None
     if isinstance(source_dir_or_model, (str, Path)):
         source_dir = Path(source_dir_or_model)
-        with hf_progress_disabled():
+        with hf_quiet(progress=True):
             model = AutoModelForCausalLM.from_pretrained(str(source_dir), dtype="auto")
     else:
         model = source_dir_or_model
@@ -202,7 +202,7 @@ def widen_rmsnorm_model(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with hf_progress_disabled():
+    with hf_quiet(progress=True):
         twin.save_pretrained(out, safe_serialization=True)
     if tokenizer is None and source_dir is not None:
         tokenizer = AutoTokenizer.from_pretrained(str(source_dir))
