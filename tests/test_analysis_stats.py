@@ -1,4 +1,5 @@
-"""Statistics of overlaps: label/pairing nulls, bootstrap CIs, split-half ceilings, BH, verdicts.
+"""Statistics of overlaps: label/joint/pairing nulls, the baseline prediction test, BCa bootstrap CIs,
+split-half reliability, BH, verdicts.
 
 Vectorised (reduced-coordinate) results are checked against naive full-dimensional loops; the
 nulls are checked for calibration (true null by construction) and power (planted twins), the
@@ -12,24 +13,32 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from emoalign.analysis.inference import cell_verdict, pair_summary
 from emoalign.analysis.maps import fit_map
 from emoalign.analysis.overlap import subspace_overlap
 from emoalign.analysis.stats import (
-    NOT_DISTINGUISHABLE,
-    NOT_TESTED,
-    SPECIFIC,
+    bca_interval,
     benjamini_hochberg,
+    beyond_baseline_p,
     bootstrap_overlap_ci,
     grid_max_null,
+    joint_relabel_null,
     label_permutation_null,
     label_permutations,
     pairing_null,
     permutation_p_value,
-    split_half_ceiling,
+    prediction_test,
+    spearman_brown,
+    split_half_reliability,
 )
 from emoalign.analysis.stats.bootstrap import _bootstrap_indices
-from emoalign.analysis.stats.ceiling import _split_permutations
+from emoalign.analysis.verdict import (
+    BEYOND_VOCABULARY,
+    NO_CORRESPONDENCE,
+    VOCABULARY_ONLY,
+    VOCABULARY_UNCHECKED,
+    cell_verdict,
+    pair_summary,
+)
 from emoalign.analysis.subspace import fit_subspace
 from emoalign.errors import EmoalignError
 
@@ -104,7 +113,7 @@ def test_label_null_equals_naive_loop(dims):
 def test_bootstrap_equals_naive_loop():
     _, S, T, W = _small_case(n=9)
     k, B = 3, 30
-    res = bootstrap_overlap_ci(S, T, W, k, n_bootstrap=B, seed=2)
+    res = bootstrap_overlap_ci(S, T, W, k, n_bootstrap=B, seed=2, method="percentile")
     streams = np.random.SeedSequence(2).spawn(3)
     for i, e in enumerate(S):
         idx, _, skip = _bootstrap_indices(9, B, k + 1, np.random.default_rng(streams[i]))
@@ -166,42 +175,24 @@ def test_pairing_null_detects_real_map():
     assert np.all(res.null_mean < 0.9)
 
 
-def test_ceiling_equals_naive_loop():
-    rng = np.random.default_rng(6)
-    V = _structured(rng, 2, 21, 30, 2, strength=2.0)
-    res = split_half_ceiling(V, 2, n_splits=15, seed=4)
-    streams = np.random.SeedSequence(4).spawn(2)
-    for i, e in enumerate(V):
-        perms = _split_permutations(21, 15, np.random.default_rng(streams[i]))
-        naive = [
-            subspace_overlap(fit_subspace(V[e][p[:10]], 2).basis, fit_subspace(V[e][p[10:]], 2).basis) for p in perms
-        ]
+def test_reliability_equals_naive_loop():
+    rng, S, T, W = _small_case(seed=6, n=21)
+    res = split_half_reliability(S, T, W, 2, n_splits=15, seed=4)
+    streams = np.random.SeedSequence(4).spawn(3)
+    for i, e in enumerate(S):
+        perms = np.random.default_rng(streams[i]).permuted(np.tile(np.arange(21), (15, 1)), axis=1)
+        naive = []
+        for p in perms:
+            a, b = p[:10], p[10:20]
+            sa, sb = fit_subspace(S[e][a], 2).basis, fit_subspace(S[e][b], 2).basis
+            ta, tb = fit_subspace(T[e][a], 2).basis @ W, fit_subspace(T[e][b], 2).basis @ W
+            naive.append([subspace_overlap(sa, sb), subspace_overlap(ta, tb),
+                          (subspace_overlap(sa, tb) + subspace_overlap(sb, ta)) / 2])
         np.testing.assert_allclose(res.splits[:, i], naive, atol=1e-8)
-        assert res.mean[i] == pytest.approx(np.mean(naive), abs=1e-8)
-    assert res.reasons == (None, None) and list(res.half_size) == [10, 10]
-
-
-def test_mapped_ceiling_equals_naive_loop_and_ignores_what_the_map_discards():
-    rng = np.random.default_rng(7)
-    V = _structured(rng, 2, 21, 30, 2, strength=2.0)
-    W = rng.standard_normal((30, 12))
-    res = split_half_ceiling(V, 2, n_splits=15, seed=4, weight=W)
-    streams = np.random.SeedSequence(4).spawn(2)
-    for i, e in enumerate(V):
-        perms = _split_permutations(21, 15, np.random.default_rng(streams[i]))
-        naive = [
-            subspace_overlap(fit_subspace(V[e][p[:10]], 2).basis @ W, fit_subspace(V[e][p[10:]], 2).basis @ W)
-            for p in perms
-        ]
-        np.testing.assert_allclose(res.splits[:, i], naive, atol=1e-8)
-    assert res.chance == pytest.approx(2 / 12)
-    # signal in 5 coordinates, strong noise in 25 others that the map discards
-    signal = {e: np.hstack([rng.standard_normal((40, 5)) * [6, 5, 1, 1, 1], 4 * rng.standard_normal((40, 25))])
-              for e in ("a", "b")}
-    keep_signal = np.vstack([np.eye(5), np.zeros((25, 5))])
-    raw = split_half_ceiling(signal, 2, seed=0).mean
-    mapped = split_half_ceiling(signal, 2, seed=0, weight=keep_signal).mean
-    assert (mapped > raw + 0.3).all(), (raw, mapped)
+        mean = np.mean(naive, axis=0)
+        assert res.normalised[i] == pytest.approx(mean[2] / np.sqrt(mean[0] * mean[1]), abs=1e-8)
+        assert res.reliability_source[i] == pytest.approx(2 * mean[0] / (1 + mean[0]), abs=1e-8)
+    assert res.reasons == (None, None, None)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -330,25 +321,116 @@ def test_bootstrap_perfect_twin_is_one():
 
 
 # ----------------------------------------------------------------------------------------------
-# ceiling
+# reliability
 
 
-def test_ceiling_high_for_shared_structure_and_chance_for_noise():
+def test_reliability_of_an_exact_twin_is_one_normalised_and_never_a_fake_ceiling():
+    S, T, W = _twin(np.random.default_rng(2), sigma=0.0, n=30)
+    observed = bootstrap_overlap_ci(S, T, W, 3, n_bootstrap=5).observed
+    res = split_half_reliability(S, T, W, 3, n_splits=20)
+    np.testing.assert_allclose(res.normalised, 1.0, atol=1e-6)
+    np.testing.assert_allclose(res.cross_half, res.source_split_half, atol=1e-6)
+    # the full-sample overlap (1.0) may exceed every half-sample quantity; nothing here claims to bound it
+    assert np.all(observed >= res.cross_half - 1e-9)
+
+
+def test_reliability_of_noise_is_chance_and_unrelated_models_normalise_low():
     rng = np.random.default_rng(5)
-    strong = split_half_ceiling(_structured(rng, 2, 40, 30, 3, strength=8.0), 3, n_splits=40)
-    assert np.all(strong.mean > 0.9)
     d, k = 40, 3
-    noise = split_half_ceiling({f"e{i}": rng.standard_normal((60, d)) for i in range(4)}, k, n_splits=100)
-    assert noise.chance == pytest.approx(k / d)
-    np.testing.assert_allclose(noise.mean, k / d, atol=0.02)
+    S = {f"e{i}": rng.standard_normal((60, d)) for i in range(8)}
+    T = {f"e{i}": rng.standard_normal((60, d)) for i in range(8)}
+    res = split_half_reliability(S, T, np.eye(d), k, n_splits=60)
+    # each emotion's data are one draw (its splits are correlated): average over emotions
+    assert res.source_split_half.mean() == pytest.approx(k / d, abs=0.012)
+    assert res.cross_half.mean() == pytest.approx(k / d, abs=0.012)
+    strong = _structured(rng, 3, 60, d, k, strength=8.0)
+    unrelated = _structured(rng, 3, 60, d, k, strength=8.0)
+    res = split_half_reliability(strong, unrelated, np.eye(d), k, n_splits=30)
+    assert np.all(res.source_split_half > 0.9) and np.all(res.normalised < 0.3)
 
 
-def test_ceiling_nan_with_reason_when_k_too_large():
+def test_spearman_brown_and_reasons_when_k_too_large():
+    assert spearman_brown(0.5) == pytest.approx(2 / 3)
+    assert spearman_brown(0.5, factor=3) == pytest.approx(0.75)
+    assert spearman_brown(1.0) == pytest.approx(1.0) and spearman_brown(0.0) == pytest.approx(0.0)
     rng = np.random.default_rng(0)
-    res = split_half_ceiling({"small": rng.standard_normal((7, 10)), "big": rng.standard_normal((40, 10))}, 3)
-    assert np.isnan(res.mean[0]) and np.all(np.isnan(res.splits[:, 0]))
-    assert "k=3" in res.reasons[0] and "halves of 3" in res.reasons[0]
-    assert res.reasons[1] is None and np.isfinite(res.mean[1])
+    S = {"small": rng.standard_normal((7, 10)), "big": rng.standard_normal((40, 10))}
+    res = split_half_reliability(S, S, np.eye(10), 3)
+    assert np.isnan(res.normalised[0]) and "k=3" in res.reasons[0] and "7 prompts" in res.reasons[0]
+    assert res.reasons[1] is None and np.isfinite(res.normalised[1])
+
+
+# ----------------------------------------------------------------------------------------------
+# joint relabelling null (emotion, not any prompt group)
+
+
+def test_joint_null_equals_naive_loop():
+    _, S, T, W = _small_case(n=10)
+    res = joint_relabel_null(S, T, W, 3, n_permutations=12, seed=3)
+    perms = label_permutations(30, 12, 3)
+    pooled_s, pooled_t = np.vstack(list(S.values())), np.vstack(list(T.values()))
+    for i in range(3):
+        naive = [_naive_overlap(pooled_s[p[10 * i:10 * (i + 1)]], pooled_t[p[10 * i:10 * (i + 1)]], W, 3) for p in perms]
+        np.testing.assert_allclose(res.null[:, i], naive, atol=1e-8)
+        e = list(S)[i]
+        assert res.observed[i] == pytest.approx(_naive_overlap(S[e], T[e], W, 3), abs=1e-8)
+
+
+def test_joint_null_fails_an_exact_twin_and_passes_emotion_structure_under_noise():
+    rng = np.random.default_rng(2)
+    S = _structured(rng, 3, 30, 24, 3, strength=3.0)
+    Q = 1.5 * np.linalg.qr(rng.standard_normal((40, 24)))[0].T  # conformal twin (as the demo's): s Q h
+    T = {e: v @ Q for e, v in S.items()}
+    twin = joint_relabel_null(S, T, np.linalg.pinv(Q), 3, n_permutations=50)
+    np.testing.assert_allclose(twin.null, 1.0, atol=1e-8)
+    assert np.all(twin.p_values == 1.0)  # every grouping aligns: the twin correctly fails (c)
+    rng = np.random.default_rng(4)
+    S = _structured(rng, 3, 40, 24, 3, strength=4.0)
+    A = rng.standard_normal((24, 40))
+    T = {e: v @ A + 3.0 * rng.standard_normal((40, 40)) for e, v in S.items()}
+    noisy = joint_relabel_null(S, T, np.linalg.pinv(A), 3, n_permutations=99)
+    assert np.all(noisy.p_values <= 0.01), noisy.p_values
+
+
+# ----------------------------------------------------------------------------------------------
+# vocabulary baseline: prediction test
+
+
+def test_prediction_test_matches_the_t_formula_and_is_calibrated():
+    rng = np.random.default_rng(0)
+    copies = rng.normal(0.3, 0.02, size=(20, 4))
+    obs = np.array([0.3, 0.35, 0.25, 0.3 + 1e-9])
+    res = prediction_test(obs, copies)
+    m, sd = copies.mean(0), copies.std(0, ddof=1)
+    np.testing.assert_allclose(res.bound, m + stats.t.ppf(0.95, 19) * sd * np.sqrt(1 + 1 / 20))
+    np.testing.assert_allclose(res.p_values, stats.t.sf((obs - m) / (sd * np.sqrt(1 + 1 / 20)), 19))
+    # calibrated: an observation exchangeable with the copies exceeds the bound 5 % of the time
+    draws = rng.normal(size=(4000, 21))
+    res = prediction_test(draws[:, 0], draws[:, 1:].T)
+    assert np.mean(res.p_values < 0.05) == pytest.approx(0.05, abs=0.012)
+    assert stats.kstest(res.p_values, "uniform").pvalue > 0.01
+    both = beyond_baseline_p(res, prediction_test(draws[:, 1], draws[:, [0] + list(range(2, 21))].T))
+    assert np.mean(both < 0.05) <= 0.05
+    with pytest.raises(EmoalignError, match="at least 3 random-weight copies"):
+        prediction_test(np.zeros(2), np.zeros((2, 2)))
+
+
+# ----------------------------------------------------------------------------------------------
+# BCa
+
+
+def test_bca_interval_matches_scipy_bootstrap():
+    rng = np.random.default_rng(1)
+    x = rng.exponential(size=40)
+    statistic = np.var
+    ref = stats.bootstrap((x,), statistic, n_resamples=20000, method="BCa", rng=np.random.default_rng(2))
+    idx = np.random.default_rng(3).integers(0, 40, size=(20000, 40))
+    boot = np.var(x[idx], axis=1)
+    jack = np.array([np.var(np.delete(x, i)) for i in range(40)])
+    low, high = bca_interval(boot, float(np.var(x)), jack)
+    assert low == pytest.approx(ref.confidence_interval.low, rel=0.03)
+    assert high == pytest.approx(ref.confidence_interval.high, rel=0.03)
+    assert bca_interval(np.ones(10), 1.0, np.ones(5)) == (1.0, 1.0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -418,22 +500,24 @@ def test_grid_max_null_and_p_value():
 
 
 def test_verdicts():
-    assert cell_verdict(0.01, 0.2) == SPECIFIC == "emotion-specific"
-    assert cell_verdict(0.05, 0.2) == NOT_DISTINGUISHABLE == "not distinguishable from null"
-    assert cell_verdict(0.01, -0.1) == NOT_DISTINGUISHABLE  # beats the null but not the other emotions
-    assert cell_verdict(float("nan"), 0.2) == NOT_TESTED
-    assert cell_verdict(0.08, 0.1, alpha=0.1) == SPECIFIC
-    cells = pd.DataFrame({"verdict": [SPECIFIC, NOT_DISTINGUISHABLE, SPECIFIC, NOT_TESTED]})
-    summary = pair_summary(cells)
-    assert (summary["n_specific"], summary["n_tested"], summary["n_cells"]) == (2, 3, 4)
-    assert summary["verdict"] == "partly emotion-specific"
-    assert summary["summary"].startswith("emotion-specific in 2 of 3 tested cells")
-    assert pair_summary(pd.DataFrame({"verdict": [SPECIFIC] * 2}))["verdict"] == SPECIFIC
-    assert pair_summary(pd.DataFrame({"verdict": [NOT_DISTINGUISHABLE]}))["verdict"] == NOT_DISTINGUISHABLE
+    assert cell_verdict(True, True) == BEYOND_VOCABULARY == "shared beyond vocabulary"
+    assert cell_verdict(True, False) == VOCABULARY_ONLY
+    assert cell_verdict(False, True) == NO_CORRESPONDENCE  # no map correspondence: nothing else counts
+    assert cell_verdict(True, None) == VOCABULARY_UNCHECKED
+    cells = pd.DataFrame({"overlap_after": [0.5, 0.6], "specificity": [0.1, 0.2], "p_pairing": [0.01, 0.02]})
+    null = np.linspace(0.1, 0.3, 50)
+    copies = (np.random.default_rng(0).normal(0.3, 0.01, 20), np.random.default_rng(1).normal(0.0, 0.01, 20))
+    summary = pair_summary(cells, pairing_null_means=null, baseline_means=copies)
+    assert summary["verdict"] == BEYOND_VOCABULARY and summary["p_pairing"] == pytest.approx(1 / 51)
+    assert "20 random-weight copies" in summary["summary"]
+    summary = pair_summary(cells, pairing_null_means=null, baseline_means=(copies[0] + 0.3, copies[1]))
+    assert summary["verdict"] == VOCABULARY_ONLY and summary["p_baseline"] > 0.5
+    assert pair_summary(cells, pairing_null_means=null + 0.5)["verdict"] == NO_CORRESPONDENCE
+    assert pair_summary(cells, metric="legacy")["verdict"].startswith("no verdict")
 
 
-def test_emotion_identity_p_is_exact_and_structure_preserving():
-    from emoalign.analysis.inference import emotion_identity_p
+def test_group_assignment_p_is_exact_and_structure_preserving():
+    from emoalign.analysis.inference import group_assignment_p as emotion_identity_p
 
     perfect = np.eye(3) * 0.9 + 0.1
     assert emotion_identity_p(perfect) == pytest.approx(1 / 6)  # best possible with 3 emotions

@@ -1,4 +1,5 @@
-"""Statistics through the pipeline: verdicts, grid maximum, k-sweep, untrained control, CSV columns."""
+"""Statistics through the pipeline: three-step verdicts, the random-copy baseline, grid maximum, k-sweep,
+untrained control, CSV columns."""
 
 import numpy as np
 import pandas as pd
@@ -13,31 +14,75 @@ FEW = 12
 def _argv(tiny_model_path, out, *extra):
     return ["run", "--source", str(tiny_model_path("gpt2")), "--target", str(tiny_model_path("qwen2")),
             "--layers", "0", "2", "--n-components", "3", "--max-samples-per-emotion", str(FEW),
-            "--permutations", "50", "--bootstrap", "100", "--pairing-permutations", "10", "--device", "cpu",
+            "--permutations", "50", "--bootstrap", "100", "--pairing-permutations", "20", "--baseline-seeds", "3",
+            "--device", "cpu",
             "--results-dir", str(out / "results"), "--report-dir", str(out / "report"), "--quiet", *extra]
 
 
-def test_every_cell_has_null_ci_ceiling_and_a_verdict(tiny_model_path, tmp_path, capsys):
+def test_every_cell_has_three_verdict_steps_ci_and_reliability(tiny_model_path, tmp_path, capsys):
     assert main(_argv(tiny_model_path, tmp_path)) == 0
     printed = capsys.readouterr().out
-    assert "null95" in printed and "pair verdict:" in printed
+    assert "pair verdict:" in printed
     result = load(next((tmp_path / "results" / "baseline" / "alignment").glob("*.safetensors")))
     cells = result.cell_table()
-    for column in ["null_mean", "null_p95", "p_label", "q_label", "ci_low", "ci_high", "ceiling_source",
-                   "ceiling_target", "p_pairing", "specificity", "chance", "verdict"]:
+    for column in ["p_pairing", "q_pairing", "correspondence", "p_baseline", "q_baseline", "baseline_overlap_bound",
+                   "baseline_specificity_bound", "beyond_vocabulary", "p_emotion", "emotion_not_any_group",
+                   "p_group", "q_group", "group_null_p95", "ci_low", "ci_high", "reliability_source",
+                   "reliability_target", "normalised_overlap", "specificity", "chance", "verdict", "emotion_specific"]:
         assert cells[column].notna().all(), column
-    assert ((cells["p_label"] >= 1 / 51) & (cells["p_label"] <= 1)).all()
-    assert (cells["q_label"] >= cells["p_label"] - 1e-12).all()  # BH never lowers a p-value
-    assert set(cells["verdict"]) <= {"emotion-specific", "not distinguishable from null"}
-    assert result.summary["n_cells"] == 6
+    assert not {"ceiling", "p_label", "null_p95"} & set(cells.columns)
+    assert ((cells["p_group"] >= 1 / 51) & (cells["p_group"] <= 1)).all()
+    assert (cells["q_baseline"] >= cells["p_baseline"] - 1e-12).all()  # BH never lowers a p-value
+    # the headline needs (a) and (b); "emotion-specific" needs all three
+    passed = cells["correspondence"] & cells["beyond_vocabulary"]
+    assert ((cells["verdict"] == "shared beyond vocabulary") == passed).all()
+    assert (~cells["emotion_specific"] | (passed & cells["emotion_not_any_group"])).all()
+    assert result.summary["n_cells"] == 6 and result.summary["n_baseline_copies"] == 3
+    assert result.config["baseline_copies"] == 3
+    # the copies: random weights, distinct seeds for source and target, never the control's seed + 1
+    seeds = result.arrays["baseline_seeds"]
+    assert seeds.shape == (3, 2) and len(set(seeds.ravel())) == 6 and 1 not in seeds
+    assert result.arrays["baseline_cross_overlap_by_k"].shape[:2] == (3, 2)
+    assert list(result.k_profile["k"]) == [2, 3, 4, 8]  # 12 prompts per label: k up to 11, and the chosen 3
+    assert "share_beyond_vocabulary" in result.k_profile
     csv = pd.read_csv(next((tmp_path / "results" / "baseline" / "statistics").glob("*.csv")))
-    assert {"verdict", "n_emotion_specific", "ci_low", "ci_high", "null_p95", "cka"} <= set(csv.columns)
-    assert result.arrays["label_null"].shape == (2, 50, 3)
+    assert {"verdict", "n_beyond_vocabulary", "ci_low", "ci_high", "baseline_overlap_bound", "cka"} <= set(csv.columns)
+    assert result.arrays["group_null"].shape == (2, 50, 3)
+
+
+def test_baseline_copies_are_cached_and_reused(tiny_model_path, tmp_path):
+    kwargs = dict(layers=[1], n_components=3, max_samples_per_emotion=FEW, n_permutations=20, n_bootstrap=20,
+                  n_pairing_permutations=20, baseline_seeds=3, device="cpu", results_dir=tmp_path, write=False)
+    first = run(str(tiny_model_path("gpt2")), str(tiny_model_path("qwen2")), **kwargs)
+    cached = sorted(p.name for p in (tmp_path / "cache").glob("*.safetensors"))
+    assert len(cached) == 2 + 6  # the pair and 3 copies of each
+    again = run(str(tiny_model_path("gpt2")), str(tiny_model_path("qwen2")), **kwargs)
+    assert sorted(p.name for p in (tmp_path / "cache").glob("*.safetensors")) == cached
+    np.testing.assert_array_equal(first.arrays["baseline_cross_overlap_by_k"],
+                                  again.arrays["baseline_cross_overlap_by_k"])
+
+
+def test_no_baseline_warns_and_says_so_in_the_verdict(tiny_model_path, tmp_path, capsys):
+    result = run(str(tiny_model_path("gpt2")), str(tiny_model_path("qwen2")), layers=[1], n_components=3,
+                 max_samples_per_emotion=FEW, n_permutations=20, n_bootstrap=20, n_pairing_permutations=20,
+                 baseline_seeds=0, device="cpu", results_dir=tmp_path, write=False)
+    assert "--baseline-seeds 0" in capsys.readouterr().err
+    assert set(result.cells["verdict"]) <= {"no cross-model correspondence",
+                                           "correspondence; vocabulary not ruled out (no baseline)"}
+    assert not result.cells["emotion_specific"].any()
+
+
+def test_legacy_metric_carries_no_verdict(tiny_model_path, tmp_path):
+    result = run(str(tiny_model_path("gpt2")), str(tiny_model_path("qwen2")), layers=[1], n_components=3,
+                 max_samples_per_emotion=FEW, n_permutations=20, n_bootstrap=20, n_pairing_permutations=20,
+                 baseline_seeds=3, metric="legacy", device="cpu", results_dir=tmp_path, write=False)
+    assert set(result.cells["verdict"]) == {"no verdict (legacy metric)"}
+    assert result.summary["verdict"] == "no verdict (legacy metric)"
 
 
 def test_statistics_are_reproducible_with_a_seed(tiny_model_path, tmp_path):
     kwargs = dict(layers=[1], n_components=3, max_samples_per_emotion=FEW, n_permutations=30, n_bootstrap=50,
-                  n_pairing_permutations=5, device="cpu", results_dir=tmp_path, write=False)
+                  n_pairing_permutations=20, baseline_seeds=3, device="cpu", results_dir=tmp_path, write=False)
     source, target = str(tiny_model_path("gpt2")), str(tiny_model_path("qwen2"))
     first, again = run(source, target, seed=3, **kwargs), run(source, target, seed=3, **kwargs)
     other = run(source, target, seed=4, **kwargs)
@@ -56,7 +101,7 @@ def test_grid_reports_the_maximum_with_the_null_of_the_maximum(tiny_model_path, 
         cells = result.cells[result.cells["emotion"] == emotion]
         assert best["max_overlap_after"] == cells["overlap_after"].max()
         # the maximum over 4 cells is harder to beat than any single cell's null
-        assert best["p_max"] >= cells.loc[cells["overlap_after"].idxmax(), "p_label"] - 1e-12
+        assert best["p_max"] >= cells.loc[cells["overlap_after"].idxmax(), "p_group"] - 1e-12
     assert "grid max gratitude" in printed
 
 
@@ -87,7 +132,7 @@ def test_a_ci_that_excludes_the_observed_overlap_is_flagged(tiny_model_path, tmp
 
     result = run(str(tiny_model_path("gpt2")), str(tiny_model_path("qwen2")), layers=[1], n_components=3,
                  max_samples_per_emotion=FEW, n_permutations=20, n_bootstrap=30, n_pairing_permutations=0,
-                 device="cpu", results_dir=tmp_path, write=False)
+                 baseline_seeds=0, device="cpu", results_dir=tmp_path, write=False)
     assert "bootstrap CI does not contain" not in format_layer_table(result)
     result.cells.loc[0, "ci_low"] = result.cells.loc[0, "overlap_after"] + 0.01
     assert "warning: in 1 of 3 cells the bootstrap CI does not contain" in format_layer_table(result)

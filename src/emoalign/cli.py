@@ -74,11 +74,15 @@ def _add_analysis_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int, default=0, help="seed of permutations, bootstraps, CV folds, controls")
     stats = parser.add_argument_group("statistics")
     stats.add_argument("--permutations", type=int, default=200,
-                       help="emotion-label permutations per cell (default 200; 0 turns all statistics off)")
+                       help="label permutations per cell for the prompt-group and emotion nulls "
+                            "(default 200; 0 turns all statistics off)")
     stats.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% CI (default 1000)")
     stats.add_argument("--pairing-permutations", type=int, default=50,
                        help="shuffles of the map's fit pairs for the pairing null (default 50; 0 = off)")
     stats.add_argument("--alpha", type=float, default=0.05, help="BH q threshold of the verdicts (default 0.05)")
+    stats.add_argument("--baseline-seeds", type=int, default=20, metavar="N",
+                       help="random-weight copies of both models for the vocabulary baseline of the verdict "
+                            "(default 20; 0 = off, with a warning)")
     stats.add_argument("--control", choices=["untrained"],
                        help="also align against the target architecture with random weights, seeded --seed + 1 (same pipeline)")
     group.add_argument("--report-dir", type=Path, default=Path("docs/report"), help="Markdown reports (default docs/report)")

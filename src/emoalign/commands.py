@@ -142,7 +142,7 @@ def align_config_from_args(args: argparse.Namespace, k: int) -> AlignConfig:
         n_components=k, map_method=args.map_method, fit_data=args.fit_data, metric=args.metric,
         reference=args.reference, layer_match=args.layer_match, seed=args.seed,
         n_permutations=args.permutations, n_bootstrap=args.bootstrap,
-        n_pairing_permutations=args.pairing_permutations, alpha=args.alpha,
+        n_pairing_permutations=args.pairing_permutations, alpha=args.alpha, baseline_seeds=args.baseline_seeds,
     )
 
 
@@ -154,7 +154,7 @@ def _study(args: argparse.Namespace, *, allow_extract: bool, k: int | None = Non
     from dataclasses import replace
 
     from emoalign.cli import parse_layers
-    from emoalign.pipeline import align_study, extract_pair, untrained_control
+    from emoalign.pipeline import align_study, extract_pair, study_baseline, untrained_control
 
     k = args.n_components[0] if k is None else k
     config = align_config_from_args(args, k)
@@ -171,9 +171,13 @@ def _study(args: argparse.Namespace, *, allow_extract: bool, k: int | None = Non
         layer_match=args.layer_match, cache_dir=cache_dir_from_args(args), quiet=args.quiet,
         allow_extract=allow_extract,
     )
+    copies = study_baseline(
+        source, target, source_acts, target_acts, config, cache_dir=cache_dir_from_args(args), quiet=args.quiet,
+        allow_extract=allow_extract,
+    )
     result = align_study(
-        source_acts, target_acts, pairs, config, command=command_line(), control="untrained" if control else None,
-        quiet=args.quiet,
+        source_acts, target_acts, pairs, config, baseline_copies=copies, command=command_line(),
+        control="untrained" if control else None, quiet=args.quiet,
     )
     return result, source_acts, target_acts, dataset
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -11,6 +12,7 @@ from emoalign.analysis.alignment import (
     align_activation_sets,
     check_components,
 )
+from emoalign.analysis.baseline import baseline_cross_overlaps
 from emoalign.analysis.layer_match import match_layers
 from emoalign.data.dataset import PromptDataset, load_dataset, load_profile
 from emoalign.data.lexicon import DEFAULT_LEXICON
@@ -128,6 +130,7 @@ def run(
     n_bootstrap: int = 1000,
     n_pairing_permutations: int = 50,
     alpha: float = 0.05,
+    baseline_seeds: int = 20,
     untrained_target: bool = False,
     lexicon: Mapping[str, Sequence[str]] | None = None,
     device: str = "auto",
@@ -159,6 +162,7 @@ def run(
         n_components=n_components, map_method=map_method, fit_data=fit_data, metric=metric,
         reference=reference, layer_match=layer_match, seed=seed, n_permutations=n_permutations,
         n_bootstrap=n_bootstrap, n_pairing_permutations=n_pairing_permutations, alpha=alpha,
+        baseline_seeds=baseline_seeds,
     )
     check_components(n_components, prompts.label_counts(), prompts.reference_label)
     base = ExtractionRequest(
@@ -174,9 +178,13 @@ def run(
         source_layers=layers, target_layers=target_layers, layer_match=layer_match,
         cache_dir=Path(cache_dir) if cache_dir else results_dir / "cache", quiet=quiet,
     )
-    result = align_study(
-        source_acts, target_acts, pairs, config, command=command, control="untrained" if untrained_target else None,
+    copies = study_baseline(
+        base, target_request, source_acts, target_acts, config, cache_dir=Path(cache_dir) if cache_dir else results_dir / "cache",
         quiet=quiet,
+    )
+    result = align_study(
+        source_acts, target_acts, pairs, config, baseline_copies=copies, command=command,
+        control="untrained" if untrained_target else None, quiet=quiet,
     )
     if write:
         layout = StudyLayout(results_dir, prompts.name, Path(report_dir) if report_dir else Path("docs/report"))
@@ -190,16 +198,93 @@ def align_study(
     pairs: Sequence[tuple[int, int]],
     config: AlignConfig,
     *,
+    baseline_copies: Sequence[tuple[ActivationSet, ActivationSet]] = (),
     command: str | None = None,
     control: str | None = None,
     quiet: bool = True,
 ) -> AlignmentResult:
-    """Align two extracted models over ``pairs`` and collect the result (``control`` marks a control run)."""
+    """Align two extracted models over ``pairs`` and collect the result, judged against the
+    random-weight ``baseline_copies`` (source copy, target copy) when given (``control`` marks a
+    control run)."""
     aligned = align_activation_sets(source_acts, target_acts, pairs, config, quiet=quiet)
-    result = build_alignment_result(source_acts, target_acts, aligned, config, command=command)
+    baseline = (
+        baseline_cross_overlaps(baseline_copies, pairs, config, aligned[0].profile_ks, quiet=quiet)
+        if baseline_copies
+        else None
+    )
+    result = build_alignment_result(source_acts, target_acts, aligned, config, baseline=baseline, command=command)
     if control is not None:
         result.config["control"] = control
     return result
+
+
+def study_baseline(
+    source: ExtractionRequest,
+    target: ExtractionRequest,
+    source_acts: ActivationSet,
+    target_acts: ActivationSet,
+    config: AlignConfig,
+    *,
+    cache_dir: Path,
+    quiet: bool = True,
+    allow_extract: bool = True,
+) -> list[tuple[ActivationSet, ActivationSet]]:
+    """The random-weight copies a study's verdict is judged against (none, with a warning, when
+    ``config.baseline_seeds`` is 0 or statistics are off)."""
+    if not config.with_statistics:
+        return []
+    if config.baseline_seeds == 0:
+        print(NO_BASELINE_WARNING, file=sys.stderr)
+        return []
+    return baseline_activations(
+        replace(source, layers=tuple(source_acts.layers), untrained_seed=None),
+        replace(target, layers=tuple(target_acts.layers), untrained_seed=None),
+        baseline_seed_pairs(config.baseline_seeds, config.seed), cache_dir, quiet=quiet, allow_extract=allow_extract,
+    )
+
+
+def baseline_seed_pairs(n_copies: int, seed: int = 0) -> list[tuple[int, int]]:
+    """Seeds of the random-weight copies: (source seed, target seed) per copy pair, all distinct and
+    disjoint from the untrained control's ``seed + 1`` — a source and a target copy of one
+    architecture never share weights."""
+    base = 10_000 + 1_000 * seed
+    return [(base + 2 * i, base + 2 * i + 1) for i in range(n_copies)]
+
+
+def baseline_activations(
+    source: ExtractionRequest,
+    target: ExtractionRequest,
+    seed_pairs: Sequence[tuple[int, int]],
+    cache_dir: Path,
+    *,
+    quiet: bool = True,
+    allow_extract: bool = True,
+) -> list[tuple[ActivationSet, ActivationSet]]:
+    """Activation sets of the random-weight copies (source copy, target copy) for every seed pair,
+    through the activation cache (keyed by architecture, seed, dataset and layers)."""
+    try:
+        from emoalign.extract.cache import random_copy_activations
+    except ImportError:  # TEMPORARY until the random-copy module lands
+
+        def random_copy_activations(request, seeds, cache_dir, *, quiet=True, allow_extract=True):
+            return [
+                get_activations(replace(request, untrained_seed=s), cache_dir, quiet=quiet, allow_extract=allow_extract)[0]
+                for s in seeds
+            ]
+
+    source_copies = random_copy_activations(
+        source, [s for s, _ in seed_pairs], cache_dir, quiet=quiet, allow_extract=allow_extract
+    )
+    target_copies = random_copy_activations(
+        target, [t for _, t in seed_pairs], cache_dir, quiet=quiet, allow_extract=allow_extract
+    )
+    return list(zip(source_copies, target_copies))
+
+
+NO_BASELINE_WARNING = (
+    "emoalign: warning: --baseline-seeds 0: no random-weight copies, so the verdict cannot say whether an "
+    "overlap goes beyond what any two models reading the same prompts share"
+)
 
 
 def untrained_control(request: ExtractionRequest, seed: int) -> ExtractionRequest:

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 
 from emoalign.analysis.alignment import AlignConfig, LayerPairAlignment, layer_row
-from emoalign.analysis.inference import add_verdicts, grid_maximum, pair_summary
+from emoalign.analysis.baseline import BaselineCopies, baseline_cell_columns, baseline_pair_means, k_profile_table
+from emoalign.analysis.inference import group_assignment_p, grid_maximum
+from emoalign.analysis.verdict import add_verdicts, pair_summary
 from emoalign.errors import EmoalignError
 from emoalign.extract.activations import ActivationSet
 from emoalign.provenance import provenance
@@ -42,6 +44,7 @@ class AlignmentResult:
     extraction: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
+    k_profile: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def layer_table(self) -> pd.DataFrame:
         """Per-layer table (copy)."""
@@ -72,6 +75,7 @@ class AlignmentResult:
             "extraction": self.extraction,
             "provenance": self.provenance,
             "summary": self.summary,
+            "k_profile": _frame_to_json(self.k_profile),
         }
         return save_arrays(path, self.arrays, metadata)
 
@@ -89,6 +93,7 @@ class AlignmentResult:
             extraction=meta.get("extraction", {}),
             provenance=meta.get("provenance", {}),
             summary=meta.get("summary", {}),
+            k_profile=pd.DataFrame(meta.get("k_profile", {})),
         )
 
 
@@ -98,10 +103,16 @@ def build_alignment_result(
     pairs: Sequence[LayerPairAlignment],
     config: AlignConfig,
     *,
+    baseline: BaselineCopies | None = None,
     command: str | None = None,
 ) -> AlignmentResult:
-    """Collect per-pair alignments into tables and stacked basis arrays."""
+    """Collect per-pair alignments (and the random-weight copies of the baseline) into tables,
+    verdicts and stacked arrays."""
     emotions = list(source.emotion_labels)
+    k = config.n_components
+    profile_ks = list(pairs[0].profile_ks)
+    if baseline is not None and tuple(profile_ks) != baseline.ks:
+        raise EmoalignError(f"baseline copies were aligned at k = {baseline.ks}, the pair at k = {profile_ks}")
     arrays = {
         "layer_pairs": np.array([[p.source_layer, p.target_layer] for p in pairs], dtype=np.int64),
         "source_bases": np.stack([[p.source_subspaces[e].basis for e in emotions] for p in pairs]),
@@ -115,6 +126,7 @@ def build_alignment_result(
         ),
         "cross_overlap": np.stack([p.cross_overlap for p in pairs]),
         "principal_angles_degrees": np.stack([p.angles_degrees for p in pairs]),
+        "cross_overlap_by_k": np.stack([p.profile for p in pairs]),
     }
     extraction = {
         role: {
@@ -126,15 +138,36 @@ def build_alignment_result(
         for role, acts in (("source", source), ("target", target))
     }
     cells = pd.DataFrame([cell for p in pairs for cell in p.cells])
+    if baseline is not None:
+        for column, values in baseline_cell_columns(arrays["cross_overlap"], baseline, k).items():
+            cells[column] = values
+        arrays["baseline_cross_overlap_by_k"] = baseline.cross
+        arrays["baseline_seeds"] = np.array(baseline.seeds, dtype=np.int64).reshape(-1, 2)
     layers = pd.DataFrame([layer_row(p, config) for p in pairs])
-    add_verdicts(cells, layers, config.alpha)
-    summary = pair_summary(cells, config.alpha, arrays["cross_overlap"])
+    if baseline is not None:
+        bounds = cells.groupby(["layer", "target_layer"], sort=False)["baseline_overlap_bound"].mean()
+        layers["baseline_overlap_bound"] = [bounds[(s, t)] for s, t in zip(layers["layer"], layers["target_layer"])]
+    add_verdicts(cells, layers, alpha=config.alpha, metric=config.metric)
+    pairing_means = None
     if config.with_statistics:
-        arrays["label_null"] = np.stack([p.label_null for p in pairs])
-        if config.layer_match == "grid":
-            summary["grid"] = grid_maximum(cells, [p.label_null for p in pairs])
+        arrays["group_null"] = np.stack([p.nulls.group for p in pairs])  # type: ignore[union-attr]
+        arrays["emotion_null"] = np.stack([p.nulls.joint for p in pairs])  # type: ignore[union-attr]
+        if all(p.nulls.pairing is not None for p in pairs):  # type: ignore[union-attr]
+            arrays["pairing_null"] = np.stack([p.nulls.pairing for p in pairs])  # type: ignore[union-attr]
+            pairing_means = arrays["pairing_null"].mean(axis=(0, 2))
+    summary = pair_summary(
+        cells, alpha=config.alpha, metric=config.metric, pairing_null_means=pairing_means,
+        baseline_means=baseline_pair_means(baseline, k) if baseline is not None else None,
+    )
+    summary["p_group_assignment"] = group_assignment_p(arrays["cross_overlap"])
+    if config.with_statistics and config.layer_match == "grid":
+        summary["grid"] = grid_maximum(cells, [p.nulls.group for p in pairs])  # type: ignore[union-attr]
+    k_profile = k_profile_table(
+        arrays["cross_overlap_by_k"], baseline, profile_ks, alpha=config.alpha
+    )
     return AlignmentResult(
-        config={**asdict(config), "emotions": emotions},
+        config={**asdict(config), "emotions": emotions, "profile_ks": profile_ks,
+                "baseline_copies": 0 if baseline is None else len(baseline.seeds)},
         source=source.model,
         target=target.model,
         dataset=source.dataset,
@@ -144,6 +177,7 @@ def build_alignment_result(
         extraction=extraction,
         provenance=provenance(command),
         summary=summary,
+        k_profile=k_profile,
     )
 
 

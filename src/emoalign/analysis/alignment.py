@@ -13,7 +13,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from emoalign.analysis.cka import linear_cka_debiased
-from emoalign.analysis.inference import cell_statistics, emotion_identity_p
+from emoalign.analysis.inference import LayerNulls, cell_statistics, group_assignment_p
 from emoalign.analysis.maps import MAP_METHODS, LinearMap, fit_map
 from emoalign.analysis.overlap import (
     legacy_before,
@@ -48,6 +48,8 @@ class AlignConfig:
     n_bootstrap: int = 1000
     n_pairing_permutations: int = 50
     alpha: float = 0.05
+    baseline_seeds: int = 20
+    k_profile: tuple[int, ...] = (2, 4, 8, 16)
 
     def __post_init__(self) -> None:
         for value, allowed, flag in (
@@ -67,13 +69,31 @@ class AlignConfig:
         ):
             if value < 0:
                 raise EmoalignError(f"{flag} {value}: must be 0 (off) or more")
-        if self.n_permutations > 0 and self.n_bootstrap < 1:
-            raise EmoalignError("--bootstrap must be at least 1 when --permutations is on")
+        if not 0.0 < self.alpha < 1.0:
+            raise EmoalignError(f"--alpha {self.alpha}: must be between 0 and 1")
+        for value, flag in ((self.n_permutations, "--permutations"), (self.n_pairing_permutations, "--pairing-permutations")):
+            if value > 0 and 1.0 / (value + 1) >= self.alpha:
+                raise EmoalignError(
+                    f"{flag} {value}: the smallest p-value, 1/{value + 1}, cannot go below --alpha {self.alpha}; "
+                    f"use at least {int(np.ceil(1 / self.alpha))} (or 0 to turn it off)"
+                )
+        if self.n_permutations > 0 and self.n_bootstrap < 2:
+            raise EmoalignError(f"--bootstrap {self.n_bootstrap}: an interval needs at least 2 resamples")
+        if self.baseline_seeds < 0 or 0 < self.baseline_seeds < 3:
+            raise EmoalignError(
+                f"--baseline-seeds {self.baseline_seeds}: use 0 (off) or at least 3 random-weight copies"
+            )
+        if any(k < 1 for k in self.k_profile):
+            raise EmoalignError(f"k profile {self.k_profile}: every k must be at least 1")
 
     @property
     def with_statistics(self) -> bool:
-        """Nulls, CIs and ceilings are computed unless --permutations 0."""
+        """Nulls, CIs and reliabilities are computed unless --permutations 0."""
         return self.n_permutations > 0
+
+    def profile_ks(self, max_k: int) -> tuple[int, ...]:
+        """The k of the verdict-vs-k profile that fit (at most ``max_k``), always including n_components."""
+        return tuple(sorted({k for k in self.k_profile if k <= max_k} | {self.n_components}))
 
 
 def check_components(n_components: int, label_counts: dict[str, int], reference_label: str) -> None:
@@ -161,7 +181,44 @@ class LayerPairAlignment:
     n_fit_pairs: int
     cells: list[dict]
     layer_statistics: dict[str, float]
-    label_null: np.ndarray | None  # (N, E), permutations shared across layer pairs
+    nulls: LayerNulls | None  # (N, E) each; permutations shared across layer pairs
+    profile: np.ndarray  # (K, E, E): cross overlaps at every k of profile_ks
+    profile_ks: tuple[int, ...]
+
+
+def cross_overlap_profile(
+    src_vectors: dict[str, np.ndarray], tgt_vectors: dict[str, np.ndarray], weight: np.ndarray, ks: Sequence[int]
+) -> np.ndarray:
+    """(K, E, E) cross overlaps (source e vs mapped target f) for every k in ``ks`` — one PCA at the
+    largest k, truncated (the top-k principal directions do not depend on how many are asked for)."""
+    k_max = max(ks)
+    src = [fit_subspace(v, k_max).basis for v in src_vectors.values()]
+    tgt = [fit_subspace(v, k_max).basis @ weight for v in tgt_vectors.values()]
+    return np.array([[[subspace_overlap(s[:k], t[:k]) for t in tgt] for s in src] for k in ks])
+
+
+def _max_k(vector_sets: Sequence[dict[str, np.ndarray]]) -> int:
+    return min(min(v.shape[0] - 1, v.shape[1]) for vectors in vector_sets for v in vectors.values())
+
+
+def copy_cross_overlaps(
+    source: ActivationSet,
+    target: ActivationSet,
+    source_layer: int,
+    target_layer: int,
+    config: AlignConfig,
+    ks: Sequence[int],
+) -> np.ndarray:
+    """(K, E, E) cross overlaps of one layer pair through the same vectors, subspaces and map as
+    :func:`align_layer_pair`, without statistics (for the random-weight copies of the baseline)."""
+    src_vectors = emotion_vector_sets(source, source_layer, config.reference)
+    tgt_vectors = emotion_vector_sets(target, target_layer, config.reference)
+    X_t, X_s = fit_pairs(source, target, source_layer, target_layer, config.fit_data)
+    linear_map = fit_map(
+        config.map_method, X_t, X_s, heldout_fraction=0.0, seed=config.seed,  # type: ignore[arg-type]
+        context=f"map {target.model['name']} layer {target_layer} -> {source.model['name']} layer {source_layer}",
+    )
+    return cross_overlap_profile(src_vectors, tgt_vectors, linear_map.weight, ks)
 
 
 def align_layer_pair(
@@ -197,6 +254,8 @@ def align_layer_pair(
     mapped = {e: linear_map.map_directions(tgt_sub[e].basis) for e in emotions}
     cross = np.array([[subspace_overlap(src_sub[e].basis, mapped[f]) for f in emotions] for e in emotions])
     angles = np.degrees(np.stack([principal_angles(src_sub[e].basis, mapped[e]) for e in emotions]))
+    profile_ks = config.profile_ks(_max_k([src_vectors, tgt_vectors]))
+    profile = cross_overlap_profile(src_vectors, tgt_vectors, linear_map.weight, profile_ks)
     try:
         cka = linear_cka_debiased(X_t, X_s)
     except EmoalignError:
@@ -222,9 +281,9 @@ def align_layer_pair(
             }
         )
     layer_statistics: dict[str, float] = {}
-    label_null = None
+    nulls = None
     if config.with_statistics:
-        per_emotion, layer_statistics, label_null = cell_statistics(
+        per_emotion, layer_statistics, nulls = cell_statistics(
             src_vectors, tgt_vectors, X_t, X_s, linear_map, k,
             n_permutations=config.n_permutations, n_bootstrap=config.n_bootstrap,
             n_pairing_permutations=config.n_pairing_permutations, seed=config.seed,
@@ -234,7 +293,7 @@ def align_layer_pair(
             cell.update(per_emotion[cell["emotion"]])
     return LayerPairAlignment(
         source_layer, target_layer, src_sub, tgt_sub, linear_map, mapped, cross, angles, cka, X_t.shape[0], cells,
-        layer_statistics, label_null,
+        layer_statistics, nulls, profile, profile_ks,
     )
 
 
@@ -259,7 +318,7 @@ def layer_row(pair: LayerPairAlignment, config: AlignConfig) -> dict:
         "n_fit_pairs": pair.n_fit_pairs,
         "map_heldout_r2": pair.linear_map.heldout_r2,
         "cka": pair.cka,
-        "p_identity": emotion_identity_p(pair.cross_overlap),
+        "p_group_assignment": group_assignment_p(pair.cross_overlap),
         **pair.layer_statistics,
     }
 

@@ -1,26 +1,36 @@
-"""Statistics attached to every alignment cell: label null, pairing null, bootstrap CI, noise
-ceiling, multiple testing and verdicts (DESIGN §4: an overlap without a null means nothing)."""
+"""Statistics attached to every alignment cell: the pairing null, the prompt-group null, the
+joint-relabelling null, bootstrap CIs and split-half reliability (DESIGN §4: an overlap without a
+null means nothing). The vocabulary baseline needs other models' activations: see
+:mod:`emoalign.analysis.baseline`; the verdicts that combine them: :mod:`emoalign.analysis.verdict`."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from emoalign.analysis.maps import LinearMap
 from emoalign.analysis.stats import (
-    NOT_DISTINGUISHABLE,
-    NOT_TESTED,
-    SPECIFIC,
-    benjamini_hochberg,
     bootstrap_overlap_ci,
     grid_max_null,
+    joint_relabel_null,
     label_permutation_null,
     pairing_null,
-    split_half_ceiling,
+    split_half_reliability,
 )
+
+
+@dataclass(frozen=True)
+class LayerNulls:
+    """The null distributions of one layer pair, (N, E) each; rows are shared across layer pairs
+    (same seed and sizes), so a pair-level or grid-level statistic can combine them row by row."""
+
+    group: np.ndarray
+    pairing: np.ndarray | None
+    joint: np.ndarray
 
 
 def cell_statistics(
@@ -36,15 +46,21 @@ def cell_statistics(
     n_pairing_permutations: int,
     seed: int,
     context: str = "",
-) -> tuple[dict[str, dict[str, float]], dict[str, float], np.ndarray]:
-    """Per-emotion statistics of one layer pair, the layer-level CI, and the label-null array (N, E).
+) -> tuple[dict[str, dict[str, float]], dict[str, float], LayerNulls]:
+    """Per-emotion statistics of one layer pair, the layer-level CI, and the null arrays.
 
-    The label null permutes emotion labels among the target's emotion prompts (the source subspace
-    stays fixed); the pairing null shuffles the map's fit pairs; the bootstrap resamples prompts
-    (pairs kept) within each emotion; the ceiling is each model's split-half overlap with itself.
+    Pairing null: the map's fit pairs shuffled (does the map carry any correspondence?).
+    Prompt-group null: labels permuted among the target's emotion prompts only. Joint null:
+    the same relabelling in both models (emotion vs any prompt group). Bootstrap: BCa over
+    prompt pairs within each emotion. Reliability: split-half overlaps and the normalised
+    cross-half overlap.
     """
     emotions = list(source_vectors)
-    label = label_permutation_null(
+    group = label_permutation_null(
+        source_vectors, target_vectors, linear_map.weight, k, n_permutations=n_permutations, seed=seed,
+        context=context,
+    )
+    joint = joint_relabel_null(
         source_vectors, target_vectors, linear_map.weight, k, n_permutations=n_permutations, seed=seed,
         context=context,
     )
@@ -60,40 +76,42 @@ def cell_statistics(
         if n_pairing_permutations > 0
         else None
     )
-    ceiling_source = split_half_ceiling(source_vectors, k, seed=seed, context=context)
-    # the target's subspaces as "after" sees them: mapped (a map that drops nuisance directions
-    # also drops their split-half noise)
-    ceiling_target = split_half_ceiling(target_vectors, k, seed=seed, context=context, weight=linear_map.weight)
+    reliability = split_half_reliability(source_vectors, target_vectors, linear_map.weight, k, seed=seed,
+                                         context=context)
     per_emotion: dict[str, dict[str, float]] = {}
     for i, emotion in enumerate(emotions):
-        ceiling = float(np.sqrt(ceiling_source.mean[i] * ceiling_target.mean[i]))
         per_emotion[emotion] = {
-            "null_mean": float(label.null_mean[i]),
-            "null_p95": float(label.null_p95[i]),
-            "p_label": float(label.p_values[i]),
+            "pairing_null_mean": float(pairing.null_mean[i]) if pairing else float("nan"),
+            "p_pairing": float(pairing.p_values[i]) if pairing else float("nan"),
+            "group_null_mean": float(group.null_mean[i]),
+            "group_null_p95": float(group.null_p95[i]),
+            "p_group": float(group.p_values[i]),
+            "emotion_null_mean": float(joint.null_mean[i]),
+            "emotion_null_p95": float(joint.null_p95[i]),
+            "p_emotion": float(joint.p_values[i]),
             "ci_low": float(boot.ci_low[i]),
             "ci_high": float(boot.ci_high[i]),
             "bootstrap_bias": float(boot.bias[i]),
-            "ceiling_source": float(ceiling_source.mean[i]),
-            "ceiling_target": float(ceiling_target.mean[i]),
-            "ceiling": ceiling,
-            "pairing_null_mean": float(pairing.null_mean[i]) if pairing else float("nan"),
-            "p_pairing": float(pairing.p_values[i]) if pairing else float("nan"),
+            "reliability_source": float(reliability.reliability_source[i]),
+            "reliability_target": float(reliability.reliability_target[i]),
+            "cross_half_overlap": float(reliability.cross_half[i]),
+            "normalised_overlap": float(reliability.normalised[i]),
         }
-    # CI of the layer's mean overlap: the same resamples averaged over emotions.
+    # CI of the layer's mean overlap: percentile of the same resamples averaged over emotions.
     mean_boot = np.nanmean(boot.bootstrap, axis=1)
     tail = (1 - boot.confidence) / 2 * 100
     layer_level = {
         "ci_low": float(np.nanpercentile(mean_boot, tail)),
         "ci_high": float(np.nanpercentile(mean_boot, 100 - tail)),
-        "null_p95": float(np.percentile(label.null.mean(axis=1), 95)),
-        "ceiling": float(np.nanmean([per_emotion[e]["ceiling"] for e in emotions])),
+        "group_null_p95": float(np.percentile(group.null.mean(axis=1), 95)),
+        "normalised_overlap": float(np.nanmean(reliability.normalised)),
     }
-    return per_emotion, layer_level, label.null
+    nulls = LayerNulls(group=group.null, pairing=pairing.null if pairing else None, joint=joint.null)
+    return per_emotion, layer_level, nulls
 
 
-def emotion_identity_p(cross_overlap: np.ndarray, *, max_exact: int = 7, n_sampled: int = 5000, seed: int = 0) -> float:
-    """Exact, structure-preserving test of the emotion correspondence: the p-value of the identity
+def group_assignment_p(cross_overlap: np.ndarray, *, max_exact: int = 7, n_sampled: int = 5000, seed: int = 0) -> float:
+    """Exact, structure-preserving test of prompt-group correspondence: the p-value of the identity
     assignment (source e <-> target e) among all assignments of target emotions to source emotions.
 
     ``cross_overlap`` is (E, E) — or (P, E, E) for one assignment shared by P layer pairs. The
@@ -114,56 +132,6 @@ def emotion_identity_p(cross_overlap: np.ndarray, *, max_exact: int = 7, n_sampl
     scores = summed[np.arange(n_emotions), assignments].sum(axis=1)
     identity = np.trace(summed)
     return float(np.mean(scores >= identity - 1e-12))
-
-
-def cell_verdict(q: float, specificity: float, alpha: float = 0.05) -> str:
-    """``emotion-specific`` needs the label null beaten (BH q < alpha) AND the same-emotion overlap
-    above the mean cross-emotion overlap (specificity > 0); otherwise not distinguishable."""
-    if np.isnan(q):
-        return NOT_TESTED
-    return SPECIFIC if q < alpha and specificity > 0 else NOT_DISTINGUISHABLE
-
-
-def add_verdicts(cells: pd.DataFrame, layers: pd.DataFrame, alpha: float = 0.05) -> None:
-    """BH q-values across all cells of a pair, the cell verdicts, and per-layer counts (in place)."""
-    tested = "p_label" in cells
-    cells["q_label"] = benjamini_hochberg(cells["p_label"].to_numpy()) if tested else np.nan
-    cells["verdict"] = [cell_verdict(q, s, alpha) for q, s in zip(cells["q_label"], cells["specificity"])]
-    counts = cells.groupby(["layer", "target_layer"], sort=False)["verdict"].agg(
-        lambda v: int((v == SPECIFIC).sum())
-    )
-    n_emotions = cells["emotion"].nunique()
-    layers["n_emotion_specific"] = [counts[(s, t)] for s, t in zip(layers["layer"], layers["target_layer"])]
-    layers["verdict"] = [
-        NOT_TESTED if not tested else f"{n} of {n_emotions} emotion-specific" for n in layers["n_emotion_specific"]
-    ]
-
-
-def pair_summary(
-    cells: pd.DataFrame, alpha: float = 0.05, cross_overlap: np.ndarray | None = None
-) -> dict[str, object]:
-    """One verdict for the model pair, in words (plus the pair-level emotion-identity p-value when
-    the (P, E, E) cross-overlap stack is given)."""
-    n_cells = len(cells)
-    n_specific = int((cells["verdict"] == SPECIFIC).sum())
-    n_tested = int((cells["verdict"] != NOT_TESTED).sum())
-    if n_tested == 0:
-        label = "not tested"
-    elif n_specific == 0:
-        label = NOT_DISTINGUISHABLE
-    elif n_specific == n_tested:
-        label = SPECIFIC
-    else:
-        label = "partly emotion-specific"
-    return {
-        "verdict": label,
-        "summary": f"emotion-specific in {n_specific} of {n_tested} tested cells (BH q < {alpha} and specificity > 0)",
-        "n_specific": n_specific,
-        "n_tested": n_tested,
-        "n_cells": n_cells,
-        "alpha": alpha,
-        **({"p_identity": emotion_identity_p(cross_overlap)} if cross_overlap is not None else {}),
-    }
 
 
 def grid_maximum(cells: pd.DataFrame, label_nulls: Sequence[np.ndarray]) -> dict[str, dict[str, object]]:

@@ -1,4 +1,5 @@
-"""Statistics for cross-model subspace overlaps: nulls, bootstrap CIs, noise ceilings, FDR, verdicts.
+"""Statistics for cross-model subspace overlaps: nulls, the vocabulary baseline, bootstrap CIs,
+split-half reliability, FDR, verdicts.
 
 Setting: source model A (d_s) and target model B (d_t) read the same prompts; for each emotion e,
 ``source_vectors[e]`` (n_e, d_s) and ``target_vectors[e]`` (n_e, d_t) are PAIRED row by row.
@@ -16,11 +17,12 @@ space), and expresses source bases in ``R`` coordinates too. The overlaps are th
 The result equals the full-dimensional computation (checked to 1e-8 in the tests).
 """
 
-from emoalign.analysis.stats._common import NOT_DISTINGUISHABLE, NOT_TESTED, SPECIFIC
-from emoalign.analysis.stats.bootstrap import BootstrapResult, bootstrap_overlap_ci
-from emoalign.analysis.stats.ceiling import CeilingResult, split_half_ceiling
+from emoalign.analysis.stats.baseline import PredictionTest, beyond_baseline_p, prediction_test
+from emoalign.analysis.stats.bootstrap import BootstrapResult, bca_interval, bootstrap_overlap_ci
 from emoalign.analysis.stats.label_null import (
+    JointRelabelNullResult,
     LabelNullResult,
+    joint_relabel_null,
     label_permutation_null,
     label_permutations,
 )
@@ -30,21 +32,26 @@ from emoalign.analysis.stats.pvalues import (
     grid_max_null,
     permutation_p_value,
 )
+from emoalign.analysis.stats.reliability import ReliabilityResult, spearman_brown, split_half_reliability
 
 __all__ = [
     "LabelNullResult",
+    "JointRelabelNullResult",
     "PairingNullResult",
     "BootstrapResult",
-    "CeilingResult",
+    "ReliabilityResult",
+    "PredictionTest",
     "label_permutations",
     "label_permutation_null",
+    "joint_relabel_null",
     "pairing_null",
     "bootstrap_overlap_ci",
-    "split_half_ceiling",
+    "bca_interval",
+    "split_half_reliability",
+    "spearman_brown",
+    "prediction_test",
+    "beyond_baseline_p",
     "benjamini_hochberg",
     "permutation_p_value",
     "grid_max_null",
-    "SPECIFIC",
-    "NOT_DISTINGUISHABLE",
-    "NOT_TESTED",
 ]

@@ -1,4 +1,15 @@
-"""The emotion-label permutation null (labels permuted among the target's emotion prompts)."""
+"""Permutation nulls over emotion labels.
+
+- :func:`label_permutation_null` — the **prompt-group correspondence** test: labels permuted among
+  the TARGET's emotion prompts only (source subspaces fixed). It asks whether the mapped target
+  subspace of the prompts labelled e is closer to the source subspace of e than the subspace of a
+  random prompt group. Two models that read the same prompts pass it whatever their weights (they
+  share the prompts' words), so it detects shared prompt groups, not emotion.
+- :func:`joint_relabel_null` — **emotion, not any prompt group**: the same relabelling applied to
+  BOTH models. It asks whether the emotion grouping aligns better than random groups of the same
+  prompts relabelled identically in both models. A planted twin shares every grouping, so it
+  correctly fails this one; it is context, not the headline.
+"""
 
 from __future__ import annotations
 
@@ -193,3 +204,91 @@ def label_permutation_null(
 # pairing null
 
 
+
+
+@dataclass(frozen=True, eq=False)
+class JointRelabelNullResult:
+    """Null of random prompt groups relabelled identically in both models.
+
+    Attributes
+    ----------
+    emotions : tuple of str
+    k : int
+    observed : (E,) float64 array
+        Overlap of source e with mapped target e (the true grouping).
+    null : (N, E) float64 array
+        Overlap of the source subspace of the prompts carrying label e after relabelling n with
+        the mapped target subspace of the same prompts.
+    p_values : (E,) float64 array
+        ``(1 + #{null >= observed}) / (1 + N)``.
+    null_mean, null_p95 : (E,) float64 arrays
+    n_permutations : int
+    seed : int
+    """
+
+    emotions: tuple[str, ...]
+    k: int
+    observed: np.ndarray
+    null: np.ndarray
+    p_values: np.ndarray
+    null_mean: np.ndarray
+    null_p95: np.ndarray
+    n_permutations: int
+    seed: int
+
+    def __post_init__(self) -> None:
+        _freeze(self)
+
+
+def joint_relabel_null(
+    source_vectors: Mapping[str, np.ndarray],
+    target_vectors: Mapping[str, np.ndarray],
+    weight: np.ndarray,
+    k: int,
+    *,
+    n_permutations: int = 200,
+    seed: int = 0,
+    context: str = "",
+) -> JointRelabelNullResult:
+    """Does the emotion grouping align better than random prompt groups of the same sizes,
+    relabelled identically in both models? (see the module docstring)
+
+    Parameters are those of :func:`label_permutation_null`; the relabellings are the same
+    :func:`label_permutations` rows, applied to both models.
+    """
+    n_permutations = _check_int(n_permutations, "n_permutations", 0)
+    names, S, T = _paired_groups(source_vectors, target_vectors, k, context)
+    if len(names) < 2:
+        raise EmoalignError(
+            f"the joint relabelling null needs at least two emotions, got {list(names)}{_where(context)}"
+        )
+    d_s, d_t = S[0].shape[1], T[0].shape[1]
+    W = _check_weight(weight, d_t, d_s, context)
+    E = len(names)
+    offsets = np.concatenate([[0], np.cumsum([X.shape[0] for X in S])])
+    Cs, Bs = _span(np.vstack(S), k, "the pooled source emotion vectors", context)
+    Ct, Bt = _span(np.vstack(T), k, "the pooled target emotion vectors", context)
+    Z, R = _image_span(Bt @ W)
+    P = Bs @ R.T
+
+    def overlaps(idx: np.ndarray) -> np.ndarray:
+        return _overlap_rows(_pca_batched(Cs[idx], k) @ P, _pca_batched(Ct[idx], k) @ Z, k, d_s)
+
+    observed = np.array([overlaps(np.arange(offsets[e], offsets[e + 1])[None])[0] for e in range(E)])
+    perms = label_permutations(int(offsets[-1]), n_permutations, seed)
+    null = np.empty((n_permutations, E))
+    for sl in _chunks(n_permutations):
+        for e in range(E):
+            null[sl, e] = overlaps(perms[sl, offsets[e] : offsets[e + 1]])
+    mean, p95 = _null_summary(null)
+    return JointRelabelNullResult(
+        emotions=names,
+        k=int(k),
+        observed=observed,
+        null=null,
+        p_values=permutation_p_value(null, observed),
+        null_mean=mean,
+        null_p95=p95,
+        n_permutations=n_permutations,
+        seed=int(seed),
+    )
