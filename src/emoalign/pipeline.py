@@ -262,15 +262,7 @@ def baseline_activations(
 ) -> list[tuple[ActivationSet, ActivationSet]]:
     """Activation sets of the random-weight copies (source copy, target copy) for every seed pair,
     through the activation cache (keyed by architecture, seed, dataset and layers)."""
-    try:
-        from emoalign.extract.cache import random_copy_activations
-    except ImportError:  # TEMPORARY until the random-copy module lands
-
-        def random_copy_activations(request, seeds, cache_dir, *, quiet=True, allow_extract=True):
-            return [
-                get_activations(replace(request, untrained_seed=s), cache_dir, quiet=quiet, allow_extract=allow_extract)[0]
-                for s in seeds
-            ]
+    from emoalign.extract.cache import random_copy_activations
 
     source_copies = random_copy_activations(
         source, [s for s, _ in seed_pairs], cache_dir, quiet=quiet, allow_extract=allow_extract

@@ -98,16 +98,23 @@ def cell_statistics(
             "normalised_overlap": float(reliability.normalised[i]),
         }
     # CI of the layer's mean overlap: percentile of the same resamples averaged over emotions.
-    mean_boot = np.nanmean(boot.bootstrap, axis=1)
+    complete = np.isfinite(boot.bootstrap).all(axis=1)  # resamples that every emotion could use
+    mean_boot = boot.bootstrap[complete].mean(axis=1)
     tail = (1 - boot.confidence) / 2 * 100
+    low, high = np.percentile(mean_boot, [tail, 100 - tail]) if mean_boot.size else (np.nan, np.nan)
     layer_level = {
-        "ci_low": float(np.nanpercentile(mean_boot, tail)),
-        "ci_high": float(np.nanpercentile(mean_boot, 100 - tail)),
+        "ci_low": float(low),
+        "ci_high": float(high),
         "group_null_p95": float(np.percentile(group.null.mean(axis=1), 95)),
-        "normalised_overlap": float(np.nanmean(reliability.normalised)),
+        "normalised_overlap": _mean_or_nan(reliability.normalised),
     }
     nulls = LayerNulls(group=group.null, pairing=pairing.null if pairing else None, joint=joint.null)
     return per_emotion, layer_level, nulls
+
+
+def _mean_or_nan(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else float("nan")
 
 
 def group_assignment_p(cross_overlap: np.ndarray, *, max_exact: int = 7, n_sampled: int = 5000, seed: int = 0) -> float:

@@ -109,7 +109,9 @@ def pair_summary(
         summary.update(verdict=LEGACY_NO_VERDICT, summary="legacy numbers carry no verdict; rerun with --metric bounded")
         return summary
     if "p_pairing" not in cells or cells["p_pairing"].isna().all() or pairing_null_means is None:
-        summary.update(verdict=NOT_TESTED, summary="statistics were off (--permutations 0)")
+        reason = "statistics were off (--permutations 0)" if "p_group" not in cells else (
+            "the pairing null was off (--pairing-permutations 0), so step (a) was not tested")
+        summary.update(verdict=NOT_TESTED, summary=reason)
         return summary
     observed_mean = float(cells["overlap_after"].mean())
     null = np.asarray(pairing_null_means, dtype=np.float64)

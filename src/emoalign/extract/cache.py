@@ -6,7 +6,7 @@ import hashlib
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from emoalign.data.dataset import PromptDataset
@@ -51,7 +51,10 @@ def cache_key(request: ExtractionRequest, dtype_name: str) -> str:
     """sha256 of model id + revision (or local folder fingerprint) + dtype + dataset hash + layers
     + position policy + lexicon + format version."""
     spec = request.spec
-    revision = local_fingerprint(spec.hub_id) if spec.is_local else (request.revision or "main")
+    if spec.gguf is not None:  # a GGUF file: its bytes, not its mtime, identify the weights
+        revision = spec.gguf.sha256
+    else:
+        revision = local_fingerprint(spec.hub_id) if spec.is_local else (request.revision or "main")
     payload = {
         "model": spec.hub_id,
         "revision": revision,
@@ -89,7 +92,17 @@ def get_activations(
     (loading the model) and cached. Returns ``(activations, path, cache_hit)``.
 
     With ``allow_extract=False`` a cache miss is an error instead (``emoalign align`` never loads a model).
+    A request with ``untrained_seed`` is a random copy: cached by architecture + tokenizer + seed
+    (:mod:`emoalign.extract.baseline`), not by model id.
     """
+    if request.untrained_seed is not None:
+        from emoalign.extract.baseline import random_copy_activation_files
+
+        [(activations, path, hit)] = random_copy_activation_files(
+            replace(request, untrained_seed=None), [request.untrained_seed], cache_dir,
+            quiet=quiet, allow_extract=allow_extract,
+        )
+        return activations, path, hit
     path = cache_file(cache_dir, request, _checked_dtype_name(request))
     if path.exists():
         try:
@@ -124,3 +137,19 @@ def get_activations(
     )
     activations.save(path)
     return activations, path, False
+
+
+def random_copy_activations(
+    request: ExtractionRequest,
+    seeds: Sequence[int],
+    cache_dir: str | Path,
+    *,
+    quiet: bool = False,
+    allow_extract: bool = True,
+) -> list[ActivationSet]:
+    """Activation sets of random-weight copies of ``request.spec``, one per seed, through the cache
+    (keyed by architecture + tokenizer + seed, not by model id); config and tokenizer are read and the
+    prompts tokenized once for all seeds. See :func:`emoalign.extract.baseline.random_copy_activations`."""
+    from emoalign.extract.baseline import random_copy_activations as from_baseline
+
+    return from_baseline(request, seeds, cache_dir, quiet=quiet, allow_extract=allow_extract)

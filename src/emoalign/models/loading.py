@@ -51,6 +51,8 @@ class LoadedModel:
             "d_model": self.d_model,
             "block_path": self.block_path,
             "weights": "pretrained" if self.untrained_seed is None else f"random init (seed {self.untrained_seed})",
+            **({"random_seed": self.untrained_seed} if self.untrained_seed is not None else {}),
+            **({"gguf": self.spec.gguf.provenance()} if self.spec.gguf is not None else {}),
         }
 
 
@@ -124,12 +126,22 @@ def local_fingerprint(path: str | Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def model_location(spec: ModelSpec, *, quiet: bool = False) -> str:
+    """What ``from_pretrained`` reads: the hub id or folder, or for a GGUF file its dequantized copy
+    in the model store (made on first use; see :mod:`emoalign.models.gguf`)."""
+    if spec.gguf is None:
+        return spec.hub_id
+    from emoalign.models.gguf import ensure_dequantized
+
+    return str(ensure_dequantized(spec.gguf, quiet=quiet))
+
+
 def load_config(spec: ModelSpec, *, revision: str | None = None, trust_remote_code: bool = False) -> Any:
     """The model's config (cheap: no weights)."""
     from transformers import AutoConfig
 
     try:
-        return AutoConfig.from_pretrained(spec.hub_id, revision=revision, trust_remote_code=trust_remote_code)
+        return AutoConfig.from_pretrained(model_location(spec), revision=revision, trust_remote_code=trust_remote_code)
     except (OSError, ValueError, KeyError) as exc:
         raise _offline_error(spec, "config", exc) from None
 
@@ -140,7 +152,7 @@ def load_tokenizer(spec: ModelSpec, *, revision: str | None = None, trust_remote
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(
-            spec.hub_id, revision=revision, trust_remote_code=trust_remote_code
+            model_location(spec), revision=revision, trust_remote_code=trust_remote_code
         )
     except (OSError, ValueError, KeyError) as exc:
         raise _offline_error(spec, "tokenizer", exc) from None
@@ -167,15 +179,19 @@ def load_model(
     device_map: str | None = None,
     quiet: bool = False,
     untrained_seed: int | None = None,
+    n_blocks: int | None = None,
 ) -> LoadedModel:
     """Load ``spec`` without its LM head (``AutoModel``: the head and its 128k-262k vocabulary are
     never needed), in eval mode, on the requested device.
 
     ``untrained_seed``: instead of the weights, build the same architecture from its config with
-    random initial weights (seeded) — the untrained control, which reads the same tokens.
+    random initial weights (seeded) — the untrained control, which reads the same tokens; built by
+    :func:`emoalign.models.random_copy.build_random_copy`, with only the first ``n_blocks`` blocks
+    (``None``: all).
     """
     from transformers import AutoModel
 
+    model_location(spec, quiet=quiet)  # a GGUF file: dequantized into the model store first (once)
     config = load_config(spec, revision=revision, trust_remote_code=trust_remote_code)
     model_type = str(getattr(config, "model_type", "unknown"))
     torch_dtype = resolve_dtype(dtype, model_type, estimate_parameter_count(config))
@@ -191,11 +207,14 @@ def load_model(
     # AutoModel on a CausalLM checkpoint reports the unused LM head as "unexpected": expected here.
     with hf_quiet(progress=quiet, logs=True):
         if untrained_seed is not None:
-            torch.manual_seed(untrained_seed)
-            model = AutoModel.from_config(config, dtype=torch_dtype, trust_remote_code=trust_remote_code)
+            from emoalign.models.random_copy import build_random_copy
+
+            model = build_random_copy(
+                config, untrained_seed, n_blocks, dtype=torch_dtype, trust_remote_code=trust_remote_code
+            )
         else:
             try:
-                model = AutoModel.from_pretrained(spec.hub_id, **kwargs)
+                model = AutoModel.from_pretrained(model_location(spec, quiet=quiet), **kwargs)
             except (OSError, ValueError, KeyError) as exc:
                 raise _offline_error(spec, "weights", exc) from None
     if device_map is None:
