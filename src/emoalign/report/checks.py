@@ -1,5 +1,7 @@
-"""Sanity checks of one model pair (pure): the original study's three checks, the null-based ones,
-the verdict that the label null governs, and the numerics of a result.
+"""Sanity checks of one model pair (pure): the original study's three checks, then the three steps
+of the verdict (:mod:`emoalign.analysis.verdict`) — (a) correspondence, (b) beyond vocabulary, which
+decides, (c) emotion vs any prompt group, which is context — the reliability of the subspaces, the
+untrained control, and the numerics of a result.
 
 A :class:`Check` carries a status and a reason *key* with its parameters;
 :mod:`emoalign.report.i18n` turns it into English or Japanese.
@@ -16,13 +18,16 @@ import pandas as pd
 
 from emoalign.results import AlignmentResult
 
-PASS, WARN, FAIL, NA = "pass", "warn", "fail", "n/a"
-ICONS: dict[str, str] = {PASS: "✅", WARN: "⚠️", FAIL: "❌", NA: "—"}
+PASS, WARN, FAIL, INFO, NA = "pass", "warn", "fail", "info", "n/a"
+ICONS: dict[str, str] = {PASS: "✅", WARN: "⚠️", FAIL: "❌", INFO: "ℹ️", NA: "—"}
 ALPHA = 0.05
 AFTER_THRESHOLD = 0.1  # the original study's "after > 0.1"
 LARGE_DELTA = 0.05  # "notably large" improvement at some layer
 NOTABLE_INCREASE = 0.01  # below this, "after" has not increased (the original: Gemma's +0.00005 is ❌)
-STAT_COLUMNS: tuple[str, ...] = ("null_mean", "null_p95", "ci_low", "ci_high", "ceiling")
+CHANCE_FACTOR = 2.0  # "before" within this factor of chance: nothing shared before the map
+RELIABLE = 0.5  # Spearman–Brown split-half reliability below this: the subspaces are noisy
+STAT_COLUMNS: tuple[str, ...] = ("ci_low", "ci_high", "group_null_p95", "normalised_overlap", "reliability_source",
+                                 "reliability_target", "baseline_overlap_bound")
 CORE_COLUMNS: tuple[str, ...] = ("mean_overlap_before", "mean_overlap_after", "delta", "overlap_before", "overlap_after")
 
 
@@ -46,7 +51,7 @@ class Numerics:
     """Non-finite values per column, layers extracted but absent from the tables, extraction fallbacks."""
 
     non_finite: dict[str, int]
-    not_computed: dict[str, int]  # statistics columns left NaN (e.g. a ceiling that needs more prompts)
+    not_computed: dict[str, int]  # statistics columns left NaN (e.g. a reliability that needs more prompts)
     skipped_layers: dict[str, list[int]]
     fallbacks: dict[str, dict[str, int]]
     match_rates: dict[str, dict[str, float]]
@@ -83,27 +88,48 @@ def format_layers(layers: Sequence[int]) -> str:
 # sanity checks
 
 
-def check_before_near_zero(profile: pd.DataFrame) -> Check:
-    """The original's check 1: mean 'before' ≈ 0 (here: at most max(0.05, 2 × chance))."""
+def _legacy(summary: dict[str, Any], key: str) -> Check | None:
+    """Steps of the verdict do not apply to legacy numbers."""
+    if summary.get("schema") == "legacy":
+        return Check(key, NA, "legacy_no_verdict", {})
+    return None
+
+
+def _count_params(summary: dict[str, Any], key: str) -> dict[str, Any]:
+    return {"n": summary.get(key), "n_cells": summary.get("n_cells")}
+
+
+def check_before_near_zero(profile: pd.DataFrame, summary: dict[str, Any] | None = None) -> Check:
+    """The original's check 1, "before ≈ 0", made to say something: 'before' against the chance level
+    of the metric (k/d_source bounded; 1/d_source legacy, the expected squared entry of U Vᵀ)."""
+    summary = summary or {}
     before = float(profile["before"].mean())
-    chance = float(profile["chance"].mean()) if has_column(profile, "chance") else 0.0
-    limit = max(0.05, 2 * chance)
-    if before <= limit:
-        return Check("before_near_zero", PASS, "before_ok", {"before": before, "limit": limit})
-    return Check("before_near_zero", WARN, "before_high", {"before": before, "limit": limit})
+    chance = float(profile["chance"].mean()) if has_column(profile, "chance") else float("nan")
+    k = summary.get("n_components")
+    if summary.get("metric") == "legacy" and np.isfinite(chance) and k:
+        chance = chance / float(k)
+    if not np.isfinite(chance) or chance <= 0:  # no chance level recorded: the original's "≈ 0"
+        limit = 0.05
+        status = PASS if before <= limit else WARN
+        return Check("before_near_zero", status, "before_ok_abs" if status == PASS else "before_high_abs",
+                     {"before": before, "limit": limit})
+    ratio = before / chance
+    params = {"before": before, "chance": chance, "ratio": ratio}
+    if ratio <= CHANCE_FACTOR:
+        return Check("before_near_zero", PASS, "before_ok", params)
+    return Check("before_near_zero", WARN, "before_high", params)
 
 
-def check_after_increase(profile: pd.DataFrame, null_beaten: bool | None) -> Check:
+def check_after_increase(profile: pd.DataFrame, summary: dict[str, Any] | None = None) -> Check:
     """The original's check 2: mean 'after' of the order of 0.1 or more (⚠️ for a notable increase
-    below 0.1). Met without beating the label null (``null_beaten is False``) it is only a warning,
-    said so explicitly."""
+    below 0.1). Met without beating the random-weight copies it is only a warning, said so."""
+    summary = summary or {}
     before, after = float(profile["before"].mean()), float(profile["after"].mean())
-    params = {"after": after, "before": before, "threshold": AFTER_THRESHOLD}
-    if "null_p95" in profile:
-        params["null_p95"] = float(profile["null_p95"].mean())
+    params = {"after": after, "before": before, "threshold": AFTER_THRESHOLD,
+              "bound": summary.get("baseline_overlap_bound", float("nan"))}
     if after >= AFTER_THRESHOLD:
-        if null_beaten is False:
-            return Check("after_increase", WARN, "after_high_not_null", params)
+        if summary.get("schema") == "current" and summary.get("beyond_vocabulary") is False:
+            return Check("after_increase", WARN, "after_high_not_baseline", params)
         return Check("after_increase", PASS, "after_ok", params)
     if after - before >= NOTABLE_INCREASE:
         return Check("after_increase", WARN, "after_small", params)
@@ -125,48 +151,86 @@ def check_delta_positive(profile: pd.DataFrame) -> Check:
     return Check("delta_positive", WARN, "delta_negative" if negative else "delta_small", params)
 
 
-def check_above_null(profile: pd.DataFrame) -> Check:
-    """After (bounded) above the label null's 95th percentile, per layer pair."""
-    if not has_column(profile, "null_p95"):
-        return Check("above_null", NA, "no_null", {})
-    above = profile["after_bounded"] > profile["null_p95"]
-    params = {"n_above": int(above.sum()), "n": int(len(profile)), "after": float(profile["after_bounded"].mean()),
-              "null_p95": float(profile["null_p95"].mean())}
-    status = PASS if above.all() else WARN if above.any() else FAIL
-    return Check("above_null", status, f"above_null_{status}", params)
+def check_correspondence(summary: dict[str, Any]) -> Check:
+    """Step (a): the map beats maps fitted on shuffled pairs (pairing null), for the pair and per cell."""
+    legacy = _legacy(summary, "correspondence")
+    if legacy is not None:
+        return legacy
+    params = {**_count_params(summary, "n_correspondence"), "p": summary.get("p_pairing", float("nan")),
+              "alpha": summary.get("alpha", ALPHA)}
+    pair = summary.get("correspondence")
+    if pair is None:
+        if params["n"] is None:
+            return Check("correspondence", NA, "no_pairing", {})
+        n, total = params["n"], params["n_cells"]
+        status = PASS if n == total else WARN if n > 0 else FAIL
+        return Check("correspondence", status, f"corr_cells_{status}", params)
+    if pair:
+        return Check("correspondence", PASS, "corr_pass", params)
+    return Check("correspondence", FAIL, "corr_fail", params)
 
 
-def check_label_null(profile: pd.DataFrame, alpha: float) -> Check:
-    """Fraction of cells emotion-specific at q < alpha (label-permutation null, BH over cells)."""
-    if "n_specific" not in profile or int(profile["n_tested"].sum()) == 0:
-        return Check("label_null", NA, "no_null", {})
-    n, tested = int(profile["n_specific"].sum()), int(profile["n_tested"].sum())
-    params = {"n_specific": n, "n_tested": tested, "fraction": n / tested, "alpha": alpha}
-    status = PASS if n == tested else WARN if n > 0 else FAIL
-    return Check("label_null", status, f"label_null_{status}", params)
+def check_beyond_vocabulary(summary: dict[str, Any]) -> Check:
+    """Step (b), which decides: the pair's mean overlap AND mean specificity beat random-weight copies
+    of both models reading the same prompts (one-sided 95 % prediction bound)."""
+    legacy = _legacy(summary, "beyond_vocabulary")
+    if legacy is not None:
+        return legacy
+    if summary.get("schema") == "old":
+        return Check("beyond_vocabulary", NA, "no_baseline_old", {})
+    pair = summary.get("beyond_vocabulary")
+    if pair is None and summary.get("n_baseline_copies") and summary.get("correspondence") is None:
+        return Check("beyond_vocabulary", NA, "beyond_untested", {"n_copies": summary.get("n_baseline_copies")})
+    if pair is None:
+        return Check("beyond_vocabulary", NA, "no_baseline", {})
+    params = {**_count_params(summary, "n_beyond_vocabulary"), "p": summary.get("p_baseline"),
+              "after": summary.get("mean_after"),
+              "bound": summary.get("baseline_overlap_bound"), "copies_mean": summary.get("baseline_overlap_mean"),
+              "specificity": summary.get("mean_specificity"),
+              "specificity_bound": summary.get("baseline_specificity_bound"),
+              "n_copies": summary.get("n_baseline_copies")}
+    if pair:
+        return Check("beyond_vocabulary", PASS, "beyond_pass", params)
+    return Check("beyond_vocabulary", FAIL, "beyond_fail", params)
 
 
-def check_specificity(profile: pd.DataFrame) -> Check:
-    """Same-emotion overlap above the mean overlap with the other emotions."""
-    if not has_column(profile, "specificity"):
-        return Check("specificity", NA, "no_specificity", {})
-    spec = profile["specificity"]
-    params = {"mean": float(spec.mean()), "n_positive": int((spec > 0).sum()), "n": int(len(spec))}
-    if (spec > 0).all():
-        return Check("specificity", PASS, "specificity_ok", params)
-    return Check("specificity", WARN if spec.mean() > 0 else FAIL, "specificity_some", params)
+def check_emotion_group(summary: dict[str, Any]) -> Check:
+    """Step (c), context: the emotion grouping against random prompt groups relabelled identically in
+    both models. A planted twin shares every grouping and fails it by design."""
+    legacy = _legacy(summary, "emotion_group")
+    if legacy is not None:
+        return legacy
+    if summary.get("n_emotion_group") is None:
+        return Check("emotion_group", NA, "no_emotion_null", {})
+    params = {"n": summary["n_emotion_group"], "n_specific": summary.get("n_emotion_specific") or 0,
+              "n_cells": summary.get("n_cells")}
+    if params["n_specific"] == params["n_cells"]:
+        return Check("emotion_group", PASS, "emotion_all", params)
+    if params["n_specific"] > 0:
+        return Check("emotion_group", WARN, "emotion_some", params)
+    return Check("emotion_group", INFO, "emotion_none", params)
 
 
-def check_ceiling(profile: pd.DataFrame) -> Check:
-    """After relative to the split-half noise ceiling (how high any cross-model overlap can get)."""
-    if not has_column(profile, "ceiling"):
-        return Check("ceiling", NA, "no_ceiling", {})
-    after, ceiling = float(profile["after_bounded"].mean()), float(profile["ceiling"].mean())
-    ratio = after / ceiling if ceiling > 0 else float("nan")
-    params = {"after": after, "ceiling": ceiling, "ratio": ratio}
-    if np.isfinite(ratio) and ratio >= 0.5:
-        return Check("ceiling", PASS, "ceiling_ok", params)
-    return Check("ceiling", WARN, "ceiling_low", params)
+def check_reliability(summary: dict[str, Any]) -> Check:
+    """How well each model's subspaces reproduce across prompt halves (Spearman–Brown), and the
+    normalised overlap: the cross-model overlap of halves over the models' own split-half overlaps."""
+    legacy = _legacy(summary, "reliability")
+    if legacy is not None:
+        return legacy
+    if not np.isfinite(summary.get("mean_normalised_overlap", float("nan"))):
+        return Check("reliability", NA, "no_reliability_old" if summary.get("schema") == "old" else "no_reliability",
+                     {})
+    params = {"normalised": summary["mean_normalised_overlap"], "rel_source": summary.get("mean_reliability_source"),
+              "rel_target": summary.get("mean_reliability_target"), "threshold": RELIABLE}
+    rels = [r for r in (params["rel_source"], params["rel_target"]) if r is not None and np.isfinite(r)]
+    if rels and min(rels) >= RELIABLE:
+        return Check("reliability", PASS, "reliability_ok", params)
+    return Check("reliability", WARN, "reliability_low", params)
+
+
+def _beyond_share(summary: dict[str, Any]) -> float | None:
+    n, total = summary.get("n_beyond_vocabulary"), summary.get("n_cells")
+    return n / total if n is not None and total else None
 
 
 def check_control(summary: dict[str, Any], control: dict[str, Any] | None, control_label: str | None) -> Check:
@@ -178,12 +242,10 @@ def check_control(summary: dict[str, Any], control: dict[str, Any] | None, contr
     gain = summary["mean_after"] - control["mean_after"]
     params = {"after": summary["mean_after"], "control_after": control["mean_after"], "gain": gain,
               "control": control_label}
-    with_null = summary["n_tested"] > 0 and control["n_tested"] > 0
-    if with_null:
-        frac = summary["n_specific"] / summary["n_tested"]
-        frac_control = control["n_specific"] / control["n_tested"]
-        params.update(fraction=frac, control_fraction=frac_control)
-        better = frac > frac_control
+    share, share_control = _beyond_share(summary), _beyond_share(control)
+    if share is not None and share_control is not None:
+        params.update(fraction=share, control_fraction=share_control)
+        better = share > share_control
     else:
         better = gain > 0
     if gain > 0 and better:
@@ -193,48 +255,60 @@ def check_control(summary: dict[str, Any], control: dict[str, Any] | None, contr
     return Check("control", WARN, "control_mixed", params)
 
 
-def overall_check(checks: Sequence[Check]) -> Check:
-    """Verdict of the checks section. With null-based information the label-null test governs
-    (a pair passes only if it passes); without it the original's checks can at best warn."""
+def overall_check(checks: Sequence[Check], summary: dict[str, Any] | None = None) -> Check:
+    """Conclusion of the checks section. Step (b) (beyond vocabulary) decides; without it the
+    original's checks can at best warn; legacy numbers carry no verdict."""
+    summary = summary or {}
     by_key = {c.key: c for c in checks}
-    null = by_key["label_null"] if by_key["label_null"].status != NA else by_key["above_null"]
     after, delta = by_key["after_increase"], by_key["delta_positive"]
-    original_met = after.params["after"] >= AFTER_THRESHOLD and delta.status != FAIL
-    params = dict(null.params)
-    params.update(after=after.params["after"], threshold=AFTER_THRESHOLD)
-    if null.status == NA:
-        if after.status == FAIL or delta.status == FAIL:
+    corr, beyond = by_key["correspondence"], by_key["beyond_vocabulary"]
+    original_fail = after.status == FAIL or delta.status == FAIL
+    params = {**beyond.params, **{f"corr_{k}": v for k, v in corr.params.items()},
+              "after": after.params["after"], "threshold": AFTER_THRESHOLD, "verdict": summary.get("verdict"),
+              "n_specific": summary.get("n_emotion_specific"), "n_cells": summary.get("n_cells"),
+              "p_pairing": summary.get("p_pairing"), "p_baseline": summary.get("p_baseline")}
+    schema = summary.get("schema")
+    if schema == "legacy":
+        n_pass = sum(by_key[k].status == PASS for k in ("before_near_zero", "after_increase", "delta_positive"))
+        return Check("overall", NA, "overall_legacy", {**params, "n_pass": n_pass})
+    if schema == "old":
+        return Check("overall", FAIL if original_fail else WARN, "overall_old_schema", params)
+    if beyond.status == NA:
+        if corr.status == PASS:
+            return Check("overall", WARN, "overall_no_baseline", params)
+        if corr.status == FAIL:
+            return Check("overall", FAIL, "overall_no_correspondence", params)
+        if original_fail:
             return Check("overall", FAIL, "overall_original_fail", params)
+        if schema == "current":  # statistics, but no pairing null: no verdict
+            return Check("overall", WARN, "overall_no_pairing", params)
         return Check("overall", WARN, "overall_untested", params)
-    control = by_key.get("control")
-    if null.status == PASS:
+    if beyond.status == PASS and corr.status == PASS:
+        control = by_key.get("control")
         if control is not None and control.status in (WARN, FAIL):
             return Check("overall", WARN, "overall_control_weak", {**params, **control.params})
-        return Check("overall", PASS, f"overall_{null.key}_pass", params)
-    if null.status == WARN:
-        return Check("overall", WARN, f"overall_{null.key}_partial", params)
-    if original_met:
-        return Check("overall", FAIL, "overall_original_not_null", params)
-    return Check("overall", FAIL, "overall_null_fail", params)
+        return Check("overall", PASS, "overall_beyond", params)
+    if beyond.status == PASS:  # beats the copies, but the map carries no correspondence
+        return Check("overall", FAIL, "overall_no_correspondence", params)
+    reason = "overall_original_not_baseline" if after.params["after"] >= AFTER_THRESHOLD else "overall_not_beyond"
+    return Check("overall", FAIL, reason + ("_no_corr" if corr.status == FAIL else ""), params)
 
 
 def sanity_checks(
     profile: pd.DataFrame, summary: dict[str, Any], alpha: float = ALPHA,
     control: dict[str, Any] | None = None, control_label: str | None = None,
 ) -> list[Check]:
-    """The original's three checks, then the null-based ones (n/a where the artifact lacks them)."""
-    label_null = check_label_null(profile, alpha)
-    above_null = check_above_null(profile)
-    governing = label_null if label_null.status != NA else above_null
-    null_beaten = None if governing.status == NA else governing.status != FAIL
+    """The original's three checks, the three verdict steps, reliability and the control
+    (n/a where the artifact lacks what a check needs)."""
+    summary = {**summary, "alpha": alpha}
     return [
-        check_before_near_zero(profile),
-        check_after_increase(profile, null_beaten),
+        check_before_near_zero(profile, summary),
+        check_after_increase(profile, summary),
         check_delta_positive(profile),
-        above_null,
-        label_null,
-        check_specificity(profile),
-        check_ceiling(profile),
+        check_correspondence(summary),
+        check_beyond_vocabulary(summary),
+        check_emotion_group(summary),
+        check_reliability(summary),
         check_control(summary, control, control_label),
     ]
 

@@ -12,12 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from emoalign.errors import EmoalignError
+from emoalign.analysis.verdict import BEYOND_VOCABULARY, LEGACY_NO_VERDICT, NOT_TESTED
 from emoalign.report.checks import NA, format_layers, has_column
 from emoalign.report.compare import (
+    OLD_SCHEMA_NO_VERDICT,
     Comparison,
     ModelEntry,
+    alpha_of,
     compare_results,
     comparison_csv,
     depth_region,
@@ -66,38 +70,172 @@ def f3(value: Any) -> str:
     return f"{number:.3f}" if np.isfinite(number) else "n/a"
 
 
+def fp(value: Any) -> str:
+    """A p-value: three significant digits (a p of 0.0002 must not read 0.000)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    return f"{number:.3g}" if np.isfinite(number) else "n/a"
+
+
+P_KEYS = ("p", "p_pairing", "p_baseline")
+
+
+def _number(value: float, key: str = "") -> str:
+    """Three decimals from 0.1 up (0.815, 1.000), three significant digits below (0.0999 must not read
+    0.100 next to a threshold of 0.1) and for ratios."""
+    if not np.isfinite(value):
+        return "n/a"
+    if key in ("ratio", "threshold", "alpha", "large", "limit") or abs(value) < 0.1:
+        return f"{value:.3g}"
+    return f"{value:.3f}"
+
+
 def _params(params: dict[str, Any]) -> dict[str, Any]:
-    """Format floats for the prose templates (three decimals)."""
-    return {k: (f3(v) if isinstance(v, (float, np.floating)) else v) for k, v in params.items()}
+    """Format the prose templates' parameters: p-values to three significant digits, other floats with
+    :func:`_number`, missing values as ``n/a``."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if value is None:
+            out[key] = "n/a"
+        elif key in P_KEYS:
+            out[key] = fp(value)
+        elif isinstance(value, (float, np.floating)):
+            out[key] = _number(float(value), key)
+        else:
+            out[key] = value
+    return out
+
+
+def check_text(T: Strings, check) -> str:
+    """The reason of one check, in ``T``'s language (verdict words translated)."""
+    params = _params(check.params)
+    if "verdict" in check.params:
+        params["verdict"] = T.verdict(check.params["verdict"])
+    return T(check.reason, **params)
 
 
 def check_line(T: Strings, check) -> str:
     """``✅ reason`` of one check."""
-    return f"{check.icon} {T(check.reason, **_params(check.params))}"
+    return f"{check.icon} {check_text(T, check)}"
+
+
+def _count(n: Any, total: Any) -> str:
+    return "n/a" if n is None or total is None or pd.isna(n) else f"{int(n)}/{int(total)}"
 
 
 # ------------------------------------------------------------------------------------------------
 # sections
 
 
+def layer_verdict(T: Strings, row: pd.Series, schema: str) -> str:
+    """A layer pair's verdict in words (the stored words, or built from the counts)."""
+    if schema == "legacy":
+        return T.verdict(LEGACY_NO_VERDICT)
+    if schema == "old":
+        return T.verdict(OLD_SCHEMA_NO_VERDICT)
+    if schema == "untested":
+        return T.verdict(NOT_TESTED)
+    if "verdict" in row and isinstance(row["verdict"], str):
+        return T.verdict(row["verdict"])
+    return "n/a"
+
+
 def _layer_table(T: Strings, entry: ModelEntry) -> Block:
-    p = entry.profile
-    header = [T("col_layer"), T("col_target_layer"), T("col_rel_depth"), T("col_before"), T("col_after"), T("col_delta")]
-    extra = [(c, T(f"col_{c}")) for c in ("null_p95", "ceiling") if has_column(p, c)]
-    ci = has_column(p, "ci_low") and has_column(p, "ci_high")
-    header += [name for _, name in extra] + ([T("col_ci")] if ci else [])
-    specific = "n_specific" in p
-    verdict = "verdict" in p and not specific
-    header += [T("col_specific")] if specific else []
-    header += [T("col_verdict")] if verdict else []
+    p, schema = entry.profile, entry.summary["schema"]
+    bounded = schema != "legacy"
+    header = [T("col_layer"), T("col_target_layer"), T("col_rel_depth"), T("col_before"), T("col_after"),
+              T("col_delta")]
+    chance = bounded and has_column(p, "chance")
+    copies = bounded and has_column(p, "baseline_overlap_bound")
+    ci = bounded and has_column(p, "ci_low") and has_column(p, "ci_high")
+    normalised = bounded and has_column(p, "normalised_overlap")
+    step_columns = (("n_correspondence", "col_step_a"), ("n_beyond_vocabulary", "col_step_b"),
+                    ("n_emotion_group", "col_step_c"), ("n_emotion_specific", "col_step_all"))
+    steps = [(column, key) for column, key in step_columns
+             if schema == "current" and column in p and p[column].notna().all()]
+    header += [T("col_chance")] if chance else []
+    header += [T("col_copies_bound")] if copies else []
+    header += [T("col_ci")] if ci else []
+    header += [T("col_normalised")] if normalised else []
+    header += [T(key) for _, key in steps] + [T("col_verdict")]
     rows = []
     for _, r in p.iterrows():
         row = [int(r["layer"]), int(r["target_layer"]), f"{r['rel_depth']:.2f}", f6(r["before"]), f6(r["after"]),
                f"**{f6(r['delta'])}**"]
-        row += [f6(r[c]) for c, _ in extra]
-        row += [f"[{f6(r['ci_low'])}, {f6(r['ci_high'])}]"] if ci else []
-        row += [f"{int(r['n_specific'])}/{int(r['n_tested'])}"] if specific else []
-        row += [str(r["verdict"])] if verdict else []
+        row += [f3(r["chance"])] if chance else []
+        row += [f3(r["baseline_overlap_bound"])] if copies else []
+        row += [f"[{f3(r['ci_low'])}, {f3(r['ci_high'])}]"] if ci else []
+        row += [f3(r["normalised_overlap"])] if normalised else []
+        row += [_count(r[column], r["n_cells"]) for column, _ in steps]
+        row.append(layer_verdict(T, r, schema))
+        rows.append(row)
+    return table(header, rows)
+
+
+def pair_verdict_line(T: Strings, entry: ModelEntry) -> str:
+    """``**Pair verdict**: words — the pair-level p-values and the counts of cells per step``."""
+    s = entry.summary
+    details: list[str] = []
+    if np.isfinite(s["p_pairing"]):
+        details.append(T("detail_pairing", p=fp(s["p_pairing"])))
+    if s["schema"] == "current":
+        if s["beyond_vocabulary"] is not None:
+            details.append(T("detail_baseline", n_copies=s["n_baseline_copies"], p=fp(s["p_baseline"]),
+                             copies_mean=f3(s["baseline_overlap_mean"]), bound=f3(s["baseline_overlap_bound"])))
+        else:
+            details.append(T("detail_no_baseline"))
+        if s["n_correspondence"] is not None:
+            details.append(T("detail_steps", a=s["n_correspondence"], b=_na(s["n_beyond_vocabulary"]),
+                             c=_na(s["n_emotion_group"]), all=_na(s["n_emotion_specific"]), n=s["n_cells"]))
+    if s["schema"] == "current" and s["correspondence"] is None:
+        details = [T("overall_no_pairing")]
+    if not details:
+        details.append(T({"legacy": "legacy_no_verdict", "old": "overall_old_schema"}.get(s["schema"],
+                                                                                          "overall_untested")))
+    return T("pair_verdict", verdict=T.verdict(s["verdict"]), details=T("details_join").join(details))
+
+
+def _na(value: Any) -> Any:
+    return "n/a" if value is None else value
+
+
+def schema_note(T: Strings, entry: ModelEntry) -> str | None:
+    """What this artifact lacks, in words (None when nothing is missing)."""
+    s = entry.summary
+    if s["schema"] == "legacy":
+        return T("note_legacy")
+    if s["schema"] == "old":
+        return T("note_old_schema")
+    if s["schema"] == "untested":
+        return T("note_untested")
+    if s["correspondence"] is None:
+        return T("note_no_pairing")
+    if s["beyond_vocabulary"] is None:
+        return T("note_no_baseline")
+    return None
+
+
+def k_profile_block(T: Strings, entry: ModelEntry) -> Block | None:
+    """The verdict against k as a table (None without a k profile or for legacy numbers)."""
+    k_profile = getattr(entry.result, "k_profile", None)
+    if entry.summary["schema"] == "legacy" or not isinstance(k_profile, pd.DataFrame) or k_profile.empty:
+        return None
+    if "mean_overlap_after" not in k_profile:
+        return None
+    baseline = has_column(k_profile, "baseline_overlap_bound")
+    chosen = entry.result.config.get("n_components")
+    header = [T("col_k"), T("col_after"), T("col_mean_specificity")]
+    header += [T("col_copies_mean"), T("col_copies_bound"), T("col_share_beyond")] if baseline else []
+    rows = []
+    for _, r in k_profile.sort_values("k").iterrows():
+        k = int(r["k"])
+        row = [f"**{k}**" if k == chosen else str(k), f3(r["mean_overlap_after"]), f3(r["mean_specificity"])]
+        if baseline:
+            share = r["share_beyond_vocabulary"]
+            row += [f3(r["baseline_overlap_mean"]), f3(r["baseline_overlap_bound"]),
+                    f"{share:.0%}" if np.isfinite(share) else "n/a"]
         rows.append(row)
     return table(header, rows)
 
@@ -117,9 +255,13 @@ def section_results(T: Strings, comparison: Comparison, per_model_figures, folde
         blocks.append(_layer_table(T, entry))
         blocks.append(Paragraph(T("mean_improvement", delta=f6(s["mean_delta"]), before=f6(s["mean_before"]),
                                   after=f6(s["mean_after"]))))
-        if np.isfinite(s["mean_null_p95"]) or s["n_tested"] > 0:
-            blocks.append(Paragraph(T("null_summary", null_p95=f6(s["mean_null_p95"]),
-                                      n_specific=s["n_specific"], n_tested=s["n_tested"])))
+        blocks.append(Paragraph(pair_verdict_line(T, entry)))
+        note = schema_note(T, entry)
+        if note:
+            blocks.append(Paragraph(f"⚠️ {note}"))
+        k_table = k_profile_block(T, entry)
+        if k_table is not None:
+            blocks += [Heading(T("h_k_profile", label=entry.label), 4), k_table]
         blocks += _images(T, per_model_figures.get(entry.label, []), folder_name)
     return blocks
 
@@ -143,14 +285,12 @@ def section_discussion(T: Strings, comparison: Comparison) -> list[Block]:
         Heading(T("h_patterns"), 3),
         Heading(T("h_pattern_original"), 4),
         bullets([f"**{l}**: {check_line(T, c['after_increase'])}" for l, c in zip(labels, by_key)]),
-        Heading(T("h_pattern_null"), 4),
+        Heading(T("h_pattern_baseline"), 4),
+        bullets([f"**{l}**: {check_line(T, c['beyond_vocabulary'])}" for l, c in zip(labels, by_key)]),
+        Heading(T("h_peak_position"), 4),
+        Paragraph(T("peak_explain")),
+        bullets([_peak_line(T, e) for e in comparison.entries]),
     ]
-    null_lines = []
-    for label, checks in zip(labels, by_key):
-        check = checks["label_null"] if checks["label_null"].status != NA else checks["above_null"]
-        null_lines.append(f"**{label}**: {check_line(T, check)}")
-    blocks += [bullets(null_lines), Heading(T("h_peak_position"), 4),
-               Paragraph(T("peak_explain")), bullets([_peak_line(T, e) for e in comparison.entries])]
     controls = [(l, c["control"]) for l, c in zip(labels, by_key) if c["control"].status != NA]
     if controls:
         blocks += [Heading(T("h_control"), 3), bullets([f"**{l}**: {check_line(T, c)}" for l, c in controls])]
@@ -158,8 +298,8 @@ def section_discussion(T: Strings, comparison: Comparison) -> list[Block]:
 
 
 CHECK_ORDER: tuple[str, ...] = (
-    "before_near_zero", "after_increase", "delta_positive", "above_null", "label_null", "specificity", "ceiling",
-    "control",
+    "before_near_zero", "after_increase", "delta_positive", "correspondence", "beyond_vocabulary", "emotion_group",
+    "reliability", "control",
 )
 
 
@@ -177,24 +317,40 @@ def section_checks(T: Strings, comparison: Comparison) -> list[Block]:
     return blocks
 
 
+def _cells_text(s: dict[str, Any], T: Strings | None = None) -> str:
+    """``9/9/0/0 of 9``: cells passing (a), (b), (c) and all three."""
+    if s["n_correspondence"] is None:
+        return "n/a"
+    parts = [s["n_correspondence"], s["n_beyond_vocabulary"], s["n_emotion_group"], s["n_emotion_specific"]]
+    counts = "/".join("-" if v is None else str(int(v)) for v in parts)
+    return (T or strings("en"))("cells_of", counts=counts, n=s["n_cells"])
+
+
 def quantitative_table(T: Strings, comparison: Comparison) -> Block:
-    """Max Δ and its layer, mean Δ, mean before / after (+ null p95 and specific cells when present)."""
+    """Max Δ and its layer, mean Δ, mean before / after, the copies' bound, the pair-level p-values,
+    the cells passing each step and the verdict."""
     t = comparison.table
-    with_null = bool(np.isfinite(t["mean_null_p95"]).any())
-    with_q = bool((t["n_tested"] > 0).any())
+    with_copies = bool(np.isfinite(t["baseline_overlap_bound"]).any())
+    with_pairing = bool(np.isfinite(t["p_pairing"]).any())
+    with_baseline = bool(np.isfinite(t["p_baseline"]).any())
+    with_cells = any(e.summary["n_correspondence"] is not None for e in comparison.entries)
     header = [T("col_model"), T("col_max_delta"), T("col_max_delta_layer"), T("col_max_delta_target_layer"),
               T("col_mean_delta"), T("col_mean_before"), T("col_mean_after")]
-    header += [T("col_mean_null_p95")] if with_null else []
-    header += [T("col_specific")] if with_q else []
+    header += [T("col_copies_bound")] if with_copies else []
+    header += [T("col_p_pairing")] if with_pairing else []
+    header += [T("col_p_baseline")] if with_baseline else []
+    header += [T("col_cells")] if with_cells else []
     header += [T("col_verdict")]
     rows = []
     for entry in comparison.entries:
         s = entry.summary
         row = [entry.label, f"**{f6(s['max_delta'])}**", s["max_delta_layer"], s["max_delta_target_layer"],
                f"**{f6(s['mean_delta'])}**", f6(s["mean_before"]), f6(s["mean_after"])]
-        row += [f6(s["mean_null_p95"])] if with_null else []
-        row += [f"{s['n_specific']}/{s['n_tested']}" if s["n_tested"] > 0 else "n/a"] if with_q else []
-        row += [entry.overall.icon]
+        row += [f3(s["baseline_overlap_bound"])] if with_copies else []
+        row += [fp(s["p_pairing"])] if with_pairing else []
+        row += [fp(s["p_baseline"])] if with_baseline else []
+        row += [_cells_text(s, T)] if with_cells else []
+        row += [f"{entry.overall.icon} {T.verdict(s['verdict'])}"]
         rows.append(row)
     return table(header, rows)
 
@@ -227,25 +383,26 @@ def _numerics_line(T: Strings, entry: ModelEntry) -> str:
                                 f"({count})" for label, count in counts.items())
         for role, counts in n.fallbacks.items()
     )
-    line = f"**{entry.label}**: {icon} {finite}; {skip}"
+    join = T("details_join")
+    line = f"**{entry.label}**: {icon} {finite}{join}{skip}"
     if n.not_computed:
-        line += "; " + T("numerics_not_computed", detail=", ".join(f"{k} {v}" for k, v in n.not_computed.items()))
-    return line + (f"; {T('numerics_matches', detail=fallbacks)}" if fallbacks else "")
+        line += join + T("numerics_not_computed", detail=", ".join(f"{k} {v}" for k, v in n.not_computed.items()))
+    return line + (f"{join}{T('numerics_matches', detail=fallbacks)}" if fallbacks else "")
 
 
 def section_conclusion(T: Strings, comparison: Comparison) -> list[Block]:
     lines = []
     for entry in comparison.entries:
         s = entry.summary
-        text = T("conclusion_line", label=entry.label, icon=entry.overall.icon,
-                 verdict=T(entry.overall.reason, **_params(entry.overall.params)),
+        text = T("conclusion_line", label=entry.label, icon=entry.overall.icon, text=check_text(T, entry.overall),
                  after=f3(s["mean_after"]), before=f3(s["mean_before"]), max_delta=f3(s["max_delta"]),
                  layer=s["max_delta_target_layer"], region=T(f"region_{depth_region(s['max_delta_rel_depth'])}"))
         lines.append(text)
-    passed = sum(e.overall.status == "pass" for e in comparison.entries)
-    tested = any(e.overall.reason != "overall_untested" and e.overall.reason != "overall_original_fail"
-                 for e in comparison.entries)
-    summary = T("conclusion_summary", passed=passed, n=len(comparison.entries)) if tested else T("conclusion_untested")
+    passed = [e for e in comparison.entries if e.summary["verdict"] == BEYOND_VOCABULARY]
+    specific = sum(bool(e.summary["n_emotion_specific"]) for e in passed)
+    tested = any(e.summary["beyond_vocabulary"] is not None for e in comparison.entries)
+    summary = (T("conclusion_summary", passed=len(passed), n=len(comparison.entries), specific=specific) if tested
+               else T("conclusion_untested"))
     return [Heading(T("h_conclusion")), bullets(lines, ordered=True), Paragraph(summary)]
 
 
@@ -360,6 +517,9 @@ def build_report(
         Heading(T("h_purpose")),
         Paragraph(T("purpose", source=", ".join(sources), n=len(comparison.entries), targets=targets,
                     emotions=", ".join(first.config.get("emotions", [])))),
+        Heading(T("h_reading"), 3),
+        Paragraph(T("reading")),
+        Paragraph(T("table_legend", alpha=alpha_of(first))),
     ]
     blocks += section_artifacts(T, comparison, outputs or {})
     blocks += section_commands(T, comparison, command)
@@ -452,15 +612,17 @@ def write_comparative_report(
 
 
 def format_comparison(comparison: Comparison) -> str:
-    """The comparison table as plain text, for the terminal."""
+    """The comparison table as plain text, for the terminal: numbers, the pair-level p-values, the
+    cells passing (a)/(b)/(c)/all three, and the verdict in words."""
+    T = strings("en")
     lines = [f"{'model':<28} {'max Δ':>9} {'layer':>5} {'mean Δ':>9} {'before':>9} {'after':>9} "
-             f"{'null p95':>9} {'specific':>9}  verdict"]
+             f"{'copies95':>8} {'p pair':>7} {'p copy':>7} {'cells a/b/c/all':>17}  verdict"]
     for entry in comparison.entries:
         s = entry.summary
-        specific = f"{s['n_specific']}/{s['n_tested']}" if s["n_tested"] > 0 else "n/a"
         lines.append(
             f"{entry.label:<28} {s['max_delta']:>9.6f} {s['max_delta_layer']:>5} {s['mean_delta']:>9.6f} "
-            f"{s['mean_before']:>9.6f} {s['mean_after']:>9.6f} {f6(s['mean_null_p95']):>9} {specific:>9}  "
-            f"{entry.overall.icon} {strings('en')(entry.overall.reason, **_params(entry.overall.params))}"
+            f"{s['mean_before']:>9.6f} {s['mean_after']:>9.6f} {f3(s['baseline_overlap_bound']):>8} "
+            f"{fp(s['p_pairing']):>7} {fp(s['p_baseline']):>7} {_cells_text(s):>17}  "
+            f"{entry.overall.icon} {check_text(T, entry.overall)}"
         )
     return "\n".join(lines)

@@ -1,6 +1,11 @@
 """Comparison of several alignment results (pure): per-layer profiles, the comparison table,
 where the largest improvements sit, k-sweeps and controls; the checks live in
-:mod:`emoalign.report.checks`. Nothing here renders text."""
+:mod:`emoalign.report.checks`. Nothing here renders text.
+
+Artifacts come in four schemas (:func:`schema_of`): ``current`` (three-step verdict, see
+:mod:`emoalign.analysis.verdict`), ``legacy`` (legacy metric: numbers without a verdict),
+``untested`` (statistics off) and ``old`` (written before the random-copy baseline: an emotion-label
+null, now read as the prompt-group null, and a split-half "ceiling" that is not shown)."""
 
 from __future__ import annotations
 
@@ -12,10 +17,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from emoalign.analysis.stats import benjamini_hochberg
+from emoalign.analysis.verdict import (
+    BEYOND_VOCABULARY,
+    LEGACY_NO_VERDICT,
+    NO_CORRESPONDENCE,
+    NOT_TESTED,
+    VOCABULARY_ONLY,
+    VOCABULARY_UNCHECKED,
+)
 from emoalign.errors import EmoalignError
 from emoalign.report.checks import (
     ALPHA,
-    STAT_COLUMNS,
     Check,
     Numerics,
     format_layers,
@@ -28,6 +41,26 @@ from emoalign.results import AlignmentResult, load
 
 REGIONS: tuple[str, ...] = ("lower", "middle", "upper")
 CONTROL_SUFFIX = "-untrained"
+OLD_SCHEMA_NO_VERDICT = "no verdict (old artifact)"
+PAIR_VERDICTS: tuple[str, ...] = (
+    BEYOND_VOCABULARY, VOCABULARY_ONLY, NO_CORRESPONDENCE, VOCABULARY_UNCHECKED, NOT_TESTED, LEGACY_NO_VERDICT,
+    OLD_SCHEMA_NO_VERDICT,
+)
+# columns of artifacts written before the three-step verdict, under their current names
+OLD_COLUMNS: dict[str, str] = {"null_p95": "group_null_p95", "null_mean": "group_null_mean", "p_label": "p_group",
+                               "q_label": "q_group"}
+# per-cell columns averaged per layer pair (the layer table's own value wins where it has one)
+CELL_MEANS: tuple[str, ...] = (
+    "group_null_mean", "group_null_p95", "ci_low", "ci_high", "normalised_overlap", "reliability_source",
+    "reliability_target", "baseline_overlap_mean", "baseline_overlap_bound", "baseline_specificity_mean",
+    "baseline_specificity_bound",
+)
+LAYER_OWN: tuple[str, ...] = ("ci_low", "ci_high", "group_null_p95", "normalised_overlap", "baseline_overlap_bound")
+# per-cell step flags -> per-layer counts
+STEP_COUNTS: tuple[tuple[str, str], ...] = (
+    ("correspondence", "n_correspondence"), ("beyond_vocabulary", "n_beyond_vocabulary"),
+    ("emotion_not_any_group", "n_emotion_group"), ("emotion_specific", "n_emotion_specific"),
+)
 
 
 @dataclass
@@ -96,29 +129,55 @@ def depth_region(rel: float) -> str:
     return REGIONS[min(2, int(rel * 3 + 1e-9))] if np.isfinite(rel) else "n/a"
 
 
-def cell_q_values(result: AlignmentResult) -> np.ndarray | None:
-    """Per-cell q-values of the label null: ``q_label``, else BH of ``p_label``, else from ``verdict``
-    strings (0 = specific, 1 = not); None when the artifact carries no label-null test."""
+def schema_of(result: AlignmentResult) -> str:
+    """``legacy`` (legacy metric), ``current`` (the statistics of the three-step verdict; the verdict
+    itself needs the pairing null), ``old`` (label null and ceiling, written before the random-copy
+    baseline) or ``untested`` (no statistics)."""
     cells = result.cells
-    if "q_label" in cells:
-        return cells["q_label"].to_numpy(dtype=np.float64)
-    if "p_label" in cells:
-        from emoalign.analysis.stats import benjamini_hochberg
+    if result.config.get("metric") == "legacy":
+        return "legacy"
+    if any(column in cells for column in ("correspondence", "emotion_not_any_group", "p_group", "group_null_p95")):
+        return "current"
+    if any(column in cells for column in ("p_label", "null_p95", "ceiling")):
+        return "old"
+    return "untested"
 
-        return benjamini_hochberg(cells["p_label"].to_numpy(dtype=np.float64))
-    if "verdict" in cells:
-        verdicts = cells["verdict"].astype(str)
-        return np.where(
-            verdicts == "emotion-specific", 0.0, np.where(verdicts == "not distinguishable from null", 1.0, np.nan)
-        )
-    return None
+
+def has_baseline(result: AlignmentResult) -> bool:
+    """Whether the artifact carries the random-copy (vocabulary) baseline."""
+    cells = result.cells
+    return "p_baseline" in cells and bool(np.isfinite(pd.to_numeric(cells["p_baseline"], errors="coerce")).any())
+
+
+def pair_verdict(result: AlignmentResult, schema: str | None = None) -> str:
+    """The pair's verdict in words (one of :data:`PAIR_VERDICTS`)."""
+    schema = schema or schema_of(result)
+    if schema == "legacy":
+        return LEGACY_NO_VERDICT
+    if schema == "old":
+        return OLD_SCHEMA_NO_VERDICT
+    verdict = result.summary.get("verdict")
+    if schema == "current" and verdict in PAIR_VERDICTS:
+        return str(verdict)
+    return NOT_TESTED
+
+
+def _cells(result: AlignmentResult) -> pd.DataFrame:
+    """The cell table with old column names mapped to the current ones."""
+    cells = result.cells.copy()
+    renames = {old: new for old, new in OLD_COLUMNS.items() if old in cells and new not in cells}
+    cells = cells.rename(columns=renames)
+    if "target_layer" not in cells:
+        cells["target_layer"] = cells["layer"]
+    return cells
 
 
 def layer_profile(result: AlignmentResult) -> pd.DataFrame:
     """One row per layer pair: before / after / Δ (the report's metric), the bounded after, chance,
-    specificity, relative target depth and, when present, null mean / p95, CI, ceiling and the
-    number of emotion-specific cells."""
-    layers = result.layers
+    specificity, relative target depth and, when present, the random-copy baseline (copies' mean
+    and 95 % prediction bound), the CI of the layer mean, the prompt-group null, reliability and
+    normalised overlap, and the number of cells passing each verdict step."""
+    layers = result.layers.rename(columns={o: n for o, n in OLD_COLUMNS.items() if o in result.layers})
     keys = ["layer", "target_layer"]
     profile = pd.DataFrame(
         {
@@ -131,36 +190,32 @@ def layer_profile(result: AlignmentResult) -> pd.DataFrame:
             "specificity": layers["mean_specificity"].astype(float) if "mean_specificity" in layers else np.nan,
         }
     )
-    cells = result.cells.copy()
-    if "target_layer" not in cells:
-        cells["target_layer"] = cells["layer"]
-    q = cell_q_values(result)
-    alpha = alpha_of(result)
-    if q is not None:
-        cells["_tested"] = np.isfinite(q).astype(int)
-        cells["_specific"] = (np.nan_to_num(q, nan=1.0) < alpha).astype(int)
+    cells = _cells(result)
+    if "correspondence" not in cells and "p_pairing" in cells and np.isfinite(cells["p_pairing"]).any():
+        # old artifacts: step (a) from the per-cell pairing p-values (BH across the pair's cells)
+        q = benjamini_hochberg(cells["p_pairing"].to_numpy(dtype=np.float64))
+        cells["correspondence"] = np.nan_to_num(q, nan=1.0) < alpha_of(result)
     grouped = cells.groupby(keys, sort=False)
     extra = pd.DataFrame(index=grouped.size().index)
     if "overlap_after" in cells:
         extra["after_bounded"] = grouped["overlap_after"].mean()
-    for column in STAT_COLUMNS:
+    for column in CELL_MEANS:
         if column in cells:
             extra[column] = grouped[column].mean()
-    if q is not None:
-        extra["n_specific"] = grouped["_specific"].sum()
-        extra["n_tested"] = grouped["_tested"].sum()
+    for flag, count in STEP_COUNTS:
+        if flag in cells and cells[flag].notna().all():
+            extra[count] = cells.assign(_f=cells[flag].astype(bool).astype(int)).groupby(keys, sort=False)["_f"].sum()
     extra["n_cells"] = grouped.size()
     profile = profile.merge(extra.reset_index(), on=keys, how="left")
-    for column in STAT_COLUMNS:  # the layer table's own value wins where the statistics wrote one
+    for column in LAYER_OWN:  # the layer table's own value (e.g. the CI of the layer mean) wins
         if column in layers:
-            profile[column] = layers[column].astype(float).to_numpy()
-    if "n_emotion_specific" in layers and "n_specific" not in profile:
-        profile["n_specific"] = layers["n_emotion_specific"].to_numpy()
-        profile["n_tested"] = profile["n_cells"]
+            profile[column] = pd.to_numeric(layers[column], errors="coerce").to_numpy(dtype=np.float64)
     if "verdict" in layers:
         profile["verdict"] = layers["verdict"].astype(str).to_numpy()
     if "after_bounded" not in profile:
         profile["after_bounded"] = profile["after"]
+    if result.config.get("metric") == "legacy":  # statistics of the bounded overlap next to legacy numbers: none
+        profile = profile.drop(columns=[c for c in (*CELL_MEANS, *(n for _, n in STEP_COUNTS)) if c in profile])
     n_layers = int(result.target.get("n_layers") or (profile["target_layer"].max() + 1))
     profile["rel_depth"] = [relative_depth(t, n_layers) for t in profile["target_layer"]]
     profile["region"] = [depth_region(r) for r in profile["rel_depth"]]
@@ -227,13 +282,53 @@ def pair_summary(result: AlignmentResult, profile: pd.DataFrame, label: str) -> 
         "mean_specificity": float(profile["specificity"].mean()),
         "mean_chance": float(profile["chance"].mean()),
     }
-    row["mean_null_p95"] = float(profile["null_p95"].mean()) if has_column(profile, "null_p95") else float("nan")
-    row["mean_ceiling"] = float(profile["ceiling"].mean()) if has_column(profile, "ceiling") else float("nan")
-    if "n_specific" in profile:
-        row["n_specific"] = int(profile["n_specific"].sum())
-        row["n_tested"] = int(profile["n_tested"].sum())
-    else:
-        row["n_specific"] = row["n_tested"] = 0
+    schema = schema_of(result)
+    summary = result.summary or {}
+
+    def mean(column: str) -> float:
+        return float(profile[column].mean()) if has_column(profile, column) else float("nan")
+
+    def total(column: str) -> int | None:
+        if schema not in ("current", "old"):  # legacy numbers carry no verdict; untested: no steps
+            return None
+        return int(profile[column].sum()) if column in profile and profile[column].notna().all() else None
+
+    def number(key: str) -> float:
+        value = summary.get(key) if schema == "current" else None
+        return float(value) if value is not None else float("nan")
+
+    def flag(key: str) -> bool | None:
+        value = summary.get(key) if schema == "current" else None
+        return bool(value) if value is not None else None
+
+    row.update(
+        schema=schema,
+        verdict=pair_verdict(result, schema),
+        verdict_summary=str(summary.get("summary", "")) if schema in ("current", "legacy") else "",
+        p_pairing=number("p_pairing"),
+        correspondence=flag("correspondence"),
+        p_baseline=number("p_baseline"),
+        beyond_vocabulary=flag("beyond_vocabulary"),
+        n_baseline_copies=int(summary["n_baseline_copies"]) if schema == "current" and "n_baseline_copies" in summary
+        else int(cfg.get("baseline_copies") or 0),
+        baseline_overlap_mean=number("baseline_overlap_mean"),
+        baseline_overlap_bound=number("baseline_overlap_bound"),
+        baseline_specificity_bound=number("baseline_specificity_bound"),
+        n_cells=int(profile["n_cells"].sum()) if "n_cells" in profile else int(len(result.cells)),
+        n_correspondence=total("n_correspondence"),
+        n_beyond_vocabulary=total("n_beyond_vocabulary"),
+        n_emotion_group=total("n_emotion_group"),
+        n_emotion_specific=total("n_emotion_specific") if schema == "current" else None,
+        mean_ci_low=mean("ci_low"),
+        mean_ci_high=mean("ci_high"),
+        mean_normalised_overlap=mean("normalised_overlap"),
+        mean_reliability_source=mean("reliability_source"),
+        mean_reliability_target=mean("reliability_target"),
+        mean_group_null_p95=mean("group_null_p95"),
+        p_group_assignment=float(summary.get("p_group_assignment", summary.get("p_identity", float("nan")))),
+    )
+    if schema == "current" and np.isnan(row["baseline_overlap_bound"]):
+        row["baseline_overlap_bound"] = mean("baseline_overlap_bound")
     return row
 
 
@@ -244,7 +339,8 @@ def pair_summary(result: AlignmentResult, profile: pd.DataFrame, label: str) -> 
 SETTING_KEYS: tuple[str, ...] = (
     "n_components", "map_method", "fit_data", "metric", "reference", "layer_match", "seed", "emotions",
 )
-STAT_SETTING_KEYS: tuple[str, ...] = ("n_permutations", "n_bootstrap", "n_pairing_permutations", "alpha")
+STAT_SETTING_KEYS: tuple[str, ...] = ("n_permutations", "n_bootstrap", "n_pairing_permutations", "baseline_copies",
+                                      "alpha")
 
 
 def settings_of(result: AlignmentResult) -> dict[str, Any]:
@@ -324,8 +420,8 @@ def compare_results(results: Sequence[AlignmentResult], paths: Sequence[str | Pa
             profiles[i], summaries[i], alpha_of(result),
             summaries[j] if j is not None else None, labels[j] if j is not None else None,
         )
-        overall = overall_check(checks)
-        summaries[i]["verdict"] = overall.status
+        overall = overall_check(checks, summaries[i])
+        summaries[i]["check_status"] = overall.status
         entries.append(ModelEntry(
             label=labels[i], result=result, path=Path(paths[i]) if paths[i] is not None else None,
             profile=profiles[i], summary=summaries[i], checks=checks, overall=overall,
@@ -344,7 +440,7 @@ def compare_results(results: Sequence[AlignmentResult], paths: Sequence[str | Pa
 
 
 def k_sweep_table(comparison: Comparison, group: Sequence[int]) -> pd.DataFrame:
-    """Mean before / after / null p95 / chance against k for one k-sweep group."""
+    """Mean before / after / the copies' mean and 95 % bound / chance against k for one k-sweep group."""
     rows = []
     for i in group:
         entry = comparison.entries[i]
@@ -352,7 +448,8 @@ def k_sweep_table(comparison: Comparison, group: Sequence[int]) -> pd.DataFrame:
             "k": int(entry.result.config["n_components"]),
             "mean_before": entry.summary["mean_before"],
             "mean_after": entry.summary["mean_after"],
-            "mean_null_p95": entry.summary["mean_null_p95"],
+            "baseline_overlap_mean": entry.summary["baseline_overlap_mean"],
+            "baseline_overlap_bound": entry.summary["baseline_overlap_bound"],
             "chance": entry.summary["mean_chance"],
         })
     return pd.DataFrame(rows).sort_values("k").reset_index(drop=True)
@@ -376,8 +473,19 @@ def explained_variance_profile(result: AlignmentResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+CSV_FIRST: tuple[str, ...] = (
+    "model", "source", "target", "verdict", "p_pairing", "p_baseline", "n_cells", "n_correspondence",
+    "n_beyond_vocabulary", "n_emotion_group", "n_emotion_specific",
+)
+
+
 def comparison_csv(comparison: Comparison) -> pd.DataFrame:
-    """The per-model CSV: one row per model pair with the comparison-table numbers."""
+    """The per-model CSV: one row per model pair, its verdict, the pair-level p-values and the counts
+    of cells passing each step first, then the comparison-table numbers."""
     table = comparison.table.copy()
     table["alignment_path"] = [str(e.path) if e.path else "" for e in comparison.entries]
-    return table
+    first = [c for c in CSV_FIRST if c in table]
+    for column in ("n_correspondence", "n_beyond_vocabulary", "n_emotion_group", "n_emotion_specific"):
+        if column in table:
+            table[column] = table[column].astype("Int64")
+    return table[first + [c for c in table.columns if c not in first]]

@@ -22,7 +22,7 @@ CSS = """
 body { font-family: -apple-system, "Segoe UI", "Hiragino Sans", "Noto Sans CJK JP", sans-serif;
        max-width: 70em; margin: 2em auto; padding: 0 1em; line-height: 1.5; color: #1b1f23; }
 h1, h2, h3, h4 { line-height: 1.25; } h2 { border-bottom: 1px solid #d0d7de; padding-bottom: .2em; }
-table { border-collapse: collapse; margin: 1em 0; font-size: .9em; }
+table { border-collapse: collapse; margin: 1em 0; font-size: .9em; display: block; max-width: 100%; overflow-x: auto; }
 th, td { border: 1px solid #d0d7de; padding: .25em .6em; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 th { background: #f6f8fa; } td:first-child, th:first-child { text-align: left; }

@@ -4,6 +4,7 @@ numbers computed from the results; nothing is written by hand."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ EN: dict[str, str] = {
     "title": "Comparative analysis of emotion-subspace alignment: {source} vs {targets}",
     "last_updated": "Last updated",
     "h_purpose": "Purpose",
+    "h_reading": "How the verdict is reached",
     "h_artifacts": "Artifacts",
     "h_this_report": "This report",
     "h_commands": "Commands",
@@ -24,10 +26,11 @@ EN: dict[str, str] = {
     "h_model_settings": "Per-model settings",
     "h_results": "Results overview ({n}-model comparison)",
     "h_results_model": "{i}. Results of {label}",
+    "h_k_profile": "Verdict against k: {label}",
     "h_discussion": "Comparison across the {n} models",
     "h_patterns": "1. Improvement patterns",
     "h_pattern_original": "The original's pattern: before ≈ 0 → after > 0.1",
-    "h_pattern_null": "Against the emotion-label null",
+    "h_pattern_baseline": "Against random-weight copies of both models (beyond vocabulary)",
     "h_peak_position": "Where the largest improvements sit",
     "h_control": "2. Trained vs untrained control",
     "h_checks": "Sanity checks of the scientific pattern",
@@ -44,9 +47,19 @@ EN: dict[str, str] = {
     "purpose": (
         "Do {source} (source) and {n} other model(s) ({targets}) hold the same emotion subspaces ({emotions}) "
         "in different coordinates? For every model pair, per-layer PCA subspaces of token-based emotion "
-        "vectors are compared before and after a linear map fitted on neutral text only; this report "
-        "compares the pairs, tests the overlaps against the emotion-label null where the artifacts carry it, "
-        "and checks the original study's expectations."
+        "vectors are compared before and after a linear map fitted on neutral text only. This report compares "
+        "the pairs, checks the original study's expectations, and judges every overlap against what two "
+        "models reading the same prompts reach without sharing any emotion structure."
+    ),
+    "reading": (
+        "An overlap is judged in three steps. (a) **Correspondence**: the map beats maps fitted on shuffled "
+        "pairs (pairing null). (b) **Beyond vocabulary**: the overlap and the specificity beat random-weight "
+        "copies of both models that read the same prompts (one-sided 95 % prediction bound over the copies, "
+        "BH across cells); two models that read the same tokens share structure whatever their weights, so "
+        "this step decides. (c) **Emotion, not any prompt group**: the emotion grouping beats random prompt "
+        "groups relabelled identically in both models; a planted twin shares every grouping and fails (c) by "
+        "design, so (c) is context. The verdict of a cell or a pair is (a)+(b); only cells that pass all three "
+        "steps are called emotion-specific."
     ),
     "artifacts_intro": "Inputs of this comparison (alignment artifacts and, in the study layout, their siblings):",
     "out_markdown": "Markdown report",
@@ -70,15 +83,16 @@ EN: dict[str, str] = {
     "set_seed": "Seed",
     "set_emotions": "Emotions",
     "set_statistics": "Statistics",
-    "set_n_permutations": "Label-null permutations",
-    "set_n_bootstrap": "Bootstrap resamples",
+    "set_n_permutations": "Relabelling permutations (prompt-group and joint nulls)",
+    "set_n_bootstrap": "Bootstrap resamples (BCa)",
     "set_n_pairing_permutations": "Pairing-null shuffles",
+    "set_baseline_copies": "Random-weight copies (vocabulary baseline)",
     "set_alpha": "FDR level (BH q)",
     "set_label_counts": "Prompts per label",
     "set_method": "Method",
     "method_text": (
         "token-based emotion vectors → multi-sample PCA → linear map target→source fitted on neutral "
-        "data → overlap before/after"
+        "data → overlap before/after → the same pipeline on random-weight copies of both models"
     ),
     "model_setting": "**{label}**: {id} ({model_type}, {n_layers} layers, d_model={d_model}, {dtype} on {device})",
     "control_note": "untrained-weights control of {trained}",
@@ -89,25 +103,60 @@ EN: dict[str, str] = {
     "col_before": "Before",
     "col_after": "After",
     "col_delta": "Δ",
-    "col_null_p95": "Null p95",
-    "col_ceiling": "Ceiling",
+    "col_chance": "Chance",
+    "col_copies_bound": "Random-copy bound",
+    "col_copies_mean": "Copies' mean",
     "col_ci": "95% CI (after)",
-    "col_specific": "Specific cells",
+    "col_normalised": "Norm. overlap",
+    "col_step_a": "(a)",
+    "col_step_b": "(b)",
+    "col_step_c": "(c)",
+    "col_step_all": "All three",
     "col_verdict": "Verdict",
+    "col_k": "k",
+    "col_mean_specificity": "Mean specificity",
+    "col_share_beyond": "Cells beyond vocabulary",
+    "table_legend": (
+        "Random-copy bound: the copies' one-sided 95 % prediction bound of the overlap (mean over the layer's "
+        "cells). (a) correspondence, (b) beyond vocabulary, (c) emotion vs any prompt group: cells passing "
+        "each step (BH q < {alpha}); all three: emotion-specific cells. Norm. overlap: cross-half overlap "
+        "over the models' own split-half overlaps (1 = a twin)."
+    ),
     "mean_improvement": "**Mean improvement**: {delta} (mean before: {before} → mean after: {after})",
-    "null_summary": "**Label null**: mean 95th percentile {null_p95}; emotion-specific cells (BH q < 0.05): "
-                    "{n_specific} of {n_tested}",
+    "pair_verdict": "**Pair verdict**: {verdict} — {details}",
+    "details_join": "; ",
+    "detail_pairing": "map vs shuffled pairs p = {p}",
+    "detail_baseline": "vs {n_copies} random-weight copies p = {p} (copies' mean {copies_mean}, 95 % bound {bound})",
+    "detail_no_baseline": "no random-copy baseline (vocabulary not ruled out)",
+    "detail_steps": "cells passing (a) {a}, (b) {b}, (c) {c} of {n}; emotion-specific (all three steps) in "
+                    "{all} of {n}",
+    "note_legacy": "Legacy numbers carry no verdict: the legacy metric is not a similarity (it cannot exceed 1/k "
+                   "for orthonormal bases). Rerun with --metric bounded for a verdict.",
+    "note_old_schema": (
+        "This artifact was written before the three-step verdict. It carries the emotion-label null (shown as "
+        "the prompt-group null, context only) and a split-half \"noise ceiling\" that is not shown (it sat "
+        "below values it claimed to bound); it has no random-copy baseline and no joint relabelling null, so "
+        "it carries no verdict. Rerun `emoalign align` on the cached activations to get one."
+    ),
+    "note_untested": "Statistics were off for this artifact (--permutations 0): no verdict.",
+    "note_no_pairing": "The pairing null was off for this artifact (--pairing-permutations 0): no verdict.",
+    "note_no_baseline": "No random-copy baseline (--baseline-seeds 0): the overlap may come from the shared "
+                        "vocabulary alone, so the verdict stops at (a).",
     "fig_overlap": "{label}: overlap before/after per layer ({metric})",
-    "fig_part_null": "grey band: label null (mean … 95th percentile)",
-    "fig_part_ci": "orange band: bootstrap 95% CI of after",
-    "fig_part_ceiling": "dotted: noise ceiling",
+    "fig_part_copies": "grey band: random-weight copies (mean … 95 % prediction bound)",
+    "fig_part_ci": "orange band: 95% CI of the layer mean (after)",
     "fig_part_chance": "dashed: chance k/d",
+    "fig_part_no_baseline": "no random-copy baseline in this artifact",
     "fig_parts": "; {parts}",
     "fig_parts_join": ", ",
+    "fig_k_profile": "{label}: verdict against k — left: mean overlap after the map and the random-weight "
+                     "copies (mean … 95 % bound); right: share of cells beyond vocabulary",
+    "fig_k_profile_no_baseline": "{label}: mean overlap after the map against k (no random-copy baseline)",
     "fig_layer_grid": "{label}: after-map overlap over source layer × target layer",
     "fig_explained_variance": "{label}: explained variance of the k={k} components per layer",
-    "fig_relative_depth": "All models: after-map overlap against the target layer's relative depth",
-    "fig_k_sweep": "{pair}: mean overlap against k",
+    "fig_relative_depth": "All models: after-map overlap against the target layer's relative depth "
+                          "(dotted: each model's random-copy bound)",
+    "fig_k_sweep": "{pair}: mean overlap against k (dotted: random-copy bound)",
     # discussion
     "peak_explain": (
         "Depth is the TARGET layer's relative depth, layer / (n_layers − 1): lower third < 0.33 ≤ middle "
@@ -123,58 +172,100 @@ EN: dict[str, str] = {
     "region_n/a": "n/a",
     # checks
     "checks_intro": (
-        "Checks 1–3 are the original study's. They cannot tell emotion-specific alignment from the overlap "
-        "that any two models reading the same tokens reach, so when the artifacts carry the emotion-label "
-        "null, it governs the conclusion: a pair passes only if it beats the null."
+        "Checks 1–3 are the original study's. They cannot tell shared structure from the overlap that any two "
+        "models reading the same prompts reach. Checks 4–6 are the three steps of the verdict: (4) and (5) "
+        "decide, and a pair whose after exceeds 0.1 without beating the random-weight copies fails; (6) is "
+        "context. Check 7 reports how well each model's subspaces reproduce across prompt halves "
+        "(Spearman–Brown) and the normalised overlap; neither is an upper bound of the overlap."
     ),
-    "check_before_near_zero": "Is the all-layer mean of mean_overlap_before close to 0?",
+    "check_before_near_zero": "Is the all-layer mean of mean_overlap_before close to 0 (at the chance level)?",
     "check_after_increase": "Does mean_overlap_after rise to the order of 0.1–0.2 or more?",
     "check_delta_positive": "Is Δ positive, and notably large at some layers?",
-    "check_above_null": "Is 'after' above the emotion-label null's 95th percentile?",
-    "check_label_null": "Which fraction of cells is emotion-specific (label null, BH q < 0.05)?",
-    "check_specificity": "Is the specificity (same-emotion overlap − mean overlap with the other emotions) positive?",
-    "check_ceiling": "How does 'after' compare with the noise ceiling (split-half overlap)?",
+    "check_correspondence": "(a) Does the map carry cross-model correspondence (beat maps fitted on shuffled pairs)?",
+    "check_beyond_vocabulary": "(b) Does the overlap go beyond vocabulary (beat random-weight copies of both "
+                               "models reading the same prompts)?",
+    "check_emotion_group": "(c) Is it the emotion grouping rather than any prompt grouping (context)?",
+    "check_reliability": "How reliable are the subspaces (split-half), and what is the normalised overlap?",
     "check_control": "Does the trained model beat its untrained control?",
-    "before_ok": "mean {before} (≈ 0; at most {limit})",
-    "before_high": "mean {before} (above {limit}: the models share coordinates before any map)",
+    "before_ok": "mean {before} ≈ chance {chance} ({ratio}× chance): nothing is shared before the map, as expected",
+    "before_high": "mean {before} is {ratio}× chance {chance}: the two models share coordinates before any map",
+    "before_ok_abs": "mean {before} (≈ 0, at most {limit}; no chance level recorded)",
+    "before_high_abs": "mean {before} (above {limit}; no chance level recorded)",
     "after_ok": "mean {after} (≥ {threshold})",
-    "after_high_not_null": "mean {after} ≥ {threshold}: passes the original's check but not the null "
-                           "(label-null 95th percentile {null_p95})",
+    "after_high_not_baseline": "mean {after} ≥ {threshold}: passes the original's check but not the random-copy "
+                               "baseline (copies' 95 % bound {bound})",
     "after_small": "mean {after} (increased from {before}, but below {threshold})",
     "after_none": "mean {after} (no notable increase over before {before})",
     "delta_ok": "positive at every layer; notably large (Δ ≥ {large}) at target layers {large_layers} (max {max_delta})",
     "delta_bad": "not positive at layer(s) {negative_layers} and small everywhere (max Δ {max_delta} < {large})",
     "delta_negative": "not positive at layer(s) {negative_layers}; max Δ {max_delta}",
     "delta_small": "positive everywhere but small (max Δ {max_delta} < {large})",
-    "no_null": "not in this artifact (no emotion-label null)",
-    "above_null_pass": "above at all {n} layer pairs (mean after {after} vs null p95 {null_p95})",
-    "above_null_warn": "above at {n_above} of {n} layer pairs (mean after {after} vs null p95 {null_p95})",
-    "above_null_fail": "not above at any of {n} layer pairs (mean after {after} vs null p95 {null_p95})",
-    "label_null_pass": "emotion-specific in all {n_tested} cells (q < {alpha})",
-    "label_null_warn": "emotion-specific in {n_specific} of {n_tested} cells (q < {alpha})",
-    "label_null_fail": "emotion-specific in none of {n_tested} cells (q < {alpha}): not distinguishable from null",
-    "no_specificity": "not in this artifact",
-    "specificity_ok": "positive at every layer pair (mean {mean})",
-    "specificity_some": "positive at {n_positive} of {n} layer pairs (mean {mean})",
-    "no_ceiling": "not in this artifact (no noise ceiling)",
-    "ceiling_ok": "after {after} is {ratio} of the ceiling {ceiling}",
-    "ceiling_low": "after {after} is only {ratio} of the ceiling {ceiling}",
+    "legacy_no_verdict": "legacy numbers carry no verdict (rerun with --metric bounded)",
+    "no_pairing": "not in this artifact (no pairing null: statistics off or --pairing-permutations 0)",
+    "corr_pass": "the map beats maps fitted on shuffled pairs (pair p = {p}); {n} of {n_cells} cells (BH q < {alpha})",
+    "corr_fail": "the map does not beat maps fitted on shuffled pairs (pair p = {p}); {n} of {n_cells} cells "
+                 "(BH q < {alpha})",
+    "corr_cells_pass": "all {n_cells} cells beat shuffled pairs (BH q < {alpha}; no pair-level test in this artifact)",
+    "corr_cells_warn": "{n} of {n_cells} cells beat shuffled pairs (BH q < {alpha}; no pair-level test in this "
+                       "artifact)",
+    "corr_cells_fail": "none of {n_cells} cells beats shuffled pairs (BH q < {alpha})",
+    "beyond_untested": "the {n_copies} random-weight copies were run, but without the pairing null there is no "
+                       "verdict (--pairing-permutations 0)",
+    "no_baseline": "no random-copy baseline in this artifact (--baseline-seeds 0): vocabulary is not ruled out",
+    "no_baseline_old": "not in this artifact (written before the random-copy baseline): vocabulary is not ruled out",
+    "beyond_pass": "overlap {after} and specificity {specificity} beat {n_copies} random-weight copies (95 % bounds "
+                   "{bound} and {specificity_bound}; p = {p}); {n} of {n_cells} cells",
+    "beyond_fail": "overlap {after} / specificity {specificity} do not beat {n_copies} random-weight copies reading "
+                   "the same prompts (copies' mean {copies_mean}; 95 % bounds {bound} / {specificity_bound}; "
+                   "p = {p}); {n} of {n_cells} cells",
+    "no_emotion_null": "not in this artifact (no joint relabelling null)",
+    "emotion_all": "emotion-specific (all three steps) in all {n_cells} cells",
+    "emotion_some": "(c) holds in {n} of {n_cells} cells; emotion-specific (all three steps) in {n_specific} of "
+                    "{n_cells}",
+    "emotion_none": "(c) holds in {n} of {n_cells} cells; no cell passes all three steps. Context, not a failure: "
+                    "random prompt groups relabelled identically in both models align as well, and a planted twin "
+                    "shares every grouping and fails (c) by design",
+    "no_reliability": "not in this artifact (no split-half reliability)",
+    "no_reliability_old": "not in this artifact; its old split-half \"noise ceiling\" is not shown (it sat below "
+                          "values it claimed to bound)",
+    "reliability_ok": "split-half reliability (Spearman–Brown) source {rel_source}, target {rel_target}; normalised "
+                      "overlap {normalised} (1 = the models agree across prompt halves as well as each agrees "
+                      "with itself)",
+    "reliability_low": "split-half reliability (Spearman–Brown) source {rel_source}, target {rel_target}, below "
+                       "{threshold}: the subspaces reproduce poorly with this many prompts, so every overlap is "
+                       "noisy; normalised overlap {normalised}",
     "no_control": "no untrained control among the inputs (run with --control untrained)",
     "control_is_control": "this input is itself an untrained control",
     "control_ok": "mean after {after} vs control {control_after} ({control}): the trained model is better",
     "control_bad": "mean after {after} vs control {control_after} ({control}): the untrained control does as well",
     "control_mixed": "mean after {after} vs control {control_after} ({control}): not clearly better than the control",
-    "overall_original_fail": "fails the original's checks",
-    "overall_untested": "passes (some of) the original's checks, but this artifact carries no label-null test, "
-                        "so emotion-specific alignment is not established",
-    "overall_control_weak": "beats the label null, but not clearly its untrained control ({control})",
-    "overall_label_null_pass": "emotion-specific alignment: all {n_tested} cells beat the label null",
-    "overall_above_null_pass": "after above the label-null 95th percentile at all {n} layer pairs",
-    "overall_label_null_partial": "partly emotion-specific: {n_specific} of {n_tested} cells beat the label null",
-    "overall_above_null_partial": "after above the label-null 95th percentile at {n_above} of {n} layer pairs",
-    "overall_original_not_null": "passes the original's check (mean after {after} ≥ {threshold}) but not the null: "
-                                 "the overlap is what permuted emotion labels give too",
-    "overall_null_fail": "no emotion-specific alignment: the label null is not beaten",
+    "overall_legacy": "no verdict: legacy numbers carry no verdict ({n_pass} of the original's 3 checks pass); "
+                      "rerun with --metric bounded",
+    "overall_old_schema": "no verdict: this artifact predates the random-copy baseline (rerun `emoalign align` "
+                          "to get one)",
+    "overall_original_fail": "no verdict (statistics off) and the original's checks fail",
+    "overall_no_pairing": "no verdict: the pairing null was off (--pairing-permutations 0), so step (a) and the "
+                          "verdict are missing",
+    "overall_untested": "no verdict: statistics were off (--permutations 0), so nothing beyond the original's "
+                        "checks is established",
+    "overall_no_baseline": "{verdict}: the map beats shuffled pairs (p = {p_pairing}), but without random-weight "
+                           "copies the shared vocabulary is not ruled out",
+    "overall_no_correspondence": "{verdict}: the map does not beat maps fitted on shuffled pairs (p = {p_pairing})",
+    "overall_beyond": "{verdict}: beats shuffled pairs (p = {p_pairing}) and {n_copies} random-weight copies "
+                      "(p = {p_baseline}); emotion-specific (all three steps) in {n_specific} of {n_cells} cells",
+    "overall_control_weak": "{verdict}, but not clearly better than its untrained control ({control})",
+    "overall_original_not_baseline": "{verdict}: passes the original's check (mean after {after} ≥ {threshold}) "
+                                     "but not the random-copy baseline (copies' 95 % bound {bound}, p = "
+                                     "{p_baseline}): random-weight copies reading the same prompts reach as much",
+    "overall_not_beyond": "{verdict}: mean after {after} does not beat the random-copy baseline (copies' 95 % "
+                          "bound {bound}, p = {p_baseline})",
+    "overall_original_not_baseline_no_corr": "{verdict}: passes the original's check (mean after {after} ≥ "
+                                             "{threshold}) but not the random-copy baseline (copies' 95 % bound "
+                                             "{bound}, p = {p_baseline}), and the map does not beat shuffled pairs "
+                                             "(p = {p_pairing})",
+    "overall_not_beyond_no_corr": "{verdict}: the map does not beat shuffled pairs (p = {p_pairing}) and mean after "
+                                  "{after} does not beat the random-copy baseline (copies' 95 % bound {bound}, p = "
+                                  "{p_baseline})",
     # quantitative
     "col_model": "Model",
     "col_max_delta": "Max Δ",
@@ -183,7 +274,10 @@ EN: dict[str, str] = {
     "col_mean_delta": "Mean Δ",
     "col_mean_before": "Mean before",
     "col_mean_after": "Mean after",
-    "col_mean_null_p95": "Mean null p95",
+    "col_p_pairing": "p (pairing)",
+    "col_p_baseline": "p (copies)",
+    "col_cells": "Cells (a)/(b)/(c)/all",
+    "cells_of": "{counts} of {n}",
     "figures_skipped": "Figures: not drawn ({reason}).",
     # numerics
     "numerics_finite": "all values finite",
@@ -193,11 +287,12 @@ EN: dict[str, str] = {
     "numerics_skips": "layers extracted but absent from the results: {detail}",
     "numerics_matches": "emotion-word match rate (fallbacks to the last token): {detail}",
     # conclusion, provenance
-    "conclusion_line": "**{label}**: {icon} {verdict}. Mean overlap {before} → {after}; largest Δ {max_delta} at "
+    "conclusion_line": "**{label}**: {icon} {text}. Mean overlap {before} → {after}; largest Δ {max_delta} at "
                        "target layer {layer} ({region}).",
-    "conclusion_summary": "{passed} of {n} model pair(s) show emotion-specific alignment beyond the label null.",
-    "conclusion_untested": "No input carries the emotion-label null: these numbers alone do not establish "
-                           "emotion-specific alignment (unrelated models reach after > 0.1 too).",
+    "conclusion_summary": "Shared beyond vocabulary ((a)+(b)): {passed} of {n} model pair(s). Pairs with "
+                          "emotion-specific cells (all three steps): {specific} of {n}.",
+    "conclusion_untested": "No input carries the random-copy baseline: these numbers do not establish structure "
+                           "shared beyond vocabulary (unrelated random-weight models reach after > 0.1 too).",
     "provenance_line": "**{label}**: {date}; {versions}; dataset {dataset} `{hash}`",
     "same_dataset": "All inputs were computed on the same prompt set (same dataset hash).",
     "different_datasets": "⚠️ The inputs use {n} different prompt sets: their numbers are not directly comparable.",
@@ -207,6 +302,7 @@ JA: dict[str, str] = {
     "title": "感情サブスペース整合性の比較解析: {source} vs {targets}",
     "last_updated": "Last updated",
     "h_purpose": "🎯 目的",
+    "h_reading": "判定の手順",
     "h_artifacts": "📦 生成物",
     "h_this_report": "本レポート",
     "h_commands": "🚀 実行コマンド",
@@ -215,10 +311,11 @@ JA: dict[str, str] = {
     "h_model_settings": "モデル別設定",
     "h_results": "📊 結果概要（{n}モデル比較）",
     "h_results_model": "{i}. {label} の結果",
+    "h_k_profile": "k に対する判定: {label}",
     "h_discussion": "💡 {n}モデル間の比較考察",
     "h_patterns": "1. 改善パターンの比較",
     "h_pattern_original": "「before ≒ 0 → after > 0.1」パターンの確認",
-    "h_pattern_null": "感情ラベル置換帰無分布との比較",
+    "h_pattern_baseline": "両モデルのランダム重みのコピーとの比較（語彙を超えるか）",
     "h_peak_position": "改善が大きい層の位置",
     "h_control": "2. 未学習コントロールとの比較",
     "h_checks": "🔬 科学的パターンのサニティチェック",
@@ -234,17 +331,27 @@ JA: dict[str, str] = {
     "purpose": (
         "{source}（source）と{n}つのモデル（{targets}）が、異なる座標系の中で同じ感情サブスペース（{emotions}）を"
         "保持しているかを解析しました。各モデルペアについて、token-based emotion vector の層ごとの PCA サブスペースを、"
-        "neutral テキストのみで学習した線形写像の前後で比較します。本レポートでは、ペア間の結果を比較し、"
-        "アーティファクトに含まれる場合は感情ラベル置換帰無分布に対して overlap を検定し、元の研究の期待を確認します。"
+        "neutral テキストのみで学習した線形写像の前後で比較します。本レポートでは、ペア間の結果を比較し、元の研究の期待を"
+        "確認したうえで、同じプロンプトを読むだけで感情の構造を共有しない2モデルが到達する overlap と比べて、"
+        "各 overlap を判定します。"
     ),
-    "artifacts_intro": "本比較の入力（アライメント成果物と、研究レイアウト内の関連ファイル）：",
+    "reading": (
+        "overlap は3つのステップで判定します。(a) **モデル間の対応**: 写像が、シャッフルしたペアで学習した写像を"
+        "上回ることです（ペアシャッフル帰無分布）。(b) **語彙を超える**: overlap と特異性が、同じプロンプトを読む"
+        "両モデルのランダム重みのコピーを上回ることです（コピーに対する片側95%予測限界、セル間で BH 補正）。同じトークンを"
+        "読む2モデルは重みに関係なく構造を共有するため、このステップが判定を決めます。(c) **任意のプロンプト群ではなく感情**: "
+        "感情によるグループ分けが、両モデルで同一に再ラベル付けしたランダムなプロンプト群を上回ることです。植え込んだ双子"
+        "（planted twin）はあらゆるグループ分けを共有するため設計上 (c) を満たさないので、(c) は参考情報です。セルとペアの"
+        "判定は (a)+(b) で決まり、3ステップすべてを満たすセルだけを「感情特異的」と呼びます。"
+    ),
+    "artifacts_intro": "本比較の入力（アライメント成果物と、研究レイアウト内の関連ファイル）は次のとおりです。",
     "out_markdown": "Markdown レポート",
     "out_html": "HTML レポート（自己完結）",
     "out_csv": "モデル別サマリー CSV",
     "out_figures": "図",
-    "python_api": "（Python で作成された結果。ファイルなし）",
-    "commands_intro": "各入力を生成したコマンド（来歴に記録されたもの）：",
-    "no_command": "（コマンドの記録なし: Python API で作成）",
+    "python_api": "（Python で作成された結果のため、ファイルはありません）",
+    "commands_intro": "各入力を生成したコマンド（来歴に記録されたもの）は次のとおりです。",
+    "no_command": "（コマンドの記録はありません: Python API で作成）",
     "comparative_report": "比較レポート",
     "set_source": "Sourceモデル",
     "set_dataset": "プロファイル",
@@ -259,15 +366,16 @@ JA: dict[str, str] = {
     "set_seed": "シード",
     "set_emotions": "感情",
     "set_statistics": "統計",
-    "set_n_permutations": "ラベル置換の回数",
-    "set_n_bootstrap": "ブートストラップ回数",
-    "set_n_pairing_permutations": "ペアリング帰無のシャッフル回数",
+    "set_n_permutations": "再ラベル付けの回数（プロンプト群・同一再ラベル付けの帰無分布）",
+    "set_n_bootstrap": "ブートストラップ回数（BCa）",
+    "set_n_pairing_permutations": "ペアシャッフルの回数",
+    "set_baseline_copies": "ランダム重みのコピー数（ランダムコピー基準）",
     "set_alpha": "FDR水準（BH q）",
     "set_label_counts": "ラベルごとのプロンプト数",
     "set_method": "手法",
     "method_text": (
         "token-based emotion vector → 多サンプルPCA → neutralデータで学習した target→source 線形写像 → "
-        "before/after overlap"
+        "before/after overlap → 両モデルのランダム重みのコピーで同じパイプライン"
     ),
     "model_setting": "**{label}**: {id}（{model_type}、{n_layers}層、d_model={d_model}、{dtype}、{device}）",
     "control_note": "{trained} の未学習（ランダム重み）コントロール",
@@ -277,90 +385,162 @@ JA: dict[str, str] = {
     "col_before": "Before",
     "col_after": "After",
     "col_delta": "Δ",
-    "col_null_p95": "帰無 p95",
-    "col_ceiling": "上限",
+    "col_chance": "チャンス",
+    "col_copies_bound": "コピーの95%予測限界",
+    "col_copies_mean": "コピーの平均",
     "col_ci": "95% CI（after）",
-    "col_specific": "特異的セル",
+    "col_normalised": "正規化 overlap",
+    "col_step_a": "(a)",
+    "col_step_b": "(b)",
+    "col_step_c": "(c)",
+    "col_step_all": "3ステップすべて",
     "col_verdict": "判定",
+    "col_k": "k",
+    "col_mean_specificity": "平均特異性",
+    "col_share_beyond": "語彙を超えるセルの割合",
+    "table_legend": (
+        "コピーの95%予測限界: ランダム重みのコピーによる overlap の片側95%予測限界です（層内セルの平均）。"
+        "(a) モデル間の対応、(b) 語彙を超える、(c) 感情 vs 任意のプロンプト群: 各ステップを満たすセル数です"
+        "（BH q < {alpha}）。3ステップすべて: 感情特異的なセル数です。正規化 overlap: 半分同士のモデル間 overlap を"
+        "各モデル自身の split-half overlap で割った値です（双子なら1）。"
+    ),
     "mean_improvement": "**平均改善幅**: {delta}（平均 before: {before} → 平均 after: {after}）",
-    "null_summary": "**ラベル帰無分布**: 95パーセンタイルの平均 {null_p95}、感情特異的セル（BH q < 0.05）: "
-                    "{n_tested} 中 {n_specific}",
+    "pair_verdict": "**ペアの判定**: {verdict} — {details}。",
+    "details_join": "。",
+    "detail_pairing": "シャッフルしたペアに対する写像の p は {p} です",
+    "detail_baseline": "ランダム重みのコピー{n_copies}組に対する p は {p} です（コピーの平均 {copies_mean}、95%予測限界 {bound}）",
+    "detail_no_baseline": "ランダムコピー基準はありません（語彙の影響を排除できません）",
+    "detail_steps": "(a) を満たすセルは{n}セル中{a}セル、(b) は{n}セル中{b}セル、(c) は{n}セル中{c}セル、"
+                    "3ステップすべて（感情特異的）は{n}セル中{all}セルです",
+    "note_legacy": "legacy 指標の数値には判定がありません。legacy 指標は類似度ではありません（正規直交基底では 1/k を"
+                   "超えられません）。判定を得るには --metric bounded で再実行してください。",
+    "note_old_schema": (
+        "この成果物は3ステップ判定の導入前に書かれたものです。感情ラベル置換帰無分布（プロンプト群の帰無分布として、"
+        "参考情報のみ表示します）と split-half の「ノイズ上限」（上限としていた値を下回っていたため表示しません）を"
+        "含みますが、ランダムコピー基準と同一再ラベル付けの帰無分布がないため、判定はありません。判定を得るには、"
+        "キャッシュ済みの活性値に `emoalign align` を再実行してください。"
+    ),
+    "note_untested": "この成果物では統計が無効でした（--permutations 0）。判定はありません。",
+    "note_no_pairing": "この成果物ではペアシャッフル帰無分布が無効でした（--pairing-permutations 0）。判定はありません。",
+    "note_no_baseline": "ランダムコピー基準はありません（--baseline-seeds 0）。overlap は共有された語彙だけで"
+                        "生じている可能性があるため、判定は (a) までです。",
     "fig_overlap": "{label}: 層ごとの before/after overlap（{metric}）",
-    "fig_part_null": "灰色帯: ラベル帰無分布（平均〜95パーセンタイル）",
-    "fig_part_ci": "橙色帯: after のブートストラップ95% CI",
-    "fig_part_ceiling": "点線: ノイズ上限",
+    "fig_part_copies": "灰色帯: ランダム重みのコピー（平均〜95%予測限界）",
+    "fig_part_ci": "橙色帯: 層平均（after）の95% CI",
     "fig_part_chance": "破線: チャンスレベル k/d",
+    "fig_part_no_baseline": "この成果物にはランダムコピー基準がありません",
     "fig_parts": "。{parts}",
     "fig_parts_join": "、",
+    "fig_k_profile": "{label}: k に対する判定。左: 写像後の平均 overlap とランダム重みのコピー（平均〜95%予測限界）、"
+                     "右: 語彙を超えるセルの割合",
+    "fig_k_profile_no_baseline": "{label}: k に対する写像後の平均 overlap（ランダムコピー基準なし）",
     "fig_layer_grid": "{label}: source層 × target層 の写像後 overlap",
     "fig_explained_variance": "{label}: 層ごとの k={k} 成分の説明分散",
-    "fig_relative_depth": "全モデル: target層の相対深さに対する写像後 overlap",
-    "fig_k_sweep": "{pair}: k に対する平均 overlap",
+    "fig_relative_depth": "全モデル: target層の相対深さに対する写像後 overlap（点線: 各モデルのコピーの95%予測限界）",
+    "fig_k_sweep": "{pair}: k に対する平均 overlap（点線: コピーの95%予測限界）",
     "peak_explain": (
-        "深さは TARGET 層の相対深さ（layer / (n_layers − 1)）: 下位 1/3 < 0.33 ≤ 中間 1/3 < 0.67 ≤ 上位 1/3。"
-        "ピーク層: 最大値から Δ の範囲の 1/4 以内の層。"
+        "深さは TARGET 層の相対深さ（layer / (n_layers − 1)）で、下位 1/3 < 0.33 ≤ 中間 1/3 < 0.67 ≤ 上位 1/3 と区分します。"
+        "ピーク層は、Δ が最大値から Δ の範囲の 1/4 以内にある層です。"
     ),
-    "peak_line": "{region}（ピークの target 層 {layers}）。最大Δ {max_delta} は target 層 {max_layer}"
+    "peak_line": "{region}です（ピークの target 層 {layers}）。最大Δ {max_delta} は target 層 {max_layer} です"
                  "（相対深さ {depth}、{max_region}）",
-    "peak_none": "改善する層なし（すべての層で Δ ≤ 0）",
+    "peak_none": "改善する層はありません（すべての層で Δ ≤ 0 です）",
     "region_lower": "下位層（深さの下1/3）",
     "region_middle": "中間層（深さの中1/3）",
     "region_upper": "上位層（深さの上1/3）",
     "region_none": "ピークなし",
     "region_n/a": "n/a",
     "checks_intro": (
-        "チェック1〜3は元の研究のものです。これらは、感情特異的な整合と、同じトークンを読む任意の2モデルが到達する "
-        "overlap とを区別できません。そのため、アーティファクトに感情ラベル置換帰無分布がある場合は、それが結論を決めます："
-        "帰無分布を上回るペアのみが合格です。"
+        "チェック1〜3は元の研究のものです。これらは、共有された構造と、同じプロンプトを読む任意の2モデルが到達する "
+        "overlap とを区別できません。チェック4〜6は判定の3ステップです。(4) と (5) が判定を決め、after が 0.1 を超えても"
+        "ランダム重みのコピーを上回らないペアは不合格です。(6) は参考情報です。チェック7は、各モデルのサブスペースがプロンプトの半分同士で"
+        "どれだけ再現するか（Spearman–Brown 補正）と正規化 overlap を示します。どちらも overlap の上限ではありません。"
     ),
-    "check_before_near_zero": "全層平均の mean_overlap_before は ≒0 に近いか？",
+    "check_before_near_zero": "全層平均の mean_overlap_before は ≒0 に近いか？（チャンスレベルか？）",
     "check_after_increase": "mean_overlap_after が 0.1〜0.2 以上のオーダーで増えているか？",
     "check_delta_positive": "delta が正で、いくつかの層で目立って大きくなっているか？",
-    "check_above_null": "after は感情ラベル置換帰無分布の95パーセンタイルを上回るか？",
-    "check_label_null": "感情特異的なセルの割合は？（ラベル帰無分布、BH q < 0.05）",
-    "check_specificity": "特異性（同じ感情の overlap − 他の感情との平均 overlap）は正か？",
-    "check_ceiling": "after はノイズ上限（split-half overlap）に対してどの程度か？",
+    "check_correspondence": "(a) 写像はモデル間の対応を捉えているか？（シャッフルしたペアで学習した写像を上回るか）",
+    "check_beyond_vocabulary": "(b) overlap は語彙を超えるか？（同じプロンプトを読む両モデルのランダム重みのコピーを上回るか）",
+    "check_emotion_group": "(c) 任意のプロンプト群ではなく感情によるグループ分けか？（参考情報）",
+    "check_reliability": "サブスペースの信頼性（split-half）と正規化 overlap は？",
     "check_control": "学習済みモデルは未学習コントロールを上回るか？",
-    "before_ok": "平均{before}（≒0、{limit}以下）",
-    "before_high": "平均{before}（{limit}超: 写像前から座標を共有している）",
-    "after_ok": "平均{after}（{threshold}以上）",
-    "after_high_not_null": "平均{after} ≥ {threshold}: 元のチェックは通過するが帰無分布は上回らない"
-                           "（ラベル帰無分布の95パーセンタイル {null_p95}）",
-    "after_small": "平均{after}（before {before} から増加しているが{threshold}未満）",
-    "after_none": "平均{after}（before {before} からほぼ増加なし）",
-    "delta_ok": "すべて正、target 層 {large_layers} で特に大きい（Δ ≥ {large}、最大 {max_delta}）",
-    "delta_bad": "層 {negative_layers} で正でなく、全体に小さい（最大Δ {max_delta} < {large}）",
-    "delta_negative": "層 {negative_layers} で正でない。最大Δ {max_delta}",
-    "delta_small": "すべて正だが小さい（最大Δ {max_delta} < {large}）",
-    "no_null": "このアーティファクトには含まれない（ラベル帰無分布なし）",
-    "above_null_pass": "全{n}層ペアで上回る（平均 after {after}、帰無 p95 {null_p95}）",
-    "above_null_warn": "{n}層ペア中{n_above}で上回る（平均 after {after}、帰無 p95 {null_p95}）",
-    "above_null_fail": "{n}層ペアのいずれでも上回らない（平均 after {after}、帰無 p95 {null_p95}）",
-    "label_null_pass": "全{n_tested}セルで感情特異的（q < {alpha}）",
-    "label_null_warn": "{n_tested}セル中{n_specific}セルで感情特異的（q < {alpha}）",
-    "label_null_fail": "{n_tested}セルのいずれも感情特異的でない（q < {alpha}）: 帰無分布と区別できない",
-    "no_specificity": "このアーティファクトには含まれない",
-    "specificity_ok": "すべての層ペアで正（平均 {mean}）",
-    "specificity_some": "{n}層ペア中{n_positive}で正（平均 {mean}）",
-    "no_ceiling": "このアーティファクトには含まれない（ノイズ上限なし）",
-    "ceiling_ok": "after {after} は上限 {ceiling} の {ratio} 倍",
-    "ceiling_low": "after {after} は上限 {ceiling} の {ratio} 倍にとどまる",
-    "no_control": "入力に未学習コントロールなし（--control untrained で実行）",
-    "control_is_control": "この入力自体が未学習コントロール",
-    "control_ok": "平均 after {after}、コントロール {control_after}（{control}）: 学習済みモデルが上回る",
-    "control_bad": "平均 after {after}、コントロール {control_after}（{control}）: 未学習コントロールも同程度",
-    "control_mixed": "平均 after {after}、コントロール {control_after}（{control}）: コントロールを明確には上回らない",
-    "overall_original_fail": "元のチェック項目をクリアできない",
-    "overall_untested": "元のチェック（の一部）は通過するが、このアーティファクトにはラベル帰無分布の検定がなく、"
-                        "感情特異的な整合は確認されていない",
-    "overall_control_weak": "ラベル帰無分布は上回るが、未学習コントロール（{control}）を明確には上回らない",
-    "overall_label_null_pass": "感情特異的な整合: 全{n_tested}セルがラベル帰無分布を上回る",
-    "overall_above_null_pass": "全{n}層ペアで after がラベル帰無分布の95パーセンタイルを上回る",
-    "overall_label_null_partial": "部分的に感情特異的: {n_tested}セル中{n_specific}セルがラベル帰無分布を上回る",
-    "overall_above_null_partial": "{n}層ペア中{n_above}で after がラベル帰無分布の95パーセンタイルを上回る",
-    "overall_original_not_null": "元のチェック（平均 after {after} ≥ {threshold}）は通過するが帰無分布は上回らない: "
-                                 "この overlap は感情ラベルを置換しても得られる",
-    "overall_null_fail": "感情特異的な整合なし: ラベル帰無分布を上回らない",
+    "before_ok": "平均{before}はチャンスレベル {chance} と同程度です（チャンスの{ratio}倍）。期待どおり、写像前に共有されている"
+                 "ものはありません",
+    "before_high": "平均{before}はチャンスレベル {chance} の{ratio}倍です。2モデルは写像前から座標を共有しています",
+    "before_ok_abs": "平均{before}です（≒0、{limit}以下。チャンスレベルの記録はありません）",
+    "before_high_abs": "平均{before}です（{limit}超。チャンスレベルの記録はありません）",
+    "after_ok": "平均{after}です（{threshold}以上）",
+    "after_high_not_baseline": "平均{after} ≥ {threshold}: 元のチェックは通過しますが、ランダムコピー基準は上回りません"
+                               "（コピーの95%予測限界 {bound}）",
+    "after_small": "平均{after}です（before {before} から増加していますが{threshold}未満です）",
+    "after_none": "平均{after}です（before {before} からほぼ増加していません）",
+    "delta_ok": "すべて正で、target 層 {large_layers} で特に大きくなっています（Δ ≥ {large}、最大 {max_delta}）",
+    "delta_bad": "層 {negative_layers} で正ではなく、全体に小さいです（最大Δ {max_delta} < {large}）",
+    "delta_negative": "層 {negative_layers} で正ではありません。最大Δ {max_delta} です",
+    "delta_small": "すべて正ですが小さいです（最大Δ {max_delta} < {large}）",
+    "legacy_no_verdict": "legacy 指標の数値には判定がありません（--metric bounded で再実行してください）",
+    "no_pairing": "この成果物には含まれていません（ペアシャッフル帰無分布なし: 統計が無効、または --pairing-permutations 0）",
+    "corr_pass": "写像はシャッフルしたペアで学習した写像を上回ります（ペアの p = {p}）。{n_cells}セル中{n}セルです"
+                 "（BH q < {alpha}）",
+    "corr_fail": "写像はシャッフルしたペアで学習した写像を上回りません（ペアの p = {p}）。{n_cells}セル中{n}セルです"
+                 "（BH q < {alpha}）",
+    "corr_cells_pass": "全{n_cells}セルがシャッフルしたペアを上回ります（BH q < {alpha}。この成果物にはペア単位の検定がありません）",
+    "corr_cells_warn": "{n_cells}セル中{n}セルがシャッフルしたペアを上回ります（BH q < {alpha}。この成果物にはペア単位の"
+                       "検定がありません）",
+    "corr_cells_fail": "{n_cells}セルのいずれもシャッフルしたペアを上回りません（BH q < {alpha}）",
+    "beyond_untested": "ランダム重みのコピー{n_copies}組は実行されていますが、ペアシャッフル帰無分布がないため判定は"
+                       "ありません（--pairing-permutations 0）",
+    "no_baseline": "この成果物にはランダムコピー基準がありません（--baseline-seeds 0）。語彙の影響を排除できません",
+    "no_baseline_old": "この成果物には含まれていません（ランダムコピー基準の導入前に作成）。語彙の影響を排除できません",
+    "beyond_pass": "overlap {after} と特異性 {specificity} は、ランダム重みのコピー{n_copies}組を上回ります（95%予測限界 "
+                   "{bound} と {specificity_bound}、p = {p}）。{n_cells}セル中{n}セルです",
+    "beyond_fail": "overlap {after} と特異性 {specificity} は、同じプロンプトを読むランダム重みのコピー{n_copies}組を"
+                   "上回りません（コピーの平均 {copies_mean}、95%予測限界 {bound} / {specificity_bound}、p = {p}）。"
+                   "{n_cells}セル中{n}セルです",
+    "no_emotion_null": "この成果物には含まれていません（同一再ラベル付けの帰無分布なし）",
+    "emotion_all": "全{n_cells}セルが感情特異的です（3ステップすべてを満たします）",
+    "emotion_some": "(c) を満たすのは{n_cells}セル中{n}セル、感情特異的（3ステップすべて）は{n_cells}セル中{n_specific}セルです",
+    "emotion_none": "(c) を満たすのは{n_cells}セル中{n}セルで、3ステップすべてを満たすセルはありません。これは不合格では"
+                    "なく参考情報です: 両モデルで同一に再ラベル付けしたランダムなプロンプト群も同じように整合し、植え込んだ"
+                    "双子はあらゆるグループ分けを共有するため設計上 (c) を満たしません",
+    "no_reliability": "この成果物には含まれていません（split-half 信頼性なし）",
+    "no_reliability_old": "この成果物には含まれていません。旧 split-half「ノイズ上限」は表示しません（上限としていた値を"
+                          "下回っていたためです）",
+    "reliability_ok": "split-half 信頼性（Spearman–Brown 補正）は source {rel_source}、target {rel_target} です。"
+                      "正規化 overlap は {normalised} です（1 = 2モデルがプロンプトの半分同士で、各モデル自身と同じだけ"
+                      "一致します）",
+    "reliability_low": "split-half 信頼性（Spearman–Brown 補正）は source {rel_source}、target {rel_target} で、"
+                       "{threshold} 未満です。このプロンプト数ではサブスペースの再現性が低く、どの overlap もノイズを"
+                       "含みます。正規化 overlap は {normalised} です",
+    "no_control": "入力に未学習コントロールはありません（--control untrained で実行してください）",
+    "control_is_control": "この入力自体が未学習コントロールです",
+    "control_ok": "平均 after {after}、コントロール {control_after}（{control}）: 学習済みモデルが上回ります",
+    "control_bad": "平均 after {after}、コントロール {control_after}（{control}）: 未学習コントロールも同程度です",
+    "control_mixed": "平均 after {after}、コントロール {control_after}（{control}）: コントロールを明確には上回りません",
+    "overall_legacy": "判定なし: legacy 指標の数値には判定がありません（元のチェック3項目中{n_pass}項目を通過）。"
+                      "--metric bounded で再実行してください",
+    "overall_old_schema": "判定なし: この成果物はランダムコピー基準の導入前のものです（判定を得るには `emoalign align` を"
+                          "再実行してください）",
+    "overall_original_fail": "判定なし（統計が無効）で、元のチェック項目もクリアできません",
+    "overall_no_pairing": "判定なし: ペアシャッフル帰無分布が無効だったため（--pairing-permutations 0）、ステップ (a) "
+                          "と判定がありません",
+    "overall_untested": "判定なし: 統計が無効だったため（--permutations 0）、元のチェック以上のことは確認されていません",
+    "overall_no_baseline": "{verdict}: 写像はシャッフルしたペアを上回ります（p = {p_pairing}）が、ランダム重みのコピーが"
+                           "ないため、共有された語彙の影響を排除できません",
+    "overall_no_correspondence": "{verdict}: 写像はシャッフルしたペアで学習した写像を上回りません（p = {p_pairing}）",
+    "overall_beyond": "{verdict}: シャッフルしたペア（p = {p_pairing}）とランダム重みのコピー{n_copies}組"
+                      "（p = {p_baseline}）を上回ります。感情特異的（3ステップすべて）なのは{n_cells}セル中{n_specific}セルです",
+    "overall_control_weak": "{verdict}。ただし未学習コントロール（{control}）を明確には上回りません",
+    "overall_original_not_baseline": "{verdict}: 元のチェック（平均 after {after} ≥ {threshold}）は通過しますが、"
+                                     "ランダムコピー基準は上回りません（コピーの95%予測限界 {bound}、p = {p_baseline}）。"
+                                     "同じプロンプトを読むランダム重みのコピーも同程度に到達します",
+    "overall_not_beyond": "{verdict}: 平均 after {after} はランダムコピー基準を上回りません（コピーの95%予測限界 {bound}、"
+                          "p = {p_baseline}）",
+    "overall_original_not_baseline_no_corr": "{verdict}: 元のチェック（平均 after {after} ≥ {threshold}）は通過しますが、"
+                                             "ランダムコピー基準（コピーの95%予測限界 {bound}、p = {p_baseline}）も、"
+                                             "シャッフルしたペア（p = {p_pairing}）も上回りません",
+    "overall_not_beyond_no_corr": "{verdict}: 写像はシャッフルしたペアを上回らず（p = {p_pairing}）、平均 after {after} も"
+                                  "ランダムコピー基準を上回りません（コピーの95%予測限界 {bound}、p = {p_baseline}）",
     "col_model": "モデル",
     "col_max_delta": "最大Δ",
     "col_max_delta_layer": "最大Δの層",
@@ -368,23 +548,43 @@ JA: dict[str, str] = {
     "col_mean_delta": "平均Δ",
     "col_mean_before": "平均 before",
     "col_mean_after": "平均 after",
-    "col_mean_null_p95": "平均 帰無 p95",
-    "figures_skipped": "図: 作成せず（{reason}）。",
-    "numerics_finite": "すべての値が有限",
-    "numerics_nonfinite": "非有限値: {detail}",
-    "numerics_no_skips": "スキップされた層なし",
-    "numerics_not_computed": "一部のセルで統計量を計算できず（NaN）: {detail}",
-    "numerics_skips": "抽出されたが結果にない層: {detail}",
+    "col_p_pairing": "p（ペア）",
+    "col_p_baseline": "p（コピー）",
+    "col_cells": "セル (a)/(b)/(c)/すべて",
+    "cells_of": "{counts}（{n}セル中）",
+    "figures_skipped": "図: 作成していません（{reason}）。",
+    "numerics_finite": "すべての値が有限です",
+    "numerics_nonfinite": "非有限値があります: {detail}",
+    "numerics_no_skips": "スキップされた層はありません",
+    "numerics_not_computed": "一部のセルで統計量を計算できませんでした（NaN）: {detail}",
+    "numerics_skips": "抽出されたが結果にない層があります: {detail}",
     "numerics_matches": "感情語の一致率（最終トークンへのフォールバック数）: {detail}",
-    "conclusion_line": "**{label}**: {icon} {verdict}。平均 overlap {before} → {after}、最大Δ {max_delta} は "
-                       "target 層 {layer}（{region}）。",
-    "conclusion_summary": "{n}モデルペア中{passed}ペアで、ラベル帰無分布を超える感情特異的な整合が確認された。",
-    "conclusion_untested": "どの入力にも感情ラベル置換帰無分布が含まれない: これらの数値だけでは感情特異的な整合は"
-                           "確認できない（無関係なモデル同士でも after > 0.1 になる）。",
+    "conclusion_line": "**{label}**: {icon} {text}。平均 overlap は {before} → {after}、最大Δ {max_delta} は "
+                       "target 層 {layer}（{region}）です。",
+    "conclusion_summary": "語彙を超えて共有（(a)+(b)）されているのは{n}モデルペア中{passed}ペアです。感情特異的なセル"
+                          "（3ステップすべて）を含むのは{n}ペア中{specific}ペアです。",
+    "conclusion_untested": "どの入力にもランダムコピー基準が含まれていません。これらの数値だけでは、語彙を超えて共有された"
+                           "構造は確認できません（無関係なランダム重みのモデル同士でも after > 0.1 になります）。",
     "provenance_line": "**{label}**: {date}、{versions}、データセット {dataset} `{hash}`",
-    "same_dataset": "すべての入力は同じプロンプト集合（同じデータセットハッシュ）で計算された。",
-    "different_datasets": "⚠️ 入力は{n}種類の異なるプロンプト集合を使っており、数値は直接比較できない。",
+    "same_dataset": "すべての入力は同じプロンプト集合（同じデータセットハッシュ）で計算されています。",
+    "different_datasets": "⚠️ 入力は{n}種類の異なるプロンプト集合を使っているため、数値は直接比較できません。",
 }
+
+# the verdict words of emoalign.analysis.verdict (and the report's "old artifact"), in Japanese
+VERDICTS_JA: dict[str, str] = {
+    "shared beyond vocabulary": "語彙を超えて共有",
+    "not beyond vocabulary": "語彙を超えない",
+    "no cross-model correspondence": "モデル間の対応なし",
+    "correspondence; vocabulary not ruled out (no baseline)": "対応あり・語彙の影響を排除できず（基準なし）",
+    "not tested": "未検定",
+    "no verdict (legacy metric)": "判定なし（legacy 指標）",
+    "no verdict (old artifact)": "判定なし（旧形式の成果物）",
+}
+_LAYER_VERDICTS_JA: tuple[tuple[str, str], ...] = (
+    (r"(\d+) of (\d+) beyond vocabulary", "{1}セル中{0}セルが語彙を超える"),
+    (r"(\d+) of (\d+) with correspondence \(no baseline\)", "{1}セル中{0}セルで対応あり（基準なし）"),
+)
+
 
 TABLES: dict[str, dict[str, str]] = {"en": EN, "ja": JA}
 
@@ -407,11 +607,25 @@ class Strings:
             template = EN.get(key, key)
         return template.format_map(_Missing(params))
 
+    def verdict(self, words: object) -> str:
+        """A verdict of a pair or a layer (English words as stored) in this language."""
+        text = "n/a" if words is None else str(words)
+        if self.lang != "ja":
+            return text
+        if text in VERDICTS_JA:
+            return VERDICTS_JA[text]
+        for pattern, template in _LAYER_VERDICTS_JA:
+            match = re.fullmatch(pattern, text)
+            if match:
+                return template.format(*match.groups())
+        return text
+
 
 def figure_caption(T: Strings, kind: str, label: str, params: dict[str, Any]) -> str:
-    """Caption of a figure of ``kind``; the overlap figure names the bands it draws."""
+    """Caption of a figure of ``kind``; the overlap figure names the bands it draws (and says when the
+    random-copy baseline is missing)."""
     caption = T(f"fig_{kind}", label=label, **params)
-    parts = [T(f"fig_part_{part}") for part in ("null", "ci", "ceiling", "chance") if params.get(part) is True]
+    parts = [T(f"fig_part_{part}") for part in ("copies", "ci", "chance", "no_baseline") if params.get(part) is True]
     return caption + (T("fig_parts", parts=T("fig_parts_join").join(parts)) if parts else "")
 
 

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from emoalign.results import AlignmentResult
@@ -16,13 +17,20 @@ SUMMARY_COLUMNS: tuple[str, ...] = ("layer", "mean_overlap_before", "mean_overla
 
 
 def summary_table(result: AlignmentResult) -> pd.DataFrame:
-    """Per-layer table with the original's four columns first, ours after them."""
+    """Per-layer table with the original's four columns first, ours after them (plus the random-weight
+    copies' mean overlap per layer pair, from the cells, when the artifact has a baseline)."""
     table = result.layer_table()
+    cells = result.cells
+    if "baseline_overlap_mean" in cells and "baseline_overlap_mean" not in table and "target_layer" in cells:
+        means = cells.groupby(["layer", "target_layer"], sort=False)["baseline_overlap_mean"].mean()
+        table["baseline_overlap_mean"] = [means.get((s, t), np.nan)
+                                          for s, t in zip(table["layer"], table.get("target_layer", table["layer"]))]
     return table[list(SUMMARY_COLUMNS) + [c for c in table.columns if c not in SUMMARY_COLUMNS]]
 
 
 def write_summary_csv(result: AlignmentResult, path: str | Path) -> Path:
-    """Write the per-layer summary CSV atomically."""
+    """Write the per-layer summary CSV atomically (the layer table plus, when present, the copies'
+    mean overlap per layer pair)."""
     return atomic_write(path, lambda tmp: summary_table(result).to_csv(tmp, index=False, float_format="%.6g"))
 
 
@@ -37,69 +45,120 @@ def metric_label(result: AlignmentResult) -> str:
     return "bounded overlap ‖Q_U Q_Vᵀ‖²_F / k ∈ [0, 1] (mean cos² of principal angles; chance ≈ k/d_source)"
 
 
+PAIR_NOTES: dict[str, str] = {
+    "old": "this artifact predates the three-step verdict: it has no random-copy baseline and no joint relabelling "
+           "null (its emotion-label null is the prompt-group null, context only; its old noise ceiling is not "
+           "shown), so it carries no verdict; rerun `emoalign align` on the cached activations to get one",
+    "untested": "statistics were off (--permutations 0): no verdict",
+}
+
+
+def _f(value: object, spec: str) -> str:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "n/a"
+    return format(number, spec) if np.isfinite(number) else "n/a"
+
+
+def _steps(row: pd.Series) -> str:
+    """``a/b/c/all`` cells of a layer pair, e.g. ``3/3/0/0``."""
+    values = [row.get(c) for c in ("n_correspondence", "n_beyond_vocabulary", "n_emotion_group", "n_emotion_specific")]
+    return "/".join("-" if v is None or pd.isna(v) else str(int(v)) for v in values)
+
+
 def format_layer_table(result: AlignmentResult) -> str:
-    """The per-layer table as aligned plain text, for the terminal (with nulls, CI and verdicts
-    when statistics were computed)."""
+    """The per-layer table as aligned plain text, for the terminal: before / after / Δ, chance, the
+    random-weight copies' 95 % prediction bound, the CI of the layer mean, the normalised overlap, the
+    cells passing each verdict step and the verdict in words; then the pair verdict."""
+    from emoalign.analysis.verdict import LEGACY_NO_VERDICT, NOT_TESTED
+    from emoalign.report.compare import OLD_SCHEMA_NO_VERDICT, layer_profile, schema_of
+
     table = summary_table(result)
-    legacy = result.config["metric"] == "legacy"
-    stats = "null_p95" in table and not legacy
+    profile = layer_profile(result)
+    schema = schema_of(result)
+    legacy = schema == "legacy"
+    stats = schema in ("current", "old")
+    steps = schema == "current" and "n_correspondence" in profile
     control = " (untrained control)" if result.config.get("control") else ""
+    copies = int(result.config.get("baseline_copies") or 0)
+    title = (f"{result.pair_name}{control}  metric: {'legacy' if legacy else 'bounded'}  "
+             f"k = {result.config.get('n_components')}")
+    if schema == "current":
+        title += f"  random-weight copies: {copies or 'none'}"
     header = f"{'layer':>5} {'target':>6} {'before':>10} {'after':>10} {'delta':>10} {'chance':>7} {'map R²':>7}"
     if stats:
-        header += f" {'null95':>7} {'95% CI':>15} {'ceiling':>7}  verdict (BH q < {result.config.get('alpha', 0.05)})"
-    lines = [f"{result.pair_name}{control}  metric: {'legacy' if legacy else 'bounded'}", header]
-    for row in table.itertuples(index=False):
-        r2 = "n/a" if pd.isna(row.map_heldout_r2) else f"{row.map_heldout_r2:.3f}"
+        header += f" {'copies95':>8} {'95% CI':>15} {'norm.':>6}"
+    if steps:
+        header += f" {'a/b/c/all':>9}"
+    header += f"  verdict (BH q < {result.config.get('alpha', 0.05)})" if schema == "current" else "  verdict"
+    lines = [title, header]
+    fixed = {"legacy": LEGACY_NO_VERDICT, "old": OLD_SCHEMA_NO_VERDICT, "untested": NOT_TESTED}.get(schema)
+    k = result.config.get("n_components") or 1
+    for (_, row), prof in zip(table.iterrows(), profile.itertuples(index=False)):
+        r2 = _f(row.get("map_heldout_r2"), ".3f")
+        # the legacy metric's chance is the expected squared entry of U Vᵀ, 1/d_source = (k/d_source) / k
+        chance = _f(row.get("chance", np.nan) / (k if legacy else 1), ".4f")
         line = (
-            f"{row.layer:>5} {row.target_layer:>6} {row.mean_overlap_before:>10.6f} {row.mean_overlap_after:>10.6f} "
-            f"{row.delta:>10.6f} {row.chance:>7.4f} {r2:>7}"
+            f"{int(row['layer']):>5} {int(row['target_layer']):>6} {row['mean_overlap_before']:>10.6f} "
+            f"{row['mean_overlap_after']:>10.6f} {row['delta']:>10.6f} {chance:>7} {r2:>7}"
         )
         if stats:
-            ci = f"[{row.ci_low:.3f}, {row.ci_high:.3f}]"
-            line += f" {row.null_p95:>7.3f} {ci:>15} {row.ceiling:>7.3f}  {row.verdict}"
+            ci = f"[{_f(prof.ci_low, '.3f')}, {_f(prof.ci_high, '.3f')}]" if "ci_low" in profile else "n/a"
+            bound = _f(getattr(prof, "baseline_overlap_bound", None), ".3f")
+            normalised = _f(getattr(prof, "normalised_overlap", None), ".3f")
+            line += f" {bound:>8} {ci:>15} {normalised:>6}"
+        if steps:
+            line += f" {_steps(pd.Series(prof._asdict())):>9}"
+        line += f"  {fixed or row.get('verdict', 'n/a')}"
         lines.append(line)
     lines.append(
         f"{'mean':>5} {'':>6} {table.mean_overlap_before.mean():>10.6f} {table.mean_overlap_after.mean():>10.6f} "
         f"{table.delta.mean():>10.6f}"
     )
     d_source = result.source.get("d_model")
-    if d_source and (table["n_fit_pairs"] < d_source).any():
+    if d_source and "n_fit_pairs" in table and (table["n_fit_pairs"] < d_source).any():
         lines.append(
             f"warning: the map was fitted on {int(table['n_fit_pairs'].min())} pairs for d_source={d_source}: "
             "directions outside their span map to zero (more prompts or --fit-data neutral-words help)"
         )
     cells = result.cells
-    if stats and {"ci_low", "ci_high"} <= set(cells):
-        outside = int(((cells["overlap_after"] < cells["ci_low"]) | (cells["overlap_after"] > cells["ci_high"])).sum())
+    if stats and {"ci_low", "ci_high", "overlap_after"} <= set(cells):
+        tol = 1e-9  # an overlap of 0.99999997 sits inside a CI of [1.0, 1.0]
+        outside = int(((cells["overlap_after"] < cells["ci_low"] - tol)
+                       | (cells["overlap_after"] > cells["ci_high"] + tol)).sum())
         if outside:
             lines.append(
                 f"warning: in {outside} of {len(cells)} cells the bootstrap CI does not contain the observed overlap "
-                "(resampling bias of the percentile bootstrap for noisy subspaces; read those CIs with care)"
+                "(resampling bias for noisy subspaces; read those CIs with care)"
             )
-    if result.summary.get("summary") and stats:
-        lines.append(f"pair verdict: {result.summary['verdict']} — {result.summary['summary']}")
-        if "p_identity" in result.summary:
-            n = len(result.config.get("emotions", [])) or 1
-            lines.append(
-                f"emotion-identity test over all layer pairs: p = {result.summary['p_identity']:.3g} "
-                f"(exact, keeps each model's structure; smallest possible p = 1/{n}! = {1 / math.factorial(n):.3g})"
-            )
-    for emotion, best in result.summary.get("grid", {}).items():
+    if steps:
+        lines.append(
+            "copies95: the random-weight copies' one-sided 95 % prediction bound of the overlap; norm.: normalised "
+            "overlap (1 = a twin); a/b/c/all: cells passing (a) correspondence, (b) beyond vocabulary, (c) emotion "
+            "vs any prompt group, and all three (emotion-specific)"
+        )
+    summary = result.summary or {}
+    verdict = fixed or summary.get("verdict", NOT_TESTED)
+    words = PAIR_NOTES.get(schema) or summary.get("summary") or "no pair-level statistics in this artifact"
+    if schema == "current" and summary.get("correspondence") is None:
+        words = "the pairing null was off (--pairing-permutations 0): no verdict"
+    lines.append(f"pair verdict: {verdict} — {words}")
+    if schema == "current" and summary.get("verdict") and result.summary.get("beyond_vocabulary") is None:
+        lines.append("note: no random-copy baseline (--baseline-seeds 0): the overlap may come from the shared "
+                     "vocabulary alone; the verdict stops at step (a)")
+    p_group = summary.get("p_group_assignment", summary.get("p_identity"))
+    if p_group is not None and stats:
+        n = len(result.config.get("emotions", [])) or 1
+        lines.append(
+            f"prompt-group assignment test over all layer pairs (context): p = {p_group:.3g} "
+            f"(exact; smallest possible p = 1/{n}! = {1 / math.factorial(n):.3g})"
+        )
+    for emotion, best in summary.get("grid", {}).items():
         lines.append(
             f"grid max {emotion}: {best['max_overlap_after']:.3f} at layers {best['layer']}->{best['target_layer']} "
-            f"(p of the grid maximum {best['p_max']:.3g})"
+            f"(p of the grid maximum under the prompt-group null {best['p_max']:.3g})"
         )
-    return "\n".join(lines)
-
-
-def _markdown_table(frame: pd.DataFrame, float_format: str = "{:.6f}") -> str:
-    def cell(value: object) -> str:
-        if isinstance(value, float):
-            return "n/a" if pd.isna(value) else float_format.format(value)
-        return str(value)
-
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines)
 
 
@@ -108,20 +167,37 @@ def render_markdown_report(
     artifacts: dict[str, str] | None = None,
     figures: Sequence[tuple[str, str]] | None = None,
 ) -> str:
-    """A per-pair report shaped like the seed's: purpose, artifacts, command, settings, table;
-    ``figures`` (caption, path relative to the report) are embedded after the table."""
+    """A per-pair report shaped like the seed's: purpose, how the verdict is reached, artifacts,
+    command, settings, the per-layer table with the verdict steps, the pair verdict, the verdict
+    against k, the sanity checks and the figures (``figures``: caption, path relative to the report)."""
+    from emoalign.report.comparative import (
+        CHECK_ORDER,
+        check_line,
+        k_profile_block,
+        pair_verdict_line,
+        schema_note,
+    )
+    from emoalign.report.compare import compare_results
+    from emoalign.report.document import to_markdown
+    from emoalign.report.i18n import strings
+
+    T = strings("en")
+    entry = compare_results([result]).entries[0]
     cfg, src, tgt = result.config, result.source, result.target
     table = summary_table(result)
-    per_layer = table[["layer", "target_layer", "mean_overlap_before", "mean_overlap_after", "delta", "chance"]]
-    per_layer = per_layer.rename(
-        columns={"layer": "Layer", "target_layer": "Target layer", "mean_overlap_before": "Before",
-                 "mean_overlap_after": "After", "delta": "Δ", "chance": "Chance"}
-    )
     emotions = ", ".join(cfg["emotions"])
     matches = "; ".join(
         f"{role}: " + ", ".join(f"{e} {rate:.0%}" for e, rate in info["match_rates"].items())
         for role, info in result.extraction.items()
     )
+    stats = []
+    for key, name in (("n_permutations", "relabelling permutations"), ("n_bootstrap", "bootstrap resamples (BCa)"),
+                      ("n_pairing_permutations", "pairing shuffles"), ("baseline_copies", "random-weight copies"),
+                      ("alpha", "BH q level")):
+        if key in cfg:
+            stats.append(f"{name} {cfg[key]}")
+    from emoalign.report.comparative import _layer_table
+
     lines = [
         f"# Emotion subspace alignment: {src['name']} vs {tgt['name']}",
         "",
@@ -131,6 +207,10 @@ def render_markdown_report(
         "in different coordinates? Emotion vectors are pooled emotion-word activations minus the neutral "
         f"reference; each emotion's subspace is the top-{cfg['n_components']} PCA directions per layer; a linear "
         "map target→source fitted on neutral data only carries the target's subspaces into the source space.",
+        "",
+        "### How the verdict is reached",
+        "",
+        T("reading"),
         "",
         "## Artifacts",
         "",
@@ -152,15 +232,32 @@ def render_markdown_report(
         f"- k = {cfg['n_components']}; map: {cfg['map_method']} fitted on {cfg['fit_data']}; "
         f"reference: {cfg['reference']}; layer match: {cfg['layer_match']}",
         f"- Metric: {metric_label(result)}",
+        *([f"- Statistics: {', '.join(stats)}"] if stats else []),
         f"- Emotion-word match rate: {matches}",
         "",
         "## Per-layer results",
         "",
-        _markdown_table(per_layer),
+        to_markdown([_layer_table(T, entry)]).rstrip(),
+        "",
+        T("table_legend", alpha=cfg.get("alpha", 0.05)),
         "",
         f"**Mean improvement**: {table.delta.mean():.6f} (mean before: {table.mean_overlap_before.mean():.6f} → "
         f"mean after: {table.mean_overlap_after.mean():.6f})",
         "",
+        pair_verdict_line(T, entry),
+        "",
+    ]
+    note = schema_note(T, entry)
+    if note:
+        lines += [f"⚠️ {note}", ""]
+    k_table = k_profile_block(T, entry)
+    if k_table is not None:
+        lines += ["## Verdict against k", "", to_markdown([k_table]).rstrip(), ""]
+    lines += ["## Sanity checks", ""]
+    checks = {c.key: c for c in entry.checks}
+    lines += [f"{n}. {T(f'check_{key}')} {check_line(T, checks[key])}" for n, key in enumerate(CHECK_ORDER, 1)]
+    lines += ["", f"**Conclusion of the sanity checks**: {check_line(T, entry.overall)}", ""]
+    lines += [
         *_figure_lines(figures),
         "## Provenance",
         "",
