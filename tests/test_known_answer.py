@@ -33,11 +33,15 @@ def test_defaults_recover_the_planted_twin(twin_study, capsys):
     assert len(cells) == 4 * 3  # every layer of the tiny model x 3 emotions
     assert (cells["overlap_after"] >= 0.95).all(), cells[["layer", "emotion", "overlap_after"]]
     assert (result.layer_table()["map_heldout_r2"] > 0.99).all()
-    # ... and the instrument says so: every cell beats the emotion-label null (200 permutations)
-    assert (cells["verdict"] == "emotion-specific").all(), cells[["layer", "emotion", "p_label", "q_label"]]
-    assert (cells["p_label"] == 1 / 201).all()
+    # ... and the instrument says so, against 20 random-weight copies of both architectures: every cell
+    # carries correspondence (a) and goes beyond vocabulary (b); the pair too
+    assert (cells["verdict"] == "shared beyond vocabulary").all(), cells[["layer", "emotion", "p_pairing", "p_baseline"]]
+    assert result.summary["verdict"] == "shared beyond vocabulary" and result.summary["n_baseline_copies"] == 20
+    assert (cells["overlap_after"] > cells["baseline_overlap_bound"]).all()
+    assert (cells["p_group"] == 1 / 201).all()  # the prompt-group null (context) at its floor
+    assert (cells["normalised_overlap"] > 0.95).all()
     assert (cells["ci_low"] > 0.9).all()
-    assert result.summary["p_identity"] == pytest.approx(1 / 6)  # the best an exact test can say with 3 emotions
+    assert result.summary["p_group_assignment"] == pytest.approx(1 / 6)  # the best an exact test can say with 3 emotions
     # "before" (identity on shared coordinates) knows nothing of the rotation: near chance
     assert (cells["overlap_before"] < 0.5).all()
 

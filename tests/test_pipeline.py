@@ -22,7 +22,8 @@ def study(tiny_model_path, tmp_path_factory):
     source, target = tiny_model_path("gpt2"), tiny_model_path("llama")
     argv = ["run", "--source", str(source), "--large-model", str(target), "--layers", "0", "1", "2", "3",
             "--n-components", "4", "--max-samples-per-emotion", str(FEW), "--device", "cpu",
-            "--results-dir", str(out / "results"), "--report-dir", str(out / "report"), "--quiet"]
+            "--baseline-seeds", "3", "--results-dir", str(out / "results"), "--report-dir", str(out / "report"),
+            "--quiet"]
     assert main(argv) == 0
     return out, source, target, argv
 
@@ -110,7 +111,7 @@ def test_legacy_metric_is_the_original_formula(study, tiny_model_path, tmp_path)
     out, source, target, _ = study
     result = run(str(source), str(target), layers=[1], n_components=4, max_samples_per_emotion=FEW,
                  map_method="lstsq", fit_data="neutral-last", metric="legacy", reference="index",
-                 device="cpu", results_dir=out / "results", write=False)
+                 baseline_seeds=3, device="cpu", results_dir=out / "results", write=False)
     cells = result.cell_table()
     bases_s, bases_t = result.arrays["source_bases"][0], result.arrays["target_bases"][0]
     mapped = result.arrays["mapped_target_bases"][0]
@@ -154,7 +155,7 @@ def test_python_api(study, tmp_path):
 
     out, source, target, _ = study
     result = emoalign.run(str(source), str(target), layers=[0, 3], n_components=4, max_samples_per_emotion=FEW,
-                          device="cpu", results_dir=out / "results", write=False)
+                          baseline_seeds=3, device="cpu", results_dir=out / "results", write=False)
     table = result.layer_table()
     assert table["layer"].tolist() == [0, 3]
     assert result.arrays["principal_angles_degrees"].shape == (2, 3, 4)

