@@ -163,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples per cell")
     demo.add_argument("--max-samples-per-emotion", type=int, metavar="N", help="first N prompts per label (default 40)")
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--report-name", default="demo_comparative_report",
+                      help="file stem of the reports in --report-dir (<name>.md, <name>.ja.md, .html)")
     demo.add_argument("--no-html", action="store_true", help="Markdown report only")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
 

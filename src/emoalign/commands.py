@@ -110,6 +110,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         args.results_dir, args.report_dir, parts=args.parts, n_permutations=args.permutations,
         n_bootstrap=args.bootstrap, max_samples_per_emotion=args.max_samples_per_emotion,
         baseline_seeds=args.baseline_seeds, seed=args.seed, quiet=args.quiet, html=not args.no_html,
+        report_name=args.report_name, command=command_line(),
     )
     print(demo_summary(outcome))
     return 0 if all(ok for _, ok, _ in outcome.checks) else 1

@@ -87,6 +87,36 @@ class LabelNullResult:
         return self.null[:, self.emotions.index(emotion)]
 
 
+@dataclass(frozen=True)
+class _Pooled:
+    """Both models' emotion vectors pooled, in reduced coordinates (see the package docstring):
+    ``Cs``/``Ct`` coordinates of the pooled vectors, ``P`` source -> mapped-target-span coordinates,
+    ``Z`` the mapped target span, ``offsets`` where each emotion's prompts start."""
+
+    names: tuple[str, ...]
+    Cs: np.ndarray
+    Ct: np.ndarray
+    P: np.ndarray
+    Z: np.ndarray
+    offsets: np.ndarray
+    d_s: int
+
+
+def _pooled(source_vectors, target_vectors, weight, k: int, context: str, what: str) -> _Pooled:
+    names, S, T = _paired_groups(source_vectors, target_vectors, k, context)
+    if len(names) < 2:
+        raise EmoalignError(
+            f"{what} needs at least two emotions to permute labels among, got {list(names)}{_where(context)}"
+        )
+    d_s, d_t = S[0].shape[1], T[0].shape[1]
+    W = _check_weight(weight, d_t, d_s, context)
+    Cs, Bs = _span(np.vstack(S), k, "the pooled source emotion vectors", context)
+    Ct, Bt = _span(np.vstack(T), k, "the pooled target emotion vectors", context)
+    Z, R = _image_span(Bt @ W)  # mapped target span: B_t W = Z R
+    offsets = np.concatenate([[0], np.cumsum([X.shape[0] for X in S])])
+    return _Pooled(names, Cs, Ct, Bs @ R.T, Z, offsets, d_s)
+
+
 def label_permutations(n_total: int, n_permutations: int, seed: int = 0) -> np.ndarray:
     """The relabellings used by :func:`label_permutation_null`.
 
@@ -149,23 +179,11 @@ def label_permutation_null(
     LabelNullResult
     """
     n_permutations = _check_int(n_permutations, "n_permutations", 0)
-    names, S, T = _paired_groups(source_vectors, target_vectors, k, context)
-    if len(names) < 2:
-        raise EmoalignError(
-            f"the emotion-label null needs at least two emotions to permute labels among, "
-            f"got {list(names)}{_where(context)}"
-        )
-    d_s, d_t = S[0].shape[1], T[0].shape[1]
-    W = _check_weight(weight, d_t, d_s, context)
+    pooled = _pooled(source_vectors, target_vectors, weight, k, context, "the prompt-group null")
+    names, Cs, Ct, P, Z, offsets, d_s = (pooled.names, pooled.Cs, pooled.Ct, pooled.P, pooled.Z, pooled.offsets,
+                                         pooled.d_s)
     E = len(names)
-    sizes = [X.shape[0] for X in S]
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
     groups = [np.arange(offsets[i], offsets[i + 1]) for i in range(E)]
-
-    Cs, Bs = _span(np.vstack(S), k, "the pooled source emotion vectors", context)
-    Ct, Bt = _span(np.vstack(T), k, "the pooled target emotion vectors", context)
-    Z, R = _image_span(Bt @ W)  # mapped target span: B_t W = Z R
-    P = Bs @ R.T  # source coordinates -> R coordinates
 
     Vs = np.stack([_pca_batched(Cs[g][None], k)[0] for g in groups])  # (E, k, r_s)
     H = Vs @ P  # (E, k, r'): source bases projected on the mapped-target span
@@ -257,19 +275,10 @@ def joint_relabel_null(
     :func:`label_permutations` rows, applied to both models.
     """
     n_permutations = _check_int(n_permutations, "n_permutations", 0)
-    names, S, T = _paired_groups(source_vectors, target_vectors, k, context)
-    if len(names) < 2:
-        raise EmoalignError(
-            f"the joint relabelling null needs at least two emotions, got {list(names)}{_where(context)}"
-        )
-    d_s, d_t = S[0].shape[1], T[0].shape[1]
-    W = _check_weight(weight, d_t, d_s, context)
+    pooled = _pooled(source_vectors, target_vectors, weight, k, context, "the joint relabelling null")
+    names, Cs, Ct, P, Z, offsets, d_s = (pooled.names, pooled.Cs, pooled.Ct, pooled.P, pooled.Z, pooled.offsets,
+                                         pooled.d_s)
     E = len(names)
-    offsets = np.concatenate([[0], np.cumsum([X.shape[0] for X in S])])
-    Cs, Bs = _span(np.vstack(S), k, "the pooled source emotion vectors", context)
-    Ct, Bt = _span(np.vstack(T), k, "the pooled target emotion vectors", context)
-    Z, R = _image_span(Bt @ W)
-    P = Bs @ R.T
 
     def overlaps(idx: np.ndarray) -> np.ndarray:
         return _overlap_rows(_pca_batched(Cs[idx], k) @ P, _pca_batched(Ct[idx], k) @ Z, k, d_s)
