@@ -31,7 +31,8 @@ from emoalign.data.dataset import PromptDataset, load_profile
 from emoalign.data.lexicon import DEFAULT_LEXICON
 from emoalign.errors import EmoalignError
 from emoalign.extract.activations import FORMAT_VERSION, ActivationSet, extract_activations
-from emoalign.extract.cache import ExtractionRequest, get_activations, random_copy_activations
+from emoalign.extract.baseline import random_copy_activations
+from emoalign.extract.cache import ExtractionRequest, get_activations
 from emoalign.models.loading import LoadedModel, load_model, local_fingerprint
 from emoalign.models.random_copy import RANDOM_INIT_VERSION
 from emoalign.models.registry import resolve_model

@@ -262,7 +262,7 @@ def baseline_activations(
 ) -> list[tuple[ActivationSet, ActivationSet]]:
     """Activation sets of the random-weight copies (source copy, target copy) for every seed pair,
     through the activation cache (keyed by architecture, seed, dataset and layers)."""
-    from emoalign.extract.cache import random_copy_activations
+    from emoalign.extract.baseline import random_copy_activations
 
     source_copies = random_copy_activations(
         source, [s for s, _ in seed_pairs], cache_dir, quiet=quiet, allow_extract=allow_extract

@@ -137,19 +137,3 @@ def get_activations(
     )
     activations.save(path)
     return activations, path, False
-
-
-def random_copy_activations(
-    request: ExtractionRequest,
-    seeds: Sequence[int],
-    cache_dir: str | Path,
-    *,
-    quiet: bool = False,
-    allow_extract: bool = True,
-) -> list[ActivationSet]:
-    """Activation sets of random-weight copies of ``request.spec``, one per seed, through the cache
-    (keyed by architecture + tokenizer + seed, not by model id); config and tokenizer are read and the
-    prompts tokenized once for all seeds. See :func:`emoalign.extract.baseline.random_copy_activations`."""
-    from emoalign.extract.baseline import random_copy_activations as from_baseline
-
-    return from_baseline(request, seeds, cache_dir, quiet=quiet, allow_extract=allow_extract)
