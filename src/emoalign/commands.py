@@ -113,7 +113,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         report_name=args.report_name, command=command_line(),
     )
     print(demo_summary(outcome))
-    return 0 if all(ok for _, ok, _ in outcome.checks) else 1
+    return 0 if all(check.passed for check in outcome.checks) else 1
 
 
 def cmd_models(args: argparse.Namespace) -> int:

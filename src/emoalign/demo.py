@@ -44,6 +44,7 @@ from emoalign.pipeline import (
     study_baseline,
     write_study,
 )
+from emoalign.report.demo_text import demo_text, verdict_words
 from emoalign.report.document import Block, Heading, Paragraph, table
 from emoalign.results import AlignmentResult
 from emoalign.synthetic.twin import twin_loaded_model
@@ -63,21 +64,13 @@ class RealPair:
     target: str
     source_layers: tuple[int, ...]
     baseline_seeds: int
-    description: str
 
 
 REAL_PAIRS: dict[str, RealPair] = {
     pair.key: pair
     for pair in (
-        RealPair(
-            "decoder", "gemma3-270m", "qwen2.5-coder-1.5b", (0, 2, 4, 6), 5,
-            "Gemma 3 270M (18 layers, d=640) vs Qwen2.5-Coder-1.5B-Instruct (28 layers, d=1536), both GGUF "
-            "Q4_K_M dequantized: two decoder LLMs of different families, sizes and tokenizers",
-        ),
-        RealPair(
-            "encoder", "minilm-l6", "mpnet-base", (0, 1, 2, 3, 4, 5), 20,
-            "all-MiniLM-L6-v2 (6 layers, d=384) vs all-mpnet-base-v2 (12 layers, d=768): two sentence encoders",
-        ),
+        RealPair("decoder", "gemma3-270m", "qwen2.5-coder-1.5b", (0, 2, 4, 6), 5),
+        RealPair("encoder", "minilm-l6", "mpnet-base", (0, 1, 2, 3, 4, 5), 20),
     )
 }
 PARTS: tuple[str, ...] = ("decoder", "encoder", "twin")
@@ -92,7 +85,7 @@ class DemoOutcome:
     paths: list[dict[str, str]] = field(default_factory=list)
     reports: list[Path] = field(default_factory=list)
     seconds: float = 0.0
-    checks: list[tuple[str, bool, str]] = field(default_factory=list)
+    checks: list[DemoCheck] = field(default_factory=list)
     command: str = "emoalign demo"
 
     def add(self, result: AlignmentResult, role: str, paths: dict[str, str]) -> None:
@@ -210,76 +203,80 @@ def study_planted_twin(
     outcome.add(result, "planted twin", write_study(result, source_acts, twin_acts, layout))
 
 
-def demo_checks(outcome: DemoOutcome) -> list[tuple[str, bool, str]]:
-    """Did the instrument find the known answers? (name, passed, measured)."""
+@dataclass(frozen=True)
+class DemoCheck:
+    """A known answer: its template key, whether it held, and the measured values."""
+
+    key: str
+    passed: bool
+    measured_key: str
+    params: dict
+
+    def name(self, lang: str = "en") -> str:
+        return demo_text(lang, self.key, **self.params)
+
+    def measured(self, lang: str = "en") -> str:
+        return demo_text(lang, self.measured_key, **self.params)
+
+
+def demo_checks(outcome: DemoOutcome) -> list[DemoCheck]:
+    """Did the instrument find the known answers?"""
     checks = []
     for twin in outcome.of_role("planted twin"):
         cells = twin.cell_table()
-        checks.append(("planted twin recovered: overlap after ≥ 0.95 in every cell",
-                       bool((cells["overlap_after"] >= 0.95).all()), f"min {cells['overlap_after'].min():.3f}"))
+        checks.append(DemoCheck("twin_recovered", bool((cells["overlap_after"] >= 0.95).all()),
+                                "twin_recovered_measured", {"minimum": float(cells["overlap_after"].min())}))
         share = float((cells["verdict"] == BEYOND_VOCABULARY).mean())
-        checks.append(("planted twin shared beyond vocabulary in every cell", share == 1.0, f"{share:.0%} of cells"))
+        checks.append(DemoCheck("twin_beyond", share == 1.0, "twin_beyond_measured", {"share": share}))
     for control in outcome.of_role("random control"):
         cells = control.cell_table()
         share = float((cells["verdict"] == BEYOND_VOCABULARY).mean())
         pair_beyond = bool(control.summary.get("beyond_vocabulary", False))
-        checks.append((
-            f"random-weight control {control.pair_name} not beyond vocabulary",
-            not pair_beyond and share <= 0.05 and not cells["emotion_specific"].any(),
-            f"pair p = {control.summary.get('p_baseline', float('nan')):.3g}, {share:.0%} of cells beyond vocabulary",
+        checks.append(DemoCheck(
+            "control", not pair_beyond and share <= 0.05 and not cells["emotion_specific"].any(), "control_measured",
+            {"pair": control.pair_name, "p": float(control.summary.get("p_baseline", float("nan"))), "share": share},
         ))
     return checks
 
 
-def _plain_words(result: AlignmentResult) -> str:
-    """One sentence a reader can take away: how the pair compares with its random copies."""
+def _finding(result: AlignmentResult, lang: str = "en") -> str:
+    """The real pair's verdict in plain words, then its numbers."""
+    summary = result.summary
     observed = float(result.cell_table()["overlap_after"].mean())
-    copies = result.summary.get("baseline_overlap_mean")
-    if copies is None or not copies > 0:
-        return ""
-    ratio = observed / copies
-    if result.summary.get("beyond_vocabulary"):
-        return f"In plain words: the trained pair shares {ratio:.1f}× the overlap its random copies share. "
-    if ratio < 1:
-        return (f"In plain words: the trained pair shares less than its random copies do ({ratio:.2f}×), so "
-                "nothing in this overlap goes beyond what any two models reading the same prompts share. ")
-    return "In plain words: the overlap is no larger than what random copies reading the same prompts share. "
-
-
-def _finding(result: AlignmentResult) -> str:
-    cells = result.cell_table()
-    return _plain_words(result) + (
-        f"{result.pair_name}: {result.summary['verdict']} — mean overlap {cells['overlap_after'].mean():.3f} "
-        f"(chance {cells['chance'].iloc[0]:.3f}, random copies {result.summary.get('baseline_overlap_mean', float('nan')):.3f}, "
-        f"their 95 % bound {result.summary.get('baseline_overlap_bound', float('nan')):.3f}); "
-        f"{result.summary['summary']}"
+    copies = float(summary.get("baseline_overlap_mean", float("nan")))
+    plain = ""
+    if copies > 0:
+        ratio = observed / copies
+        plain = demo_text(lang, "beyond" if summary.get("beyond_vocabulary") else "below" if ratio < 1 else "level",
+                          ratio=ratio)
+    return plain + demo_text(
+        lang, "finding", pair=result.pair_name, verdict=verdict_words(lang, summary["verdict"]), observed=observed,
+        chance=float(result.cell_table()["chance"].iloc[0]), copies=copies,
+        bound=float(summary.get("baseline_overlap_bound", float("nan"))), summary=summary["summary"],
+        p_pairing=float(summary.get("p_pairing", float("nan"))), p_baseline=float(summary.get("p_baseline", float("nan"))),
+        n_copies=summary.get("n_baseline_copies", 0), n_cells=summary.get("n_cells", 0),
+        n_specific=summary.get("n_emotion_specific", 0),
     )
 
 
-def demo_preface(outcome: DemoOutcome) -> list[Block]:
+def demo_preface(outcome: DemoOutcome, lang: str = "en") -> list[Block]:
     """The report's opening: what was studied, the controls, and what the instrument found."""
+    T = lambda key, **params: demo_text(lang, key, **params)  # noqa: E731
     blocks: list[Block] = [
-        Heading("emoalign demo: real language models, offline, beside known answers", level=1),
-        Paragraph(f"Generated by `{outcome.command}` (run it again to regenerate this file and its figures)."),
-        Paragraph(
-            "Real pairs are judged in three steps: (a) does the linear map carry cross-model correspondence "
-            "(pairing null)? (b) do overlap and specificity go beyond what random-weight copies of both models "
-            "reading the same prompts share (the vocabulary baseline)? (c) does the emotion grouping align better "
-            "than random prompt groups? The headline is (a)+(b); only all three are called emotion-specific."
-        ),
-        table(["pair", "what it is"], [(p.key, p.description) for p in REAL_PAIRS.values()]
-              + [("planted twin", f"{TWIN_SOURCE} against an exact affine image of itself (width {TWIN_WIDTH}): "
-                                  "must be recovered (known answer)"),
-                 ("random controls", "random-weight copies of both models of each real pair, judged against the "
-                                     "same baseline: must not go beyond vocabulary (known answer)")]),
-        Heading("What the real models showed"),
+        Heading(T("title"), level=1),
+        Paragraph(T("generated", command=outcome.command)),
+        Paragraph(T("steps")),
+        table([T("col_pair"), T("col_what")], [(key, T(key)) for key in REAL_PAIRS]
+              + [(T("row_twin"), T("twin", source=TWIN_SOURCE, width=TWIN_WIDTH)),
+                 (T("row_controls"), T("controls"))]),
+        Heading(T("real_heading")),
     ]
-    blocks += [Paragraph(_finding(r)) for r in outcome.of_role("real")] or [Paragraph("No real pair was run.")]
+    blocks += [Paragraph(_finding(r, lang)) for r in outcome.of_role("real")] or [Paragraph(T("no_real"))]
     blocks += [
-        Heading("Did the instrument find the known answers?"),
-        table(["check", "result", "measured"],
-              [(name, "pass" if ok else "FAIL", measured) for name, ok, measured in outcome.checks]),
-        Paragraph(f"Pipeline time (extraction of all models and copies, alignment, statistics): {outcome.seconds:.0f} s."),
+        Heading(T("checks_heading")),
+        table([T("col_check"), T("col_result"), T("col_measured")],
+              [(c.name(lang), T("pass") if c.passed else T("fail"), c.measured(lang)) for c in outcome.checks]),
+        Paragraph(T("time", seconds=outcome.seconds)),
     ]
     return blocks
 
@@ -330,7 +327,7 @@ def run_demo(
         report = Path(report_dir) / f"{report_name}{suffix}.md"
         write_comparative_report(
             outcome.results, report, paths=[p["alignment"] for p in outcome.paths], lang=lang, html=html,
-            command=command, preface=demo_preface(outcome),
+            command=command, preface=demo_preface(outcome, lang),
         )
         outcome.reports.append(report)
     return outcome
@@ -352,7 +349,7 @@ def demo_summary(outcome: DemoOutcome) -> str:
         })
     lines = [pd.DataFrame(rows).to_string(index=False), ""]
     lines += [f"real: {_finding(r)}" for r in outcome.of_role("real")]
-    lines += [""] + [f"{'pass' if ok else 'FAIL'}  {name}: {measured}" for name, ok, measured in outcome.checks]
+    lines += [""] + [f"{'pass' if c.passed else 'FAIL'}  {c.name()}: {c.measured()}" for c in outcome.checks]
     lines += [
         "",
         f"pipeline time: {outcome.seconds:.0f} s (loading, extraction incl. random-weight copies, alignment, statistics)",
