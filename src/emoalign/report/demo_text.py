@@ -56,22 +56,22 @@ TEXT: dict[str, dict[str, str]] = {
         "twin": "{source} と、その正確なアフィン像（幅 {width}）との比較です。回復されるべき既知の答えです",
         "controls": "各ペアの両モデルのランダム重みコピーを、同じベースラインに照らして判定します。語彙を超えないことが"
                     "既知の答えです",
-        "row_twin": "埋め込み双子", "row_controls": "ランダム対照",
+        "row_twin": "人工双子", "row_controls": "ランダム対照",
         "real_heading": "実在モデルの結果",
         "no_real": "実在モデルのペアは実行していません。",
         "beyond": "平たく言えば、学習済みのペアはランダムコピーの{ratio:.1f}倍の重なりを共有しています。",
         "below": "平たく言えば、学習済みのペアが共有する重なりはランダムコピーより小さく（{ratio:.2f}倍）、同じプロンプトを"
                  "読む任意の2モデルが共有する以上のものはありません。",
         "level": "平たく言えば、この重なりは同じプロンプトを読むランダムコピーが共有する量を超えていません。",
-        "finding": "{pair}：{verdict}です。平均重なりは {observed:.3f}（偶然水準 {chance:.3f}、ランダムコピー "
+        "finding": "{pair} の判定は「{verdict}」です。平均重なりは {observed:.3f}（偶然水準 {chance:.3f}、ランダムコピー "
                    "{copies:.3f}、その95%予測上限 {bound:.3f}）です。写像の対応は p = {p_pairing:.3g}、"
                    "ランダムコピー{n_copies}組との比較は p = {p_baseline:.3g} で、3段階すべてを満たす感情特異的な"
                    "セルは{n_cells}セル中{n_specific}セルです。",
         "checks_heading": "計測器は既知の答えを見つけましたか",
         "col_check": "確認項目", "col_result": "結果", "col_measured": "測定値", "pass": "合格", "fail": "不合格",
-        "twin_recovered": "埋め込み双子の回復：すべてのセルで写像後の重なりが 0.95 以上",
+        "twin_recovered": "人工双子の回復：すべてのセルで写像後の重なりが 0.95 以上",
         "twin_recovered_measured": "最小 {minimum:.3f}",
-        "twin_beyond": "埋め込み双子がすべてのセルで語彙を超えて共有",
+        "twin_beyond": "人工双子がすべてのセルで語彙を超えて共有",
         "twin_beyond_measured": "セルの{share:.0%}",
         "control": "ランダム重み対照 {pair} が語彙を超えない",
         "control_measured": "ペアの p = {p:.3g}、語彙を超えるセルは{share:.0%}",
