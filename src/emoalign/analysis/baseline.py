@@ -64,7 +64,9 @@ def baseline_cross_overlaps(
 
 
 def _seed_of(acts: ActivationSet) -> int:
-    return int(acts.model.get("random_seed", -1) if acts.model.get("random_seed") is not None else -1)
+    """The random seed a copy was built with (-1 if its metadata does not say)."""
+    seed = acts.model.get("random_seed")
+    return -1 if seed is None else int(seed)
 
 
 def baseline_cell_columns(

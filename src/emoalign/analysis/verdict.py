@@ -24,7 +24,6 @@ NO_CORRESPONDENCE = "no cross-model correspondence"
 VOCABULARY_UNCHECKED = "correspondence; vocabulary not ruled out (no baseline)"
 NOT_TESTED = "not tested"
 LEGACY_NO_VERDICT = "no verdict (legacy metric)"
-HEADLINE_PASSES = (BEYOND_VOCABULARY,)
 
 
 def _bh_pass(p_values: pd.Series, alpha: float) -> tuple[np.ndarray, np.ndarray]:

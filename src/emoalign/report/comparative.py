@@ -53,30 +53,28 @@ class ReportFiles:
     figures_skipped: str | None = None
 
 
-def f6(value: Any) -> str:
-    """Six decimals, ``n/a`` for missing / non-finite values."""
+def _formatted(value: Any, spec: str) -> str:
+    """``value`` formatted with ``spec``; ``n/a`` for missing / non-finite values."""
     try:
         number = float(value)
     except (TypeError, ValueError):
         return "n/a"
-    return f"{number:.6f}" if np.isfinite(number) else "n/a"
+    return format(number, spec) if np.isfinite(number) else "n/a"
+
+
+def f6(value: Any) -> str:
+    """Six decimals."""
+    return _formatted(value, ".6f")
 
 
 def f3(value: Any) -> str:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return "n/a"
-    return f"{number:.3f}" if np.isfinite(number) else "n/a"
+    """Three decimals."""
+    return _formatted(value, ".3f")
 
 
 def fp(value: Any) -> str:
     """A p-value: three significant digits (a p of 0.0002 must not read 0.000)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return "n/a"
-    return f"{number:.3g}" if np.isfinite(number) else "n/a"
+    return _formatted(value, ".3g")
 
 
 P_KEYS = ("p", "p_pairing", "p_baseline")
