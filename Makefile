@@ -21,8 +21,10 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# Two processes (pytest-xdist): the suite is single-threaded work; `-n 0` in PYTEST_ARGS runs it serially.
+PYTEST_ARGS ?= -n auto --dist worksteal
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
 demo: $(BIN)/.installed
 	$(BIN)/emoalign demo

@@ -102,3 +102,15 @@ def test_bad_input_is_one_line_nonzero_exit_and_writes_nothing(make_args, messag
     assert len(lines) == 1 and lines[0].startswith("emoalign: error: ")
     assert re.search(message, lines[0]), lines[0]
     assert not results.exists()
+
+
+def test_extract_does_not_import_the_analysis_stack():
+    """`emoalign extract` start-up stays lean: the CLI modules import neither pandas nor scipy.stats
+    nor the analysis package (about 1.6 s, benchmarks/extract_speed.py)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, emoalign.cli, emoalign.commands, emoalign.extract.cache, emoalign.extract.preflight; "
+            "print(sorted(m for m in ('pandas', 'scipy.stats', 'emoalign.analysis', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

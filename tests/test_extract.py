@@ -44,6 +44,20 @@ def test_family_loads_and_layer_i_is_hidden_states_i_plus_1(family, tiny_model_p
     assert activations.prompt_acts.dtype == np.float32
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_loading_only_the_needed_blocks_gives_identical_activations(family, tiny_model_path):
+    """``load_model(n_blocks=2)`` reads blocks 0-1 only (what extraction of layers 0-1 asks for):
+    same activations, bit for bit, as the full model; the recorded depth stays the full one."""
+    full = _load(tiny_model_path(family))
+    truncated = _load(tiny_model_path(family), n_blocks=2)
+    assert len(find_blocks(truncated.model)[1]) == 2 and truncated.n_layers == full.n_layers == 4
+    expected = extract_activations(full, SMALL, [0, 1], lexicon=DEFAULT_LEXICON, quiet=True)
+    got = extract_activations(truncated, SMALL, [0, 1], lexicon=DEFAULT_LEXICON, quiet=True)
+    np.testing.assert_array_equal(got.prompt_acts, expected.prompt_acts)
+    np.testing.assert_array_equal(got.word_acts, expected.word_acts)
+    assert got.model["n_layers"] == 4
+
+
 @pytest.mark.parametrize(("family", "final_norm"), [("llama", "norm"), ("gpt2", "ln_f")])
 def test_last_layer_is_the_raw_block_output_not_the_final_norm(family, final_norm, tiny_model_path):
     loaded = _load(tiny_model_path(family))

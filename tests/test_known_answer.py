@@ -49,7 +49,7 @@ def test_defaults_recover_the_planted_twin(twin_study, capsys):
 def test_the_original_method_on_the_same_pair(twin_study, capsys):
     out, source, twin = twin_study
     table = _run(out, source, twin, "--map", "lstsq", "--fit-data", "neutral-last", "--metric", "legacy",
-                 "--reference", "index")
+                 "--reference", "index", "--overwrite")  # replaces the default analysis of the same pair
     printed = capsys.readouterr().out
     with capsys.disabled():
         print("\nThe original method (lstsq on neutral last tokens, legacy metric) on the planted twin:")

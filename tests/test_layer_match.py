@@ -25,5 +25,12 @@ def test_explicit_target_layers_pair_positionally():
 
 
 def test_target_layer_beyond_depth_names_it():
-    with pytest.raises(EmoalignError, match="target layer 11 is beyond the target model's depth .*0-5"):
-        match_layers([0, 11], 12, 6, "index")
+    with pytest.raises(EmoalignError, match="target layer 11 is beyond the depth of llama .*0-5.*--layer-match depth"):
+        match_layers([0, 11], 12, 6, "index", names=("gpt2", "llama"))
+    with pytest.raises(EmoalignError, match=r"target layer 9 .*0-5\); check --target-layers$"):
+        match_layers([0, 1], 12, 6, "index", [2, 9])
+
+
+def test_source_layer_beyond_depth_names_the_source():
+    with pytest.raises(EmoalignError, match=r"--layers: layer 99 is beyond the depth of gpt2 \(12 blocks"):
+        match_layers([0, 99], 12, 32, "depth", names=("gpt2", "llama"))

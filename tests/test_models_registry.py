@@ -49,4 +49,4 @@ def test_preset_offline_fails_with_one_line_pointing_to_demo(monkeypatch):
         load_model(PRESETS["llama3_8b"], device="cpu")
     message = str(info.value)
     assert "\n" not in message
-    assert "llama3_8b" in message and "emoalign demo" in message and "--model PATH" in message
+    assert "llama3_8b" in message and "emoalign demo" in message and "local model folder" in message

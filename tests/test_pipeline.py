@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import emoalign.extract.cache as cache_module
+import emoalign.pipeline as pipeline_module
 from emoalign.analysis.alignment import AlignConfig, align_layer_pair
 from emoalign.analysis.overlap import legacy_before
 from emoalign.cli import main
@@ -75,9 +76,18 @@ def test_align_with_another_k_and_map_loads_no_model(study, monkeypatch, capsys)
         raise AssertionError("a model was loaded by `emoalign align`")
 
     monkeypatch.setattr(cache_module, "load_model", no_loading)
+    # depths and the cache file come from the cache itself: not even a config is read
+    monkeypatch.setattr(cache_module, "load_config", no_loading)
+    monkeypatch.setattr(pipeline_module, "load_config", no_loading)
     argv = ["align", *argv[1:]]
     argv[argv.index("--n-components") + 1] = "2"
-    assert main([*argv, "--map", "procrustes"]) == 0
+    alignment = next((out / "results" / "baseline" / "alignment").glob("*.safetensors"))
+    before = alignment.read_bytes()
+    assert main([*argv, "--map", "procrustes"]) == 2  # another analysis: not silently replaced
+    err = capsys.readouterr().err
+    assert re.search(r"holds an analysis with other settings \(n_components 4 -> 2; map_method 'ridge' -> 'procrustes'", err)
+    assert alignment.read_bytes() == before
+    assert main([*argv, "--map", "procrustes", "--overwrite"]) == 0
     printed = capsys.readouterr().out
     assert "layer" in printed and "before" in printed
     csv = next((out / "results" / "baseline" / "statistics").glob("*.csv"))
@@ -146,7 +156,7 @@ def test_offline_preset_points_to_local_folders_and_the_demo(tmp_path, capsys, m
     code = main(["run", "--large-model", "llama3_8b", "--results-dir", str(tmp_path / "r"), "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
-    assert "emoalign demo" in err[0] and "local folder" in err[0]
+    assert "emoalign demo" in err[0] and "local model folder" in err[0] and "--model" not in err[0]
     assert not (tmp_path / "r").exists()
 
 

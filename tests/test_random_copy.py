@@ -22,7 +22,11 @@ from emoalign.extract.baseline import (
 from emoalign.extract.cache import ExtractionRequest, get_activations
 from emoalign.models.blocks import find_blocks
 from emoalign.models.loading import load_model, load_tokenizer
-from emoalign.models.random_copy import EMBEDDING_CHUNK_ELEMENTS, architecture_hash, build_random_copy
+from emoalign.models.random_copy import (
+    EMBEDDING_CHUNK_ELEMENTS,
+    architecture_hash,
+    build_random_copy,
+)
 from emoalign.models.registry import resolve_model
 
 SMALL = load_profile("baseline").limit_per_label(4)
@@ -138,7 +142,8 @@ def test_bfloat16_copy_is_the_float32_copy_rounded(tiny_model_path):
 def test_load_model_untrained_builds_only_the_blocks_asked_for(tiny_model_path):
     path = tiny_model_path("gpt2")
     loaded = load_model(resolve_model(str(path)), device="cpu", quiet=True, untrained_seed=4, n_blocks=2)
-    assert loaded.n_layers == 2 and loaded.provenance()["weights"] == "random init (seed 4)"
+    assert len(find_blocks(loaded.model)[1]) == 2 and loaded.n_layers == 4  # n_layers: the architecture's depth
+    assert loaded.provenance()["weights"] == "random init (seed 4)"
     expected = build_random_copy(AutoConfig.from_pretrained(path), 4, 2)
     for (name, a), (_, b) in zip(loaded.model.named_parameters(), expected.named_parameters()):
         assert torch.equal(a, b), name

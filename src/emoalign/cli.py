@@ -51,7 +51,12 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--revision", help="hub revision (branch, tag or commit)")
     group.add_argument("--device-map", choices=["auto"], help="shard a large model across GPUs (needs accelerate)")
     group.add_argument("--trust-remote-code", action="store_true", help="allow model code from the hub (off by default)")
+    group.add_argument("--allow-pickle-weights", action="store_true",
+                       help="also load weights stored as pickle (.bin) files, which can run code (off: safetensors only)")
     group.add_argument("--batch-size", type=int, default=16)
+    group.add_argument("--threads", type=int, metavar="N",
+                       help="torch threads for the forward passes (default: torch's choice; 1 is often faster on a "
+                            "loaded shared machine)")
     group.add_argument("--position-policy", choices=["all", "first", "last"], default="all",
                        help="sub-tokens of a multi-token emotion word: all (mean), first or last")
 
@@ -83,6 +88,9 @@ def _add_analysis_options(parser: argparse.ArgumentParser) -> None:
     stats.add_argument("--baseline-seeds", type=int, default=20, metavar="N",
                        help="random-weight copies of both models for the vocabulary baseline of the verdict "
                             "(default 20; 0 = off, with a warning)")
+    stats.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="processes for the statistics of the layer pairs and the random copies (default 1; "
+                            "0 = one per CPU core); the numbers are identical for every N")
     stats.add_argument("--control", choices=["untrained"],
                        help="also align against the target architecture with random weights, seeded --seed + 1 (same pipeline)")
     group.add_argument("--report-dir", type=Path, default=Path("docs/report"), help="Markdown reports (default docs/report)")
@@ -92,6 +100,9 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results-dir", type=Path, default=Path("results"), help="root of all artifacts (default: results)")
     parser.add_argument("--cache-dir", type=Path, help="activation cache (default: <results-dir>/cache)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    if parser.prog.split()[-1] != "extract":
+        parser.add_argument("--overwrite", action="store_true",
+                            help="replace artifacts of an earlier analysis with other settings (default: refuse)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -163,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples per cell")
     demo.add_argument("--max-samples-per-emotion", type=int, metavar="N", help="first N prompts per label (default 40)")
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--workers", type=int, default=0, metavar="N",
+                      help="processes for the statistics (default 0: one per CPU core; the numbers do not depend on it)")
     demo.add_argument("--report-name", default="demo_comparative_report",
                       help="file stem of the reports in --report-dir (<name>.md, <name>.ja.md, .html)")
     demo.add_argument("--no-html", action="store_true", help="Markdown report only")

@@ -1,11 +1,15 @@
-"""Subcommand handlers: turn parsed arguments into calls of the library and print the results."""
+"""Subcommand handlers: turn parsed arguments into calls of the library and print the results.
+
+The analysis stack (scipy.stats, pandas, the maps) is imported inside the handlers that use it:
+``emoalign extract`` never pays for it (about 1.6 s of start-up, benchmarks/extract_speed.py).
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from emoalign.analysis.alignment import AlignConfig, check_components
 from emoalign.data.dataset import PROFILES, PromptDataset, load_dataset, load_profile
 from emoalign.data.lexicon import DEFAULT_LEXICON, load_lexicon
 from emoalign.errors import EmoalignError
@@ -14,17 +18,26 @@ from emoalign.extract.cache import ExtractionRequest, get_activations
 from emoalign.models.loading import load_config, text_config
 from emoalign.models.registry import PRESETS, ModelSpec, resolve_model
 
+if TYPE_CHECKING:
+    from emoalign.analysis.alignment import AlignConfig
 
-def dataset_from_args(args: argparse.Namespace) -> PromptDataset:
-    """The prompt set chosen by --profile / --dataset, limited by --max-samples-per-emotion."""
+
+def dataset_from_args(args: argparse.Namespace, *, limited: bool = True) -> PromptDataset:
+    """The prompt set chosen by --profile / --dataset, limited by --max-samples-per-emotion
+    (``limited=False``: all of it)."""
+    limit = args.max_samples_per_emotion
+    if limit is not None and limit < 1:
+        raise EmoalignError(f"--max-samples-per-emotion {limit}: must be at least 1")
     if args.dataset is not None:
         dataset = load_dataset(args.dataset, reference_label=args.reference_label)
     else:
         dataset = load_profile(args.profile)
-    limit = args.max_samples_per_emotion
-    if limit is not None and limit < 1:
-        raise EmoalignError(f"--max-samples-per-emotion {limit}: must be at least 1")
-    return dataset.limit_per_label(limit)
+        if args.reference_label != dataset.reference_label:
+            raise EmoalignError(
+                f"--reference-label {args.reference_label}: reference label {args.reference_label!r} not found in "
+                f"profile {args.profile!r} (its reference is {dataset.reference_label!r})"
+            )
+    return dataset.limit_per_label(limit) if limited else dataset
 
 
 def lexicon_from_args(args: argparse.Namespace, dataset: PromptDataset) -> dict[str, tuple[str, ...]]:
@@ -43,6 +56,19 @@ def resolve_layers(layers: list[int] | None, spec: ModelSpec, args: argparse.Nam
         return tuple(layers)
     config = load_config(spec, revision=args.revision, trust_remote_code=args.trust_remote_code)
     return tuple(range(int(text_config(config).num_hidden_layers)))
+
+
+def apply_thread_options(args: argparse.Namespace) -> None:
+    """--threads and --workers, checked before anything runs; --threads sets torch's thread count."""
+    workers = getattr(args, "workers", 1)
+    if workers < 0:
+        raise EmoalignError(f"--workers {workers}: use a number of processes >= 1, or 0 for one per CPU core")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise EmoalignError(f"--threads {args.threads}: must be at least 1")
+        import torch
+
+        torch.set_num_threads(args.threads)
 
 
 def extraction_request(
@@ -65,6 +91,7 @@ def extraction_request(
         device_map=args.device_map,
         trust_remote_code=args.trust_remote_code,
         batch_size=args.batch_size,
+        allow_pickle_weights=args.allow_pickle_weights,
     )
 
 
@@ -95,9 +122,18 @@ def describe_activations(activations: ActivationSet, path: Path, hit: bool) -> s
 
 def cmd_extract(args: argparse.Namespace) -> int:
     """`emoalign extract`: extract one model's activations through the cache."""
+    from emoalign.extract.preflight import check_output_folders, warn_unmatched_labels
+    from emoalign.storage import remove_stale_temporaries
+
+    apply_thread_options(args)
     dataset = dataset_from_args(args)
-    request = extraction_request(args, args.model, dataset, lexicon_from_args(args, dataset))
-    activations, path, hit = get_activations(request, cache_dir_from_args(args), quiet=args.quiet)
+    lexicon = lexicon_from_args(args, dataset)
+    request = extraction_request(args, args.model, dataset, lexicon)
+    cache_dir = cache_dir_from_args(args)
+    check_output_folders(cache_dir)
+    warn_unmatched_labels(dataset, lexicon)
+    remove_stale_temporaries(cache_dir)
+    activations, path, hit = get_activations(request, cache_dir, quiet=args.quiet)
     print(describe_activations(activations, path, hit))
     return 0
 
@@ -109,7 +145,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     outcome = run_demo(
         args.results_dir, args.report_dir, parts=args.parts, n_permutations=args.permutations,
         n_bootstrap=args.bootstrap, max_samples_per_emotion=args.max_samples_per_emotion,
-        baseline_seeds=args.baseline_seeds, seed=args.seed, quiet=args.quiet, html=not args.no_html,
+        baseline_seeds=args.baseline_seeds, seed=args.seed, quiet=args.quiet, workers=args.workers,
+        html=not args.no_html,
         report_name=args.report_name, command=command_line(),
     )
     print(demo_summary(outcome))
@@ -184,6 +221,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 def align_config_from_args(args: argparse.Namespace, k: int) -> AlignConfig:
     """The analysis settings of one k from the CLI options."""
+    from emoalign.analysis.alignment import AlignConfig
+
     return AlignConfig(
         n_components=k, map_method=args.map_method, fit_data=args.fit_data, metric=args.metric,
         reference=args.reference, layer_match=args.layer_match, seed=args.seed,
@@ -192,25 +231,40 @@ def align_config_from_args(args: argparse.Namespace, k: int) -> AlignConfig:
     )
 
 
-def _study(args: argparse.Namespace, *, allow_extract: bool, k: int | None = None, control: bool = False):
+def _study(
+    args: argparse.Namespace, *, allow_extract: bool, k: int | None = None, control: bool = False,
+    layout=None,
+):
     """Extract (or read from the cache) both models and align them for one k.
 
     ``control``: the target is replaced by its architecture with random weights (seeded by --seed).
+    ``layout``: where the study will be written, checked for an earlier analysis of other settings
+    before anything runs.
     """
-    from dataclasses import replace
+    from dataclasses import asdict, replace
 
     from emoalign.cli import parse_layers
-    from emoalign.pipeline import align_study, extract_pair, study_baseline, untrained_control
+    from emoalign.pipeline import (
+        align_study,
+        check_overwrite,
+        extract_pair,
+        study_baseline,
+        untrained_control,
+    )
 
     k = args.n_components[0] if k is None else k
     config = align_config_from_args(args, k)
     dataset = dataset_from_args(args)
-    check_components(max(args.n_components), dataset.label_counts(), dataset.reference_label)
     lexicon = lexicon_from_args(args, dataset)
     source = extraction_request(args, args.source, dataset, lexicon, layers=False)
     target = replace(source, spec=resolve_model(args.target))
     if control:
         target = untrained_control(target, args.seed)
+    if layout is not None:
+        check_overwrite(
+            layout.alignment(f"{source.spec.name}_vs_{target.spec.name}"), asdict(config), dataset.content_hash(),
+            overwrite=args.overwrite,
+        )
     target_layers = parse_layers(args.target_layers) if args.target_layers else None
     source_acts, target_acts, pairs = extract_pair(
         source, target, source_layers=parse_layers(args.layers), target_layers=target_layers,
@@ -223,7 +277,7 @@ def _study(args: argparse.Namespace, *, allow_extract: bool, k: int | None = Non
     )
     result = align_study(
         source_acts, target_acts, pairs, config, baseline_copies=copies, command=command_line(),
-        control="untrained" if control else None, quiet=args.quiet,
+        control="untrained" if control else None, quiet=args.quiet, workers=args.workers,
     )
     return result, source_acts, target_acts, dataset
 
@@ -239,15 +293,36 @@ def command_line() -> str:
 def iter_studies(args: argparse.Namespace, *, allow_extract: bool):
     """Every study the options ask for — each k of a k-sweep, and the untrained control when asked —
     as ``PairStudy`` records with their output layout (``<profile>/k<k>`` folders for a k-sweep)."""
-    from emoalign.pipeline import PairStudy, StudyLayout
+    from emoalign.analysis.alignment import check_components
+    from emoalign.pipeline import PairStudy, StudyLayout, preflight_study
 
     k_sweep = len(args.n_components) > 1
+    apply_thread_options(args)
+    dataset = dataset_from_args(args)
+    configs = [align_config_from_args(args, k) for k in args.n_components]  # every k's settings checked first
+    full = dataset_from_args(args, limited=False)
+    check_components(
+        max(args.n_components), dataset.label_counts(), dataset.reference_label,
+        more_available=len(full.prompts) > len(dataset.prompts),
+    )
+    layouts = {
+        k: StudyLayout(
+            args.results_dir, f"{dataset.name}/k{k}" if k_sweep else dataset.name,
+            args.report_dir / f"k{k}" if k_sweep else args.report_dir,
+        )
+        for k in args.n_components
+    }
+    preflight_study(
+        dataset, lexicon_from_args(args, dataset), configs[0], cache_dir=cache_dir_from_args(args),
+        outputs=[folder for layout in layouts.values() for folder in (layout.root, layout.report_dir)],
+        where=str(args.dataset) if args.dataset is not None else None,
+    )
     for k in args.n_components:
         for control in (False, True) if args.control == "untrained" else (False,):
-            result, source_acts, target_acts, dataset = _study(args, allow_extract=allow_extract, k=k, control=control)
-            profile = f"{dataset.name}/k{k}" if k_sweep else dataset.name
-            report_dir = args.report_dir / f"k{k}" if k_sweep else args.report_dir
-            yield PairStudy(result, source_acts, target_acts, StudyLayout(args.results_dir, profile, report_dir))
+            result, source_acts, target_acts, _ = _study(
+                args, allow_extract=allow_extract, k=k, control=control, layout=layouts[k]
+            )
+            yield PairStudy(result, source_acts, target_acts, layouts[k])
 
 
 def _run_studies(args: argparse.Namespace, *, allow_extract: bool) -> int:
@@ -256,7 +331,7 @@ def _run_studies(args: argparse.Namespace, *, allow_extract: bool) -> int:
     from emoalign.report.summary import format_layer_table
 
     for study in iter_studies(args, allow_extract=allow_extract):
-        paths = write_study(study.result, study.source_acts, study.target_acts, study.layout)
+        paths = write_study(study.result, study.source_acts, study.target_acts, study.layout, overwrite=args.overwrite)
         print(format_layer_table(study.result))
         for name, path in paths.items():
             print(f"{name:<28} {path}")
@@ -318,8 +393,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """`emoalign compare`: comparative report (Markdown, HTML, CSV, figures) over alignment artifacts."""
     from emoalign.report.comparative import format_comparison, write_comparative_report
     from emoalign.report.compare import load_alignment
+    from emoalign.results import check_comparable
 
     results = [load_alignment(path) for path in args.alignments]
+    check_comparable(results, args.alignments)
     comparison, files = write_comparative_report(
         results, args.write_report, paths=args.alignments, lang=args.lang, html=args.html,
         output_csv=args.output_csv, figures=not args.no_figures, command=command_line(),
@@ -351,7 +428,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     argv = sys.argv[1:]
     pairs = run_sweep(
         args.targets, study, command_for=lambda target: pair_run_command(argv, target),
-        on_pair=lambda pair: print(format_layer_table(pair.result) + "\n"),
+        on_pair=lambda pair: print(format_layer_table(pair.result) + "\n"), overwrite=args.overwrite,
     )
     done = sweep_report(
         pairs, report=args.write_report, report_dir=args.report_dir, output_csv=args.output_csv,

@@ -30,12 +30,17 @@ from emoalign.analysis.verdict import BEYOND_VOCABULARY
 from emoalign.data.dataset import PromptDataset, load_profile
 from emoalign.data.lexicon import DEFAULT_LEXICON
 from emoalign.errors import EmoalignError
-from emoalign.extract.activations import FORMAT_VERSION, ActivationSet, extract_activations
+from emoalign.extract.activations import (
+    FORMAT_VERSION,
+    ActivationSet,
+    extract_activations,
+)
 from emoalign.extract.baseline import random_copy_activations
 from emoalign.extract.cache import ExtractionRequest, get_activations
 from emoalign.models.loading import LoadedModel, load_model, local_fingerprint
 from emoalign.models.random_copy import RANDOM_INIT_VERSION
 from emoalign.models.registry import resolve_model
+from emoalign.paths import safe_component
 from emoalign.pipeline import (
     StudyLayout,
     align_study,
@@ -110,7 +115,7 @@ def _named(request: ExtractionRequest, name: str, layers: Sequence[int]) -> Extr
 
 def study_real_pair(
     pair: RealPair, dataset: PromptDataset, config: AlignConfig, layout: StudyLayout, cache_dir: Path,
-    outcome: DemoOutcome, *, quiet: bool,
+    outcome: DemoOutcome, *, quiet: bool, workers: int = 1,
 ) -> None:
     """One real pair against its random-copy baseline, then its random-weight control pair judged
     against the same copies."""
@@ -128,8 +133,8 @@ def study_real_pair(
         f"--baseline-seeds {pair.baseline_seeds} --dtype float32 --device cpu"
     )
     result = align_study(source_acts, target_acts, layer_pairs, config, baseline_copies=copies, command=command,
-                         quiet=quiet)
-    outcome.add(result, "real", write_study(result, source_acts, target_acts, layout))
+                         quiet=quiet, workers=workers)
+    outcome.add(result, "real", write_study(result, source_acts, target_acts, layout, overwrite=True))
     # the random control: one more copy pair, seeds outside the baseline's
     control_source = random_copy_activations(
         _named(source, f"{pair.source}-random", source_acts.layers), [config.seed + 1], cache_dir, quiet=quiet
@@ -140,9 +145,9 @@ def study_real_pair(
     control = align_study(
         control_source, control_target, layer_pairs, config, baseline_copies=copies, control="random weights",
         command=f"{command} (random-weight copies of both models, seeds {config.seed + 1} and {config.seed + 2})",
-        quiet=quiet,
+        quiet=quiet, workers=workers,
     )
-    outcome.add(control, "random control", write_study(control, control_source, control_target, layout))
+    outcome.add(control, "random control", write_study(control, control_source, control_target, layout, overwrite=True))
 
 
 def constructed_activations(
@@ -153,7 +158,7 @@ def constructed_activations(
     ``key`` names everything the construction depends on besides the dataset and layers."""
     payload = {**key, "dataset": dataset.content_hash(), "layers": list(layers), "format_version": FORMAT_VERSION}
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
-    path = cache_dir / f"{name}-{digest}.safetensors"
+    path = cache_dir / f"{safe_component(name)}-{digest}.safetensors"
     if path.exists():
         try:
             return ActivationSet.load(path)
@@ -166,7 +171,7 @@ def constructed_activations(
 
 def study_planted_twin(
     dataset: PromptDataset, config: AlignConfig, layout: StudyLayout, cache_dir: Path, outcome: DemoOutcome,
-    *, quiet: bool,
+    *, quiet: bool, workers: int = 1,
 ) -> None:
     """MiniLM against its planted twin, judged against copies (random MiniLM, twin of another random MiniLM)."""
     request = _request(TWIN_SOURCE, dataset)
@@ -198,9 +203,9 @@ def study_planted_twin(
     result = align_study(
         source_acts, twin_acts, pairs, config, baseline_copies=list(zip(source_copies, twin_copies)),
         command="emoalign demo (planted twin of minilm-l6: every block output is s·Q·h + c, built in-process)",
-        quiet=quiet,
+        quiet=quiet, workers=workers,
     )
-    outcome.add(result, "planted twin", write_study(result, source_acts, twin_acts, layout))
+    outcome.add(result, "planted twin", write_study(result, source_acts, twin_acts, layout, overwrite=True))
 
 
 @dataclass(frozen=True)
@@ -292,12 +297,14 @@ def run_demo(
     baseline_seeds: int | None = None,
     seed: int = 0,
     quiet: bool = False,
+    workers: int = 1,
     html: bool = True,
     report_name: str = "demo_comparative_report",
     command: str = "emoalign demo",
 ) -> DemoOutcome:
     """Run the demo and write every artifact plus the comparative report (English and Japanese,
-    Markdown + HTML). ``baseline_seeds`` None: each real pair's default; the twin uses 20."""
+    Markdown + HTML). ``baseline_seeds`` None: each real pair's default; the twin uses 20.
+    ``workers``: processes for the statistics (0: one per core); the numbers do not depend on it."""
     from emoalign.report.comparative import write_comparative_report
 
     unknown = sorted(set(parts) - set(PARTS))
@@ -309,18 +316,19 @@ def run_demo(
                          n_bootstrap=n_bootstrap, baseline_seeds=20 if baseline_seeds is None else baseline_seeds)
     results_dir = Path(results_dir)
     cache_dir = results_dir / "cache"
+    report_name = safe_component(report_name)
     layout = StudyLayout(results_dir, "demo", Path(report_dir) / f"{report_name}_pairs")  # per-pair reports
     outcome = DemoOutcome(command=command)
     for part in PARTS:
         if part not in parts:
             continue
         if part == "twin":
-            study_planted_twin(dataset, config, layout, cache_dir, outcome, quiet=quiet)
+            study_planted_twin(dataset, config, layout, cache_dir, outcome, quiet=quiet, workers=workers)
         else:
             pair = REAL_PAIRS[part]
             if baseline_seeds is not None:  # an explicit --baseline-seeds applies to every pair
                 pair = replace(pair, baseline_seeds=baseline_seeds)
-            study_real_pair(pair, dataset, config, layout, cache_dir, outcome, quiet=quiet)
+            study_real_pair(pair, dataset, config, layout, cache_dir, outcome, quiet=quiet, workers=workers)
     outcome.seconds = time.perf_counter() - start
     outcome.checks = demo_checks(outcome)
     for lang, suffix in (("en", ""), ("ja", ".ja")):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from emoalign.analysis.alignment import (
@@ -16,13 +16,32 @@ from emoalign.analysis.baseline import baseline_cross_overlaps
 from emoalign.analysis.layer_match import match_layers
 from emoalign.data.dataset import PromptDataset, load_dataset, load_profile
 from emoalign.data.lexicon import DEFAULT_LEXICON
+from emoalign.errors import EmoalignError
 from emoalign.extract.activations import ActivationSet
-from emoalign.extract.cache import ExtractionRequest, get_activations
+from emoalign.extract.cache import (
+    ExtractionRequest,
+    cache_file,
+    cached_depth,
+    checked_dtype_name,
+    get_activations,
+)
+from emoalign.extract.preflight import (
+    check_output_folders,
+    check_request,
+    check_statistics,
+    warn_unmatched_labels,
+)
 from emoalign.model_artifacts import save_emotion_subspaces, save_emotion_vectors
 from emoalign.models.loading import load_config, text_config
 from emoalign.models.registry import ModelSpec, resolve_model
+from emoalign.paths import inside, safe_component, safe_relative
 from emoalign.report.summary import write_markdown_report, write_summary_csv
-from emoalign.results import AlignmentResult, build_alignment_result
+from emoalign.results import (
+    AlignmentResult,
+    build_alignment_result,
+    settings_differences,
+)
+from emoalign.storage import read_metadata, remove_stale_temporaries
 
 
 @dataclass(frozen=True)
@@ -35,22 +54,42 @@ class StudyLayout:
 
     @property
     def root(self) -> Path:
-        return self.results_dir / self.profile
+        return inside(self.results_dir, self.results_dir / safe_relative(self.profile))
+
+    def _artifact(self, folder: str, name: str, suffix: str) -> Path:
+        return inside(self.results_dir, self.root / folder / f"{safe_component(name)}{suffix}")
 
     def vectors(self, model: str) -> Path:
-        return self.root / "emotion_vectors" / f"{model}_vectors_token_based.safetensors"
+        return self._artifact("emotion_vectors", model, "_vectors_token_based.safetensors")
 
     def subspaces(self, model: str) -> Path:
-        return self.root / "emotion_subspaces" / f"{model}_subspaces.safetensors"
+        return self._artifact("emotion_subspaces", model, "_subspaces.safetensors")
 
     def alignment(self, pair: str) -> Path:
-        return self.root / "alignment" / f"{pair}_token_based_full.safetensors"
+        return self._artifact("alignment", pair, "_token_based_full.safetensors")
 
     def statistics(self, pair: str) -> Path:
-        return self.root / "statistics" / f"{pair}_alignment_summary.csv"
+        return self._artifact("statistics", pair, "_alignment_summary.csv")
 
     def report(self, pair: str) -> Path:
-        return self.report_dir / f"{pair}_report.md"
+        return inside(self.report_dir, self.report_dir / f"{safe_component(pair)}_report.md")
+
+
+def check_overwrite(path: Path, config: Mapping, dataset_hash: str, *, overwrite: bool) -> None:
+    """Refuse to replace the alignment artifact at ``path`` with an analysis of other settings
+    (a rerun with the same settings replaces it: the same numbers)."""
+    if overwrite or not path.exists():
+        return
+    try:
+        metadata = read_metadata(path)
+    except Exception:  # noqa: BLE001 - any unreadable file: refuse all the same
+        raise EmoalignError(f"{path}: exists and cannot be read; pass --overwrite to replace it") from None
+    differences = settings_differences(metadata, config, dataset_hash)
+    if differences:
+        raise EmoalignError(
+            f"{path}: holds an analysis with other settings ({'; '.join(differences[:4])}); pass --overwrite "
+            "to replace it, or write to another --results-dir"
+        )
 
 
 def model_depth(spec: ModelSpec, request: ExtractionRequest) -> int:
@@ -71,14 +110,22 @@ def extract_pair(
     allow_extract: bool = True,
 ) -> tuple[ActivationSet, ActivationSet, list[tuple[int, int]]]:
     """Activation sets of both models at the layers the layer match needs, and the layer pairs."""
-    n_source = model_depth(source.spec, source)
-    n_target = model_depth(target.spec, target)
+    # `align` reads the depths from the cache (no config, no transformers import); `run` from the configs
+    n_source = (None if allow_extract else cached_depth(cache_dir, source.spec)) or model_depth(source.spec, source)
+    n_target = (None if allow_extract else cached_depth(cache_dir, target.spec)) or model_depth(target.spec, target)
     layers = list(source_layers) if source_layers is not None else list(range(n_source))
-    pairs = match_layers(layers, n_source, n_target, layer_match, target_layers)  # type: ignore[arg-type]
+    pairs = match_layers(
+        layers, n_source, n_target, layer_match, target_layers,  # type: ignore[arg-type]
+        names=(source.spec.name, target.spec.name),
+    )
     source = replace(source, layers=tuple(sorted({s for s, _ in pairs})))
     target = replace(target, layers=tuple(sorted({t for _, t in pairs})))
-    source_acts, _, _ = get_activations(source, cache_dir, quiet=quiet, allow_extract=allow_extract)
-    target_acts, _, _ = get_activations(target, cache_dir, quiet=quiet, allow_extract=allow_extract)
+    if allow_extract:  # both models checked before either runs: a bad target fails before the source's forward
+        for request in (source, target):
+            if not cache_file(cache_dir, request, checked_dtype_name(request)).exists():
+                check_request(request)
+    source_acts, _, _ = get_activations(source, cache_dir, quiet=quiet, allow_extract=allow_extract, checked=True)
+    target_acts, _, _ = get_activations(target, cache_dir, quiet=quiet, allow_extract=allow_extract, checked=True)
     return source_acts, target_acts, pairs
 
 
@@ -87,10 +134,14 @@ def write_study(
     source_acts: ActivationSet,
     target_acts: ActivationSet,
     layout: StudyLayout,
+    *,
+    overwrite: bool = False,
 ) -> dict[str, str]:
-    """Write vectors and subspaces of both models, the alignment, the summary CSV and the report."""
+    """Write vectors and subspaces of both models, the alignment, the summary CSV and the report
+    (refusing to replace an alignment of other settings unless ``overwrite``)."""
     cfg = result.config
     pair = result.pair_name
+    check_overwrite(layout.alignment(pair), cfg, result.dataset.get("hash"), overwrite=overwrite)
     paths: dict[str, str] = {}
     for acts in (source_acts, target_acts):
         name = acts.model["name"]
@@ -141,6 +192,8 @@ def run(
     cache_dir: str | Path | None = None,
     report_dir: str | Path | None = None,
     write: bool = True,
+    overwrite: bool = False,
+    workers: int = 1,
     quiet: bool = True,
     command: str | None = None,
 ) -> AlignmentResult:
@@ -150,6 +203,8 @@ def run(
     with ``write=True`` also writes every artifact under ``results_dir/<profile>/``.
     ``untrained_target=True`` aligns against the untrained control instead: the target's
     architecture with random weights (seeded ``seed + 1``), named ``<target>-untrained``.
+    ``overwrite`` replaces an earlier alignment of other settings (refused otherwise); ``workers``
+    runs the statistics in that many processes (0: one per core), with identical numbers.
     """
     if isinstance(dataset, PromptDataset):
         prompts = dataset
@@ -157,39 +212,61 @@ def run(
         prompts = load_dataset(dataset)
     else:
         prompts = load_profile(profile)
-    prompts = prompts.limit_per_label(max_samples_per_emotion)
+    limited = prompts.limit_per_label(max_samples_per_emotion)
+    more_available, prompts = len(limited.prompts) < len(prompts.prompts), limited
     config = AlignConfig(
         n_components=n_components, map_method=map_method, fit_data=fit_data, metric=metric,
         reference=reference, layer_match=layer_match, seed=seed, n_permutations=n_permutations,
         n_bootstrap=n_bootstrap, n_pairing_permutations=n_pairing_permutations, alpha=alpha,
         baseline_seeds=baseline_seeds,
     )
-    check_components(n_components, prompts.label_counts(), prompts.reference_label)
+    check_components(n_components, prompts.label_counts(), prompts.reference_label, more_available=more_available)
+    lexicon = dict(lexicon or DEFAULT_LEXICON)
+    results_dir = Path(results_dir)
+    cache = Path(cache_dir) if cache_dir else results_dir / "cache"
+    layout = StudyLayout(results_dir, prompts.name, Path(report_dir) if report_dir else Path("docs/report"))
+    preflight_study(prompts, lexicon, config, cache_dir=cache, outputs=(layout.root, layout.report_dir) if write else ())
     base = ExtractionRequest(
-        spec=resolve_model(source), dataset=prompts, layers=(), lexicon=dict(lexicon or DEFAULT_LEXICON),
+        spec=resolve_model(source), dataset=prompts, layers=(), lexicon=lexicon,
         position_policy=position_policy, dtype=dtype, device=device, batch_size=batch_size,  # type: ignore[arg-type]
     )
     target_request = replace(base, spec=resolve_model(target))
     if untrained_target:
         target_request = untrained_control(target_request, seed)
-    results_dir = Path(results_dir)
+    if write:
+        pair_name = f"{base.spec.name}_vs_{target_request.spec.name}"
+        check_overwrite(layout.alignment(pair_name), asdict(config), prompts.content_hash(), overwrite=overwrite)
     source_acts, target_acts, pairs = extract_pair(
         base, target_request,
-        source_layers=layers, target_layers=target_layers, layer_match=layer_match,
-        cache_dir=Path(cache_dir) if cache_dir else results_dir / "cache", quiet=quiet,
+        source_layers=layers, target_layers=target_layers, layer_match=layer_match, cache_dir=cache, quiet=quiet,
     )
-    copies = study_baseline(
-        base, target_request, source_acts, target_acts, config, cache_dir=Path(cache_dir) if cache_dir else results_dir / "cache",
-        quiet=quiet,
-    )
+    copies = study_baseline(base, target_request, source_acts, target_acts, config, cache_dir=cache, quiet=quiet)
     result = align_study(
         source_acts, target_acts, pairs, config, baseline_copies=copies, command=command,
-        control="untrained" if untrained_target else None, quiet=quiet,
+        control="untrained" if untrained_target else None, quiet=quiet, workers=workers,
     )
     if write:
-        layout = StudyLayout(results_dir, prompts.name, Path(report_dir) if report_dir else Path("docs/report"))
-        write_study(result, source_acts, target_acts, layout)
+        write_study(result, source_acts, target_acts, layout, overwrite=overwrite)
     return result
+
+
+def preflight_study(
+    dataset: PromptDataset,
+    lexicon: Mapping[str, Sequence[str]],
+    config: AlignConfig,
+    *,
+    cache_dir: Path,
+    outputs: Sequence[Path] = (),
+    where: str | None = None,
+) -> None:
+    """What a study can check before any model is loaded: the statistics fit the dataset, every
+    output folder can be written, the lexicon finds each label's words (a warning otherwise); and
+    the temporaries a killed run left behind are removed."""
+    check_statistics(dataset, config.with_statistics, where)
+    check_output_folders(cache_dir, *outputs)
+    warn_unmatched_labels(dataset, lexicon)
+    for folder in (cache_dir, *outputs):
+        remove_stale_temporaries(folder)
 
 
 def align_study(
@@ -202,13 +279,17 @@ def align_study(
     command: str | None = None,
     control: str | None = None,
     quiet: bool = True,
+    workers: int = 1,
 ) -> AlignmentResult:
     """Align two extracted models over ``pairs`` and collect the result, judged against the
     random-weight ``baseline_copies`` (source copy, target copy) when given (``control`` marks a
-    control run)."""
-    aligned = align_activation_sets(source_acts, target_acts, pairs, config, quiet=quiet)
+    control run). ``workers`` > 1 runs the layer pairs (and the copies) in that many processes
+    (0: one per CPU core), with the same result."""
+    aligned = align_activation_sets(source_acts, target_acts, pairs, config, quiet=quiet, workers=workers)
     baseline = (
-        baseline_cross_overlaps(baseline_copies, pairs, config, aligned[0].profile_ks, quiet=quiet)
+        baseline_cross_overlaps(
+            baseline_copies, pairs, config, aligned[0].profile_ks, quiet=quiet, workers=workers
+        )
         if baseline_copies
         else None
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,15 +11,63 @@ import numpy as np
 import pandas as pd
 
 from emoalign.analysis.alignment import AlignConfig, LayerPairAlignment, layer_row
-from emoalign.analysis.baseline import BaselineCopies, baseline_cell_columns, baseline_pair_means, k_profile_table
-from emoalign.analysis.inference import group_assignment_p, grid_maximum
+from emoalign.analysis.baseline import (
+    BaselineCopies,
+    baseline_cell_columns,
+    baseline_pair_means,
+    k_profile_table,
+)
+from emoalign.analysis.inference import grid_maximum, group_assignment_p
 from emoalign.analysis.verdict import add_verdicts, pair_summary
 from emoalign.errors import EmoalignError
 from emoalign.extract.activations import ActivationSet
+from emoalign.paths import safe_component
 from emoalign.provenance import provenance
-from emoalign.storage import load_arrays, save_arrays
+from emoalign.storage import load_artifact, read_metadata, save_arrays
 
 ALIGNMENT_KIND = "alignment"
+
+#: Settings that change an alignment's numbers or verdicts: an artifact holding other values is a
+#: different analysis, which a rerun may not silently replace, nor `compare` silently mix.
+ANALYSIS_SETTINGS: tuple[str, ...] = (
+    "n_components", "map_method", "fit_data", "metric", "reference", "layer_match", "seed", "heldout_fraction",
+    "n_permutations", "n_bootstrap", "n_pairing_permutations", "alpha", "baseline_seeds", "k_profile",
+)
+
+
+def _plain(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def settings_differences(metadata: Mapping, config: Mapping, dataset_hash: str | None) -> list[str]:
+    """``name old -> new`` for each analysis setting (and the prompt set) where an artifact's
+    metadata differs from ``config``."""
+    old = metadata.get("config", {})
+    differences = [
+        f"{name} {_plain(old.get(name))!r} -> {_plain(config.get(name))!r}"
+        for name in ANALYSIS_SETTINGS
+        if name in config and _plain(old.get(name)) != _plain(config.get(name))
+    ]
+    if dataset_hash is not None and metadata.get("dataset", {}).get("hash") != dataset_hash:
+        differences.append("the prompts differ")
+    return differences
+
+
+def check_comparable(results: Sequence[AlignmentResult], paths: Sequence[str | Path]) -> None:
+    """Alignments compared side by side must share their source, prompts and analysis settings; the
+    first that differs from the first file is one error line naming it and the settings."""
+    first, first_path = results[0], paths[0]
+    for result, path in zip(results[1:], paths[1:]):
+        differences = settings_differences(
+            {"config": result.config, "dataset": result.dataset}, first.config, first.dataset.get("hash")
+        )
+        if result.source.get("id") != first.source.get("id"):
+            differences.insert(0, f"source {first.source.get('name')!r} -> {result.source.get('name')!r}")
+        if differences:
+            raise EmoalignError(
+                f"{path}: not comparable with {first_path} ({'; '.join(differences[:4])}); compare analyses "
+                "of one source, one prompt set and the same settings"
+            )
 
 
 def _frame_to_json(frame: pd.DataFrame) -> dict[str, list]:
@@ -63,7 +111,7 @@ class AlignmentResult:
         """Write the alignment artifact (one safetensors file; a folder gets the default name)."""
         path = Path(path)
         if path.suffix != ".safetensors":
-            path = path / f"{self.pair_name}_token_based_full.safetensors"
+            path = path / f"{safe_component(self.pair_name)}_token_based_full.safetensors"
         metadata = {
             "kind": ALIGNMENT_KIND,
             "config": self.config,
@@ -183,12 +231,15 @@ def build_alignment_result(
 
 def load(path: str | Path) -> Any:
     """Reload any emoalign artifact (activations, alignment, vectors, subspaces) by its kind."""
-    arrays, meta = load_arrays(path)
-    kind = meta.get("kind")
-    if kind == ALIGNMENT_KIND:
-        return AlignmentResult.from_artifact(arrays, meta)
-    if kind == "activations":
-        return ActivationSet.from_artifact(arrays, meta)
-    if kind in ("emotion_vectors", "emotion_subspaces"):
+    def build(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Any:
+        if meta["kind"] == ALIGNMENT_KIND:
+            return AlignmentResult.from_artifact(arrays, meta)
         return {"arrays": arrays, "metadata": meta}
-    raise EmoalignError(f"{path}: unknown artifact kind {kind!r}")
+
+    try:
+        is_activations = read_metadata(path).get("kind") == "activations"
+    except Exception:  # noqa: BLE001 - damaged or missing: load_artifact below names the fault
+        is_activations = False
+    if is_activations:
+        return ActivationSet.load(path)
+    return load_artifact(path, (ALIGNMENT_KIND, "emotion_vectors", "emotion_subspaces"), build)

@@ -1,18 +1,23 @@
 """Atomic, pickle-free artifact I/O: safetensors (arrays + JSON metadata), JSON, text.
 
 Every write goes to a temporary file in the destination folder and is renamed into place, so a
-killed run never leaves a half-written artifact.
+killed run never leaves a half-written artifact; the temporary's name carries the writer's pid, so
+the next run removes what a killed one left (:func:`remove_stale_temporaries`) without touching a
+concurrent run's. Every artifact carries a sha256 over its metadata *and* its arrays, and the
+header must be exactly what :func:`save_arrays` writes: a one-byte change anywhere is detected.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from safetensors import safe_open
@@ -24,23 +29,72 @@ METADATA_KEY = "emoalign"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 DIGEST_KEY = "emoalign_sha256"
+FORMAT_KEY = "emoalign_format"
+# Version of the artifact layout (header keys, digest scope). 2: the digest covers metadata too.
+FORMAT_VERSION = 2
+_TEMPORARY = re.compile(r"^\..+\.pid(\d+)\.[^.]+\.tmp$")
+
+
+def _write_error(path: Path, exc: OSError) -> EmoalignError:
+    """One line for a failed write: the path and the reason (full disk, read-only, a file in the way)."""
+    reason = {errno.ENOSPC: "no space left on the device", errno.EROFS: "read-only file system",
+              errno.EACCES: "permission denied", errno.ENOTDIR: "a file is in the way of a folder",
+              errno.EEXIST: "a file is in the way of a folder"}.get(exc.errno or 0, exc.strerror or str(exc))
+    return EmoalignError(f"{exc.filename or path}: cannot write ({reason})")
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp_path)`` and rename the result onto ``path`` (same folder, same filesystem)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp: Path | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise EmoalignError(f"{path}: cannot write (a folder is in the way)")
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.pid{os.getpid()}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
         write(tmp)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; artifacts get the usual permissions
         os.replace(tmp, path)
+    except (FileExistsError, NotADirectoryError, PermissionError) as exc:
+        raise _write_error(path, exc) from None
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
+            raise _write_error(path, exc) from None
+        raise
     finally:
-        if tmp.exists():
+        if tmp is not None and tmp.exists():
             tmp.unlink()
     return path
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete the temporaries under ``folder`` that a killed run left (their writer's pid is gone);
+    a live writer's temporaries, and every other file, are left alone. Returns what was removed."""
+    folder = Path(folder)
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for candidate in folder.rglob(".*.tmp"):
+        match = _TEMPORARY.match(candidate.name)
+        if match and candidate.is_file() and not _pid_alive(int(match.group(1))):
+            try:
+                candidate.unlink()
+                removed.append(candidate)
+            except OSError:  # gone already, or not ours to delete: either way nothing to clean
+                pass
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
@@ -63,9 +117,11 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def arrays_digest(arrays: Mapping[str, np.ndarray]) -> str:
-    """sha256 over names, dtypes, shapes and bytes of the arrays (in name order)."""
+def arrays_digest(arrays: Mapping[str, np.ndarray], metadata_json: str = "") -> str:
+    """sha256 over the metadata's JSON text, then names, dtypes, shapes and bytes of the arrays (in
+    name order)."""
     digest = hashlib.sha256()
+    digest.update(f"{len(metadata_json.encode())}|".encode() + metadata_json.encode())
     for name in sorted(arrays):
         array = np.ascontiguousarray(arrays[name])
         digest.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
@@ -76,25 +132,79 @@ def arrays_digest(arrays: Mapping[str, np.ndarray]) -> str:
 def save_arrays(path: str | Path, arrays: Mapping[str, np.ndarray], metadata: Mapping[str, Any]) -> Path:
     """Save arrays + JSON metadata as one safetensors file, atomically, with an integrity digest."""
     contiguous = {name: np.ascontiguousarray(array) for name, array in arrays.items()}
+    metadata_json = json.dumps(metadata, ensure_ascii=False, default=_json_default)
     header = {
-        METADATA_KEY: json.dumps(metadata, ensure_ascii=False, default=_json_default),
-        DIGEST_KEY: arrays_digest(contiguous),
+        METADATA_KEY: metadata_json,
+        FORMAT_KEY: str(FORMAT_VERSION),
+        DIGEST_KEY: arrays_digest(contiguous, metadata_json),
     }
     return atomic_write(path, lambda tmp: save_file(contiguous, str(tmp), metadata=header))
 
 
+def read_header(path: str | Path) -> dict[str, str]:
+    """The safetensors header of ``path`` (names, shapes, our metadata strings); raises on a damaged
+    one. The header must be the compact JSON safetensors writes, padded with spaces only, so no
+    byte of it can change without failing here or in the digest."""
+    path = Path(path)
+    with path.open("rb") as handle:
+        size = int.from_bytes(handle.read(8), "little")
+        if not 0 < size <= min(path.stat().st_size - 8, 100_000_000):
+            raise ValueError(f"header length {size} does not fit the file")
+        raw = handle.read(size)
+    compact = raw.rstrip(b" ")
+    header = json.loads(compact)
+    if json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode() != compact:
+        raise ValueError("header is not in the form safetensors writes")
+    return header
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The JSON metadata of an artifact without reading its arrays (no integrity check: use it to
+    decide, never to report numbers)."""
+    return json.loads(read_header(path)["__metadata__"][METADATA_KEY])
+
+
 def load_arrays(path: str | Path, *, verify: bool = True) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Load a file written by :func:`save_arrays`; a damaged file raises EmoalignError naming it."""
+    """Load a file written by :func:`save_arrays`; a damaged file, or one of another format version,
+    raises EmoalignError naming it."""
     path = Path(path)
     if not path.is_file():
         raise EmoalignError(f"{path}: no such artifact file")
     try:
+        header = read_header(path).get("__metadata__", {})
         with safe_open(str(path), framework="np") as handle:
-            header = handle.metadata() or {}
-            arrays = {name: handle.get_tensor(name) for name in handle.keys()}
-        metadata = json.loads(header[METADATA_KEY])
-    except Exception as exc:  # safetensors raises several error types for damaged headers
-        raise EmoalignError(f"{path}: not a readable emoalign artifact ({exc})") from None
-    if verify and header.get(DIGEST_KEY) != arrays_digest(arrays):
+            arrays = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118 - not a dict
+        metadata_json = header[METADATA_KEY]
+        metadata = json.loads(metadata_json)
+    except Exception as exc:  # noqa: BLE001 - safetensors and json raise many types for damaged headers
+        raise EmoalignError(f"{path}: not a readable emoalign artifact ({str(exc).splitlines()[0]})") from None
+    if header.get(FORMAT_KEY) != str(FORMAT_VERSION):
+        raise EmoalignError(
+            f"{path}: written by another emoalign artifact format (version {header.get(FORMAT_KEY, '1')}, "
+            f"this emoalign reads {FORMAT_VERSION}); recompute it with this version"
+        )
+    if verify and header.get(DIGEST_KEY) != arrays_digest(arrays, metadata_json):
         raise EmoalignError(f"{path}: integrity check failed (content does not match its digest)")
+    if not isinstance(metadata, dict):
+        raise EmoalignError(f"{path}: metadata is not a JSON object")
     return arrays, metadata
+
+
+T = TypeVar("T")
+
+
+def load_artifact(
+    path: str | Path, kind: str | tuple[str, ...], build: Callable[[dict[str, np.ndarray], dict[str, Any]], T]
+) -> T:
+    """Load an artifact of ``kind`` and rebuild it with ``build(arrays, metadata)``; a wrong kind or
+    a missing or malformed field is one line naming the file (never a KeyError)."""
+    arrays, metadata = load_arrays(path)
+    kinds = (kind,) if isinstance(kind, str) else kind
+    if metadata.get("kind") not in kinds:
+        raise EmoalignError(f"{path}: not {' or '.join(kinds)} artifact (kind {metadata.get('kind')!r})")
+    try:
+        return build(arrays, metadata)
+    except KeyError as exc:
+        raise EmoalignError(f"{path}: field {exc.args[0]!r} is missing (written by another emoalign version?)") from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise EmoalignError(f"{path}: malformed {metadata.get('kind')} artifact ({exc})") from None

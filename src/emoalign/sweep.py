@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from emoalign.errors import EmoalignError
+from emoalign.paths import inside, safe_component, safe_relative
 from emoalign.pipeline import PairStudy, StudyLayout, run, write_study
 from emoalign.report.comparative import ReportFiles, write_comparative_report
 from emoalign.report.compare import Comparison
@@ -84,12 +85,14 @@ def pair_run_command(argv: Sequence[str], target: str) -> str | None:
 
 def default_report_path(report_dir: str | Path, source: str) -> Path:
     """``<report-dir>/<source>_comparative_report.md``."""
-    return Path(report_dir) / f"{source}_comparative_report.md"
+    return inside(report_dir, Path(report_dir) / f"{safe_component(source)}_comparative_report.md")
 
 
 def default_csv_path(results_dir: str | Path, profile: str, source: str) -> Path:
     """``<results-dir>/<profile>/statistics/<source>_comparative_summary.csv``."""
-    return Path(results_dir) / profile / "statistics" / f"{source}_comparative_summary.csv"
+    return inside(
+        results_dir, Path(results_dir) / safe_relative(profile) / "statistics" / f"{safe_component(source)}_comparative_summary.csv"
+    )
 
 
 def run_sweep(
@@ -98,12 +101,14 @@ def run_sweep(
     *,
     command_for: Callable[[str], str | None] | None = None,
     on_pair: Callable[[SweepPair], Any] | None = None,
+    overwrite: bool = False,
 ) -> list[SweepPair]:
     """Run ``study`` for every target and write each result with ``pipeline.write_study``.
 
     ``study`` extracts through the activation cache, so the source (same dataset, layers and
     settings for every pair) is extracted for the first pair and read from the cache afterwards.
-    ``command_for(target)`` gives the ``emoalign run`` line recorded as the pair's provenance.
+    ``command_for(target)`` gives the ``emoalign run`` line recorded as the pair's provenance;
+    ``overwrite`` lets a pair replace an earlier analysis of other settings.
     """
     pairs: list[SweepPair] = []
     for target in check_targets(targets):
@@ -113,7 +118,9 @@ def run_sweep(
             if command:
                 result.provenance = {**result.provenance, "sweep_command": result.provenance.get("command"),
                                      "command": command}
-            pair = SweepPair(target, result, write_study(result, done.source_acts, done.target_acts, done.layout))
+            pair = SweepPair(target, result, write_study(
+                result, done.source_acts, done.target_acts, done.layout, overwrite=overwrite
+            ))
             pairs.append(pair)
             if on_pair is not None:
                 on_pair(pair)

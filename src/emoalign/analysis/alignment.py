@@ -3,9 +3,13 @@ overlaps before/after, as tables of plain numbers."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -21,6 +25,7 @@ from emoalign.analysis.overlap import (
     principal_angles,
     subspace_overlap,
 )
+from emoalign.analysis.stats._common import SOURCE_CACHE
 from emoalign.analysis.subspace import EmotionSubspace, fit_subspace
 from emoalign.analysis.vectors import emotion_vectors
 from emoalign.errors import EmoalignError
@@ -96,13 +101,17 @@ class AlignConfig:
         return tuple(sorted({k for k in self.k_profile if k <= max_k} | {self.n_components}))
 
 
-def check_components(n_components: int, label_counts: dict[str, int], reference_label: str) -> None:
-    """k must leave room in every emotion's centred PCA (rank <= n - 1); checked before any model runs."""
+def check_components(
+    n_components: int, label_counts: dict[str, int], reference_label: str, *, more_available: bool = False
+) -> None:
+    """k must leave room in every emotion's centred PCA (rank <= n - 1); checked before any model runs.
+    ``more_available``: the dataset holds more prompts than --max-samples-per-emotion kept."""
     for label, count in label_counts.items():
         if label != reference_label and n_components > count - 1:
+            advice = "lower k or raise --max-samples-per-emotion" if more_available else "lower k or add prompts"
             raise EmoalignError(
                 f"--n-components {n_components} exceeds the {count} prompts of {label!r} "
-                f"(at most {count - 1} components); lower k or raise --max-samples-per-emotion"
+                f"(at most {count - 1} components); {advice}"
             )
 
 
@@ -192,9 +201,25 @@ def cross_overlap_profile(
     """(K, E, E) cross overlaps (source e vs mapped target f) for every k in ``ks`` — one PCA at the
     largest k, truncated (the top-k principal directions do not depend on how many are asked for)."""
     k_max = max(ks)
-    src = [fit_subspace(v, k_max).basis for v in src_vectors.values()]
-    tgt = [fit_subspace(v, k_max).basis @ weight for v in tgt_vectors.values()]
-    return np.array([[[subspace_overlap(s[:k], t[:k]) for t in tgt] for s in src] for k in ks])
+    return _profile_of_bases(
+        [fit_subspace(v, k_max).basis for v in src_vectors.values()],
+        [fit_subspace(v, k_max).basis for v in tgt_vectors.values()],
+        weight,
+        ks,
+    )
+
+
+def _profile_of_bases(
+    src_bases: Sequence[np.ndarray], tgt_bases: Sequence[np.ndarray], weight: np.ndarray, ks: Sequence[int]
+) -> np.ndarray:
+    """:func:`cross_overlap_profile` from the top-``max(ks)`` bases of each emotion."""
+    tgt = [basis @ weight for basis in tgt_bases]
+    return np.array([[[subspace_overlap(s[:k], t[:k]) for t in tgt] for s in src_bases] for k in ks])
+
+
+def _truncated(subspace: EmotionSubspace, k: int) -> EmotionSubspace:
+    """The top-k part of a subspace (equal to fitting k components: one SVD serves every k)."""
+    return EmotionSubspace(subspace.basis[:k], subspace.explained_variance_ratio[:k], subspace.mean, subspace.n_samples)
 
 
 def _max_k(vector_sets: Sequence[dict[str, np.ndarray]]) -> int:
@@ -233,14 +258,18 @@ def align_layer_pair(
     emotions = source.emotion_labels
     src_vectors = emotion_vector_sets(source, source_layer, config.reference)
     tgt_vectors = emotion_vector_sets(target, target_layer, config.reference)
-    src_sub = {
-        e: fit_subspace(v, k, context=f"{source.model['name']} layer {source_layer} {e!r}")
+    profile_ks = config.profile_ks(_max_k([src_vectors, tgt_vectors]))
+    k_fit = max(k, *profile_ks)  # one PCA per emotion serves k and the profile (k_fit = k if k does not fit)
+    src_top = {
+        e: fit_subspace(v, k_fit, context=f"{source.model['name']} layer {source_layer} {e!r}")
         for e, v in src_vectors.items()
     }
-    tgt_sub = {
-        e: fit_subspace(v, k, context=f"{target.model['name']} layer {target_layer} {e!r}")
+    tgt_top = {
+        e: fit_subspace(v, k_fit, context=f"{target.model['name']} layer {target_layer} {e!r}")
         for e, v in tgt_vectors.items()
     }
+    src_sub = {e: _truncated(s, k) for e, s in src_top.items()}
+    tgt_sub = {e: _truncated(s, k) for e, s in tgt_top.items()}
     X_t, X_s = fit_pairs(source, target, source_layer, target_layer, config.fit_data)
     linear_map = fit_map(
         config.map_method,  # type: ignore[arg-type]
@@ -254,8 +283,9 @@ def align_layer_pair(
     mapped = {e: linear_map.map_directions(tgt_sub[e].basis) for e in emotions}
     cross = np.array([[subspace_overlap(src_sub[e].basis, mapped[f]) for f in emotions] for e in emotions])
     angles = np.degrees(np.stack([principal_angles(src_sub[e].basis, mapped[e]) for e in emotions]))
-    profile_ks = config.profile_ks(_max_k([src_vectors, tgt_vectors]))
-    profile = cross_overlap_profile(src_vectors, tgt_vectors, linear_map.weight, profile_ks)
+    profile = _profile_of_bases(
+        [s.basis for s in src_top.values()], [s.basis for s in tgt_top.values()], linear_map.weight, profile_ks
+    )
     try:
         cka = linear_cka_debiased(X_t, X_s)
     except EmoalignError:
@@ -330,10 +360,95 @@ def align_activation_sets(
     config: AlignConfig,
     *,
     quiet: bool = True,
+    workers: int = 1,
 ) -> list[LayerPairAlignment]:
-    """Align every layer pair (see :func:`align_layer_pair`), with a progress bar unless ``quiet``."""
+    """Align every layer pair (see :func:`align_layer_pair`), with a progress bar unless ``quiet``.
+
+    ``workers`` > 1 aligns layer pairs in that many processes (0: one per CPU core); every random
+    stream is seeded per layer pair, so the result is identical to ``workers=1``.
+    """
     check_paired(source, target)
-    progress = tqdm(layer_pairs, desc=f"align {target.model['name']}", unit="layer", disable=quiet)
-    # Thousands of small matrix products: multi-threaded BLAS only adds contention here.
-    with threadpool_limits(limits=1, user_api="blas"):
-        return [align_layer_pair(source, target, s, t, config) for s, t in progress]
+    pairs = list(layer_pairs)
+    with tqdm(total=len(pairs), desc=f"align {target.model['name']}", unit="layer", disable=quiet) as progress:
+        return map_tasks(_align_task, (source, target, pairs, config), len(pairs), workers, progress.update)
+
+
+def _align_task(
+    shared: tuple[ActivationSet, ActivationSet, list[tuple[int, int]], AlignConfig], i: int
+) -> LayerPairAlignment:
+    source, target, pairs, config = shared
+    return align_layer_pair(source, target, *pairs[i], config)
+
+
+# ----------------------------------------------------------------------------------------------
+# process pool
+
+T = TypeVar("T")
+_SHARED: Any = None  # what every task reads, set in each worker (inherited, not pickled, under 'fork')
+
+
+def resolve_workers(workers: int) -> int:
+    """The number of worker processes: ``workers``, or one per CPU core for 0."""
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 0:
+        raise EmoalignError(f"workers {workers!r}: use a number of processes >= 1, or 0 for one per CPU core")
+    return int(workers) or (os.cpu_count() or 1)
+
+
+def _init_worker(shared: Any) -> None:
+    global _SHARED
+    _SHARED = shared
+    # Thousands of small matrix products per task: one thread per process, the processes share the cores.
+    threadpool_limits(limits=1, user_api="blas")
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+
+
+def _run_task(task: Callable[[Any, int], T], i: int) -> tuple[T, dict[str, Any]]:
+    """One task in a worker, with the source-side cache entries it added (for the parent's cache)."""
+    SOURCE_CACHE.recording = []
+    try:
+        return task(_SHARED, i), SOURCE_CACHE.export(SOURCE_CACHE.recording)
+    finally:
+        SOURCE_CACHE.recording = None
+
+
+def map_tasks(
+    task: Callable[[Any, int], T], shared: Any, n: int, workers: int, done: Callable[[], object] = lambda: None
+) -> list[T]:
+    """``[task(shared, i) for i in range(n)]`` with one BLAS thread, in ``workers`` processes when > 1.
+
+    ``task`` must be a module-level function; ``shared`` reaches the workers by 'fork' (inherited,
+    not copied) where the platform has it, else pickled once per worker ('spawn'). ``done`` is
+    called after every finished task. The first failing task (in task order) raises its error.
+    """
+    workers = min(resolve_workers(workers), n)
+    if workers <= 1:
+        # Thousands of small matrix products: multi-threaded BLAS only adds contention here.
+        with threadpool_limits(limits=1, user_api="blas"):
+            out = []
+            for i in range(n):
+                out.append(task(shared, i))
+                done()
+            return out
+    start = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    results: list[Any] = [None] * n
+    with ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context(start), initializer=_init_worker, initargs=(shared,)
+    ) as pool:
+        futures: dict[Future, int] = {pool.submit(_run_task, task, i): i for i in range(n)}
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            if any(f.exception() is not None for f in finished):
+                for f in pending:
+                    f.cancel()
+                wait(pending)  # tasks already running finish; the earliest failure is the serial one
+                failed = min((f for f in futures if f.done() and not f.cancelled() and f.exception()),
+                             key=futures.__getitem__)
+                raise failed.exception()  # type: ignore[misc]
+            for f in finished:
+                results[futures[f]], entries = f.result()
+                SOURCE_CACHE.update(entries)
+                done()
+    return results

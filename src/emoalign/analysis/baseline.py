@@ -15,11 +15,19 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from emoalign.analysis.alignment import AlignConfig, check_paired, copy_cross_overlaps
-from emoalign.analysis.stats import benjamini_hochberg, beyond_baseline_p, prediction_test
+from emoalign.analysis.alignment import (
+    AlignConfig,
+    check_paired,
+    copy_cross_overlaps,
+    map_tasks,
+)
+from emoalign.analysis.stats import (
+    benjamini_hochberg,
+    beyond_baseline_p,
+    prediction_test,
+)
 from emoalign.extract.activations import ActivationSet
 
 
@@ -50,17 +58,31 @@ def baseline_cross_overlaps(
     ks: Sequence[int],
     *,
     quiet: bool = True,
+    workers: int = 1,
 ) -> BaselineCopies:
-    """Run every copy pair through the pipeline (no statistics) at every layer pair and k."""
-    out = []
-    seeds = []
-    progress = tqdm(copies, desc="baseline copies: align", unit="copy", disable=quiet)
-    with threadpool_limits(limits=1, user_api="blas"):
-        for source_copy, target_copy in progress:
-            check_paired(source_copy, target_copy)
-            out.append([copy_cross_overlaps(source_copy, target_copy, s, t, config, ks) for s, t in layer_pairs])
-            seeds.append((_seed_of(source_copy), _seed_of(target_copy)))
-    return BaselineCopies(np.array(out), tuple(ks), tuple(seeds))
+    """Run every copy pair through the pipeline (no statistics) at every layer pair and k.
+
+    ``workers`` > 1 spreads the (copy, layer pair) tasks over that many processes (0: one per CPU
+    core); the result is identical to ``workers=1``.
+    """
+    copies, pairs = list(copies), list(layer_pairs)
+    for source_copy, target_copy in copies:
+        check_paired(source_copy, target_copy)
+    n = len(copies) * len(pairs)
+    with tqdm(total=n, desc="baseline copies: align", unit="layer", disable=quiet) as progress:
+        flat = map_tasks(_copy_task, (copies, pairs, config, tuple(ks)), n, workers, progress.update)
+    out = np.array(flat).reshape(len(copies), len(pairs), *np.shape(flat[0])) if flat else np.array([])
+    seeds = tuple((_seed_of(s), _seed_of(t)) for s, t in copies)
+    return BaselineCopies(out, tuple(ks), seeds)
+
+
+def _copy_task(
+    shared: tuple[list[tuple[ActivationSet, ActivationSet]], list[tuple[int, int]], AlignConfig, tuple[int, ...]],
+    i: int,
+) -> np.ndarray:
+    copies, pairs, config, ks = shared
+    source_copy, target_copy = copies[i // len(pairs)]
+    return copy_cross_overlaps(source_copy, target_copy, *pairs[i % len(pairs)], config, ks)
 
 
 def _seed_of(acts: ActivationSet) -> int:

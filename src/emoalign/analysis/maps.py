@@ -8,8 +8,9 @@ after centring both sides, and is stored as one affine map
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import scipy.linalg
@@ -232,6 +233,146 @@ def _ridge_spectrum(
     return U, s**2, Vt
 
 
+_EXPANSION_TOL = 1e-6  # an expanded SSE below this share of ||R||^2 has lost digits: recompute it directly
+
+
+def _check_folds(n_folds: object, context: str) -> int:
+    if isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)) or n_folds < 2:
+        raise EmoalignError(f"n_folds must be an integer >= 2, got {n_folds!r}{_where(context)}")
+    return int(n_folds)
+
+
+def _ridge_grid(sum_sq: float, n: int, d_t: int, alphas: Sequence[float] | np.ndarray | None, context: str) -> np.ndarray:
+    """The alphas to choose from: ``alphas``, or ``mean_eig * logspace(-6, 3, 19)`` with
+    ``mean_eig = sum_sq / min(n - 1, d_t)`` (``sum_sq`` = trace of the centred Gram matrix)."""
+    if alphas is None:
+        mean_eig = sum_sq / max(min(n - 1, d_t), 1)
+        if mean_eig <= 0:
+            raise EmoalignError(f"target activations have no variance{_where(context)}; cannot fit a map")
+        return mean_eig * np.logspace(-6, 3, 19)
+    grid = np.asarray(alphas, dtype=np.float64).reshape(-1)
+    if grid.size == 0 or not np.all(np.isfinite(grid)) or np.any(grid <= 0):
+        raise EmoalignError(f"alphas must be positive finite numbers, got {alphas!r}{_where(context)}")
+    return grid
+
+
+def _split_spectrum(
+    X: np.ndarray | None, G: np.ndarray | None, tr: np.ndarray, val: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ridge spectrum of the rows ``tr`` centred on their mean, and the rows ``val`` in its coordinates.
+
+    Returns (U, e, Q) with ``Xtr_c Xtr_c^T = U diag(e) U^T`` and ``Q = Xval_c Xtr_c^T U``, so that
+    the prediction at alpha is ``Q diag(1 / (e + alpha)) U^T Ytr_c``. Dual form from any centring
+    of the Gram matrix ``G`` of all rows (re-centred on the training mean), else primal from ``X``.
+    """
+    if G is not None:
+        a = G[:, tr].mean(axis=1)
+        c = a[tr].mean()
+        Gc = G - a[:, None] - a[None, :] + c
+        U, e, _ = _ridge_spectrum(gram=Gc[np.ix_(tr, tr)])
+        return U, e, Gc[np.ix_(val, tr)] @ U
+    assert X is not None
+    x_mean = X[tr].mean(axis=0)
+    U, e, Vt = _ridge_spectrum(Xc=X[tr] - x_mean)
+    return U, e, ((X[val] - x_mean) @ Vt.T) * np.sqrt(e)  # type: ignore[union-attr]
+
+
+def _split_sse(
+    Q: np.ndarray, U: np.ndarray, e: np.ndarray, Y_tr: np.ndarray, Y_val: np.ndarray, grid: np.ndarray
+) -> np.ndarray:
+    """Squared validation error of the ridge fitted on one split, for every alpha of ``grid`` at once.
+
+    With ``B = U^T (Y_tr - mean)``, ``R = Y_val - mean`` and ``d = 1 / (e + alpha)`` the prediction is
+    ``Q diag(d) B``, so ``SSE = ||R||^2 - 2 d.c + d^T ((Q^T Q) * (B B^T)) d`` with ``c_j = (Q^T R B^T)_jj``:
+    O(r^2) per alpha instead of a product with the outputs.
+    """
+    y_mean = Y_tr.mean(axis=0)
+    B = U.T @ (Y_tr - y_mean)
+    R = Y_val - y_mean
+    D = 1.0 / (e[None, :] + grid[:, None])
+    rr = float(np.sum(R**2))
+    c = np.einsum("ij,ij->j", Q, R @ B.T)
+    K = (Q.T @ Q) * (B @ B.T)
+    sse = rr - 2.0 * (D @ c) + np.sum((D @ K) * D, axis=1)
+    for i in np.flatnonzero(sse <= _EXPANSION_TOL * rr):
+        sse[i] = float(np.sum((R - (Q / (e + grid[i])) @ B) ** 2))
+    return sse
+
+
+def _ridge_cv(
+    X: np.ndarray | None, Y: np.ndarray, G: np.ndarray | None, grid: np.ndarray, n_folds: int, seed: int
+) -> np.ndarray:
+    """Summed k-fold validation SSE per alpha (one spectrum per fold serves every alpha)."""
+    n = Y.shape[0]
+    cv_sse = np.zeros(grid.size)
+    for val in np.array_split(np.random.default_rng(seed).permutation(n), min(n_folds, n)):
+        tr = np.setdiff1d(np.arange(n), val, assume_unique=True)
+        U, e, Q = _split_spectrum(X, G, tr, val)
+        cv_sse += _split_sse(Q, U, e, Y[tr], Y[val], grid)
+    return cv_sse
+
+
+def _fit_ridge(
+    Xt: np.ndarray,
+    Xs: np.ndarray,
+    G: np.ndarray | None,
+    alphas: Sequence[float] | np.ndarray | None,
+    n_folds: int,
+    seed: int,
+    context: str,
+) -> LinearMap:
+    """:func:`fit_ridge_map` on checked pairs; ``G``: the centred Gram matrix (dual form) or None (primal)."""
+    n, d_t = Xt.shape
+    mt, ms = Xt.mean(axis=0), Xs.mean(axis=0)
+    Xc, Yc = Xt - mt, Xs - ms
+    if n <= d_t and G is None:
+        G = Xc @ Xc.T
+    grid = _ridge_grid(float(np.sum(Xc**2)), n, d_t, alphas, context)
+    cv_sse = _ridge_cv(Xt, Xs, G, grid, n_folds, seed) if grid.size > 1 else np.zeros(1)
+    alpha = float(grid[int(np.argmin(cv_sse))])
+    U, e, Vt = _ridge_spectrum(Xc=Xc, gram=G)
+    B = U.T @ Yc
+    if G is not None:
+        W = Xc.T @ ((U / (e + alpha)) @ B)
+    else:
+        W = (Vt.T * (np.sqrt(e) / (e + alpha))) @ B  # type: ignore[union-attr]
+    params: dict[str, Any] = {
+        "alpha": alpha,
+        "alphas": grid.tolist(),
+        "cv_mse": (cv_sse / (n * Xs.shape[1])).tolist() if grid.size > 1 else None,
+        "n_folds": int(min(n_folds, n)) if grid.size > 1 else 0,
+        "seed": int(seed),
+        "n_pairs": int(n),
+    }
+    return LinearMap(W, ms, mt, "ridge", params)
+
+
+def _ridge_heldout_r2(
+    Xs: np.ndarray,
+    G: np.ndarray,
+    d_t: int,
+    train: np.ndarray,
+    test: np.ndarray,
+    *,
+    alphas: Sequence[float] | np.ndarray | None = None,
+    n_folds: int = 5,
+    seed: int = 0,
+    context: str = "",
+) -> float:
+    """Held-out R² of the ridge fitted (with its own CV) on ``train``, from the centred Gram matrix
+    ``G`` of all pairs: the fit on ``train`` and its prediction of ``test`` are one more split of ``G``."""
+    n_folds = _check_folds(n_folds, context)
+    G_train = G[np.ix_(train, train)]
+    sum_sq = float(np.trace(G_train) - G_train.mean(axis=1).sum())  # trace of G_train centred on its mean
+    grid = _ridge_grid(sum_sq, train.size, d_t, alphas, context)
+    cv_sse = _ridge_cv(None, Xs[train], G_train, grid, n_folds, seed) if grid.size > 1 else np.zeros(1)
+    alpha = grid[int(np.argmin(cv_sse))]
+    U, e, Q = _split_spectrum(None, G, train, test)
+    y_mean = Xs[train].mean(axis=0)
+    pred = (Q / (e + alpha)) @ (U.T @ (Xs[train] - y_mean)) + y_mean
+    return variance_weighted_r2(Xs[test], pred)
+
+
 def fit_ridge_map(
     X_t: np.ndarray,
     X_s: np.ndarray,
@@ -244,7 +385,8 @@ def fit_ridge_map(
     """Ridge map on centred pairs, penalty chosen by k-fold cross-validation.
 
     Solves ``min ||Yc - Xc W||^2 + alpha ||W||^2`` (same as sklearn ``Ridge(fit_intercept=True)``)
-    through the SVD / Gram (dual) form, so d_t = 4096 with a few hundred pairs is fast.
+    through the SVD / Gram (dual) form, so d_t = 4096 with a few hundred pairs is fast. One
+    spectrum per CV fold scores every alpha at once (:func:`_split_sse`).
 
     Parameters
     ----------
@@ -269,67 +411,7 @@ def fit_ridge_map(
         ``params`` holds ``alpha`` (chosen), ``alphas`` (grid) and ``cv_mse`` (per alpha).
     """
     Xt, Xs = _check_pairs(X_t, X_s, context)
-    n, d_t = Xt.shape
-    if isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)) or n_folds < 2:
-        raise EmoalignError(f"n_folds must be an integer >= 2, got {n_folds!r}{_where(context)}")
-    mt, ms = Xt.mean(axis=0), Xs.mean(axis=0)
-    Xc, Yc = Xt - mt, Xs - ms
-    dual = n <= d_t
-    G = Xc @ Xc.T if dual else None
-
-    if alphas is None:
-        mean_eig = float(np.sum(Xc**2)) / max(min(n - 1, d_t), 1)
-        if mean_eig <= 0:
-            raise EmoalignError(f"target activations have no variance{_where(context)}; cannot fit a map")
-        grid = mean_eig * np.logspace(-6, 3, 19)
-    else:
-        grid = np.asarray(alphas, dtype=np.float64).reshape(-1)
-        if grid.size == 0 or not np.all(np.isfinite(grid)) or np.any(grid <= 0):
-            raise EmoalignError(f"alphas must be positive finite numbers, got {alphas!r}{_where(context)}")
-
-    cv_sse = np.zeros(grid.size)
-    if grid.size > 1:
-        folds = np.array_split(np.random.default_rng(seed).permutation(n), min(n_folds, n))
-        for val in folds:
-            tr = np.setdiff1d(np.arange(n), val, assume_unique=True)
-            y_mean = Xs[tr].mean(axis=0)
-            B_target = Xs[tr] - y_mean
-            if dual:
-                # Centre the global Gram matrix on the training fold's mean.
-                a = G[:, tr].mean(axis=1)
-                c = a[tr].mean()
-                Gc = G - a[:, None] - a[None, :] + c
-                U, e, _ = _ridge_spectrum(gram=Gc[np.ix_(tr, tr)])
-                Q = Gc[np.ix_(val, tr)] @ U
-            else:
-                x_mean = Xt[tr].mean(axis=0)
-                U, e, Vt = _ridge_spectrum(Xc=Xt[tr] - x_mean)
-                Q = ((Xt[val] - x_mean) @ Vt.T) * np.sqrt(e)  # type: ignore[union-attr]
-            B = U.T @ B_target
-            resid_base = Xs[val] - y_mean
-            for i, lam in enumerate(grid):
-                pred = (Q / (e + lam)) @ B
-                cv_sse[i] += float(np.sum((resid_base - pred) ** 2))
-        best = int(np.argmin(cv_sse))
-    else:
-        best = 0
-    alpha = float(grid[best])
-
-    U, e, Vt = _ridge_spectrum(Xc=Xc, gram=G)
-    B = U.T @ Yc
-    if dual:
-        W = Xc.T @ ((U / (e + alpha)) @ B)
-    else:
-        W = (Vt.T * (np.sqrt(e) / (e + alpha))) @ B  # type: ignore[union-attr]
-    params: dict[str, Any] = {
-        "alpha": alpha,
-        "alphas": grid.tolist(),
-        "cv_mse": (cv_sse / (n * Xs.shape[1])).tolist() if grid.size > 1 else None,
-        "n_folds": int(min(n_folds, n)) if grid.size > 1 else 0,
-        "seed": int(seed),
-        "n_pairs": int(n),
-    }
-    return LinearMap(W, ms, mt, "ridge", params)
+    return _fit_ridge(Xt, Xs, None, alphas, _check_folds(n_folds, context), seed, context)
 
 
 def fit_procrustes_map(
@@ -517,6 +599,11 @@ def fit_map(
     if not 0.0 <= f < 1.0:
         raise EmoalignError(f"heldout_fraction must be in [0, 1), got {heldout_fraction!r}")
 
+    # Ridge in dual form: one Gram matrix serves the held-out fit, every CV fold and the final fit.
+    gram = None
+    if method == "ridge" and n <= Xt.shape[1]:
+        Xc = Xt - Xt.mean(axis=0)
+        gram = Xc @ Xc.T
     r2: float | None = None
     n_test = 0
     if f > 0:
@@ -528,10 +615,19 @@ def fit_map(
             )
         perm = np.random.default_rng(seed).permutation(n)
         test, train = np.sort(perm[:n_test]), np.sort(perm[n_test:])
-        prelim = fitter(Xt[train], Xs[train], context=context, **kw)
-        r2 = variance_weighted_r2(Xs[test], prelim.transform(Xt[test]))
+        if gram is not None:
+            r2 = _ridge_heldout_r2(Xs, gram, Xt.shape[1], train, test, context=context, **kw)
+        else:
+            prelim = fitter(Xt[train], Xs[train], context=context, **kw)
+            r2 = variance_weighted_r2(Xs[test], prelim.transform(Xt[test]))
 
-    full = fitter(Xt, Xs, context=context, **kw)
+    if gram is not None:
+        ridge_kw = {"alphas": None, "n_folds": 5, **kw}
+        full = _fit_ridge(
+            Xt, Xs, gram, ridge_kw["alphas"], _check_folds(ridge_kw["n_folds"], context), ridge_kw["seed"], context
+        )
+    else:
+        full = fitter(Xt, Xs, context=context, **kw)
     params = dict(full.params)
     params.update({"heldout_fraction": f, "n_heldout": int(n_test), "split_seed": int(seed)})
     return replace(full, params=params, heldout_r2=r2)

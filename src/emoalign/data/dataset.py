@@ -18,6 +18,9 @@ __all__ = ["PROFILES", "PROFILE_SIZES", "Prompt", "PromptDataset", "load_dataset
 PROFILES: tuple[str, ...] = ("baseline", "extended")
 PROFILE_SIZES: dict[str, int] = {"baseline": 70, "extended": 100}
 _FOLDER_SUFFIX = "_prompts.json"
+# A prompt is a sentence or a short paragraph; the limit is checked before any tokenizer or model
+# runs (a 50 MB "prompt" once tokenized for minutes, then supplied most of the map's fit pairs).
+MAX_PROMPT_CHARACTERS = 4000
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,25 @@ def _check_prompts(prompts: Sequence[Prompt], reference_label: str, where: str) 
         raise EmoalignError(
             f"{where}: needs at least one emotion label besides the reference {reference_label!r}"
         )
+    position: dict[str, int] = {}
+    seen: dict[str, tuple[str, int]] = {}
+    for p in prompts:
+        position[p.label] = position.get(p.label, 0) + 1
+        here = f"prompt {position[p.label]} of {p.label!r}"
+        if len(p.text) > MAX_PROMPT_CHARACTERS:
+            raise EmoalignError(
+                f"{where}: {here} is {len(p.text):,} characters; a prompt may have at most "
+                f"{MAX_PROMPT_CHARACTERS:,} (a sentence or short paragraph): split it"
+            )
+        # Repeats are pseudo-replication: they inflate the map's R^2 and narrow every interval.
+        key = " ".join(p.text.split()).casefold()
+        if key in seen:
+            label, index = seen[key]
+            raise EmoalignError(
+                f"{where}: {here} duplicates prompt {index} of {label!r} (same words up to case and "
+                "spacing); remove the repeat"
+            )
+        seen[key] = (p.label, position[p.label])
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from emoalign.extract.positions import (
 from emoalign.models.blocks import find_blocks
 from emoalign.models.loading import LoadedModel
 from emoalign.provenance import provenance
-from emoalign.storage import load_arrays, save_arrays
+from emoalign.storage import load_artifact, save_arrays
 
 FORMAT_VERSION = 1
 
@@ -116,10 +116,15 @@ class ActivationSet:
     @classmethod
     def load(cls, path: str | Path) -> ActivationSet:
         """Read a file written by :meth:`save` (integrity-checked)."""
-        arrays, meta = load_arrays(path)
-        if meta.get("kind") != "activations":
-            raise EmoalignError(f"{path}: not an activation set (kind={meta.get('kind')!r})")
-        return cls.from_artifact(arrays, meta)
+        def build(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> ActivationSet:
+            if meta["format_version"] != FORMAT_VERSION:
+                raise EmoalignError(
+                    f"{path}: activations of format version {meta['format_version']!r}; this emoalign reads "
+                    f"{FORMAT_VERSION} (extract again)"
+                )
+            return cls.from_artifact(arrays, meta)
+
+        return load_artifact(path, "activations", build)
 
     @classmethod
     def from_artifact(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> ActivationSet:
@@ -321,10 +326,14 @@ def extract_activations(
                 plan = plans[prompt_index]
                 real = hidden[b, : n_real[b]]
                 if not np.isfinite(real).all():
+                    dtype = str(loaded.dtype).removeprefix("torch.")
+                    advice = (
+                        "the weights themselves produce NaN/Inf: check the checkpoint" if dtype == "float32"
+                        else "use --dtype float32"
+                    )
                     raise EmoalignError(
-                        f"non-finite activations in {model_name} (dtype {str(loaded.dtype).removeprefix('torch.')}) "
-                        f"at layer {layer} for prompt {prompt_index} {texts[prompt_index]!r}; "
-                        "use --dtype bfloat16 or float32"
+                        f"non-finite activations in {model_name} (dtype {dtype}) at layer {layer} for prompt "
+                        f"{prompt_index} {texts[prompt_index][:60]!r}; {advice}"
                     )
                 prompt_acts[row, prompt_index] = real[plan.pooled].mean(axis=0)
                 for w, token in enumerate(plan.word_tokens):

@@ -47,7 +47,12 @@ from emoalign.models.loading import (
     resolve_dtype,
     text_config,
 )
-from emoalign.models.random_copy import RANDOM_INIT_VERSION, architecture_hash, build_random_copy
+from emoalign.models.random_copy import (
+    RANDOM_INIT_VERSION,
+    architecture_hash,
+    build_random_copy,
+)
+from emoalign.paths import safe_component
 
 
 def tokenizer_hash(tokenizer: Any) -> str:
@@ -138,8 +143,7 @@ def random_copy_key(source: RandomCopySource, seed: int) -> str:
 def random_copy_cache_file(cache_dir: str | Path, source: RandomCopySource, seed: int) -> Path:
     """``<cache_dir>/<model_type>-random-s<seed>-<key>.safetensors``: named by architecture, not by
     model, since any model of that architecture and tokenizer shares it."""
-    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in source.model_type)
-    return Path(cache_dir) / f"{name}-random-s{int(seed)}-{random_copy_key(source, seed)[:20]}.safetensors"
+    return Path(cache_dir) / f"{safe_component(source.model_type)}-random-s{int(seed)}-{random_copy_key(source, seed)[:20]}.safetensors"
 
 
 #: What a copy's artifact keeps of the extracting model's provenance (nothing checkpoint-specific:

@@ -18,7 +18,9 @@ from emoalign.extract.activations import (
     validate_layers,
 )
 from emoalign.extract.positions import PositionPolicy
+from emoalign.extract.preflight import check_request
 from emoalign.models.loading import (
+    DTYPES,
     estimate_parameter_count,
     load_config,
     load_model,
@@ -27,6 +29,8 @@ from emoalign.models.loading import (
     text_config,
 )
 from emoalign.models.registry import ModelSpec
+from emoalign.paths import safe_component
+from emoalign.storage import read_metadata
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class ExtractionRequest:
     trust_remote_code: bool = False
     batch_size: int = 16
     untrained_seed: int | None = None  # the untrained control: the architecture with random weights
+    allow_pickle_weights: bool = False  # weights in pickle files (.bin) run code when loaded: opt in only
 
 
 def cache_key(request: ExtractionRequest, dtype_name: str) -> str:
@@ -72,10 +77,30 @@ def cache_key(request: ExtractionRequest, dtype_name: str) -> str:
 def cache_file(cache_dir: str | Path, request: ExtractionRequest, dtype_name: str) -> Path:
     """Path of the cached activation set for ``request``."""
     key = cache_key(request, dtype_name)
-    return Path(cache_dir) / f"{request.spec.name}-{key[:20]}.safetensors"
+    return Path(cache_dir) / f"{safe_component(request.spec.name)}-{key[:20]}.safetensors"
 
 
-def _checked_dtype_name(request: ExtractionRequest) -> str:
+def cached_file_without_config(cache_dir: str | Path, request: ExtractionRequest) -> Path | None:
+    """The cache file of ``request`` found without reading the model's config: for the requested
+    dtype, or with ``auto`` the one dtype cached for these settings (None when none or several)."""
+    names = list(DTYPES) if request.dtype in (None, "auto") else [request.dtype]
+    found = [path for name in names if (path := cache_file(cache_dir, request, name)).exists()]
+    return found[0] if len(found) == 1 else None
+
+
+def cached_depth(cache_dir: str | Path, spec: ModelSpec) -> int | None:
+    """The depth of ``spec`` as recorded by any of its cached activation sets (no config read)."""
+    for path in sorted(Path(cache_dir).glob(f"{safe_component(spec.name)}-*.safetensors")):
+        try:
+            model = read_metadata(path).get("model", {})
+        except Exception:  # noqa: BLE001, S112 - an unreadable file just gives no answer here
+            continue
+        if model.get("id") == spec.hub_id and isinstance(model.get("n_layers"), int):
+            return model["n_layers"]
+    return None
+
+
+def checked_dtype_name(request: ExtractionRequest) -> str:
     """Read the config only (no weights): validate the layers and resolve the dtype."""
     config = load_config(request.spec, revision=request.revision, trust_remote_code=request.trust_remote_code)
     n_layers = getattr(text_config(config), "num_hidden_layers", None)
@@ -86,12 +111,19 @@ def _checked_dtype_name(request: ExtractionRequest) -> str:
 
 
 def get_activations(
-    request: ExtractionRequest, cache_dir: str | Path, *, quiet: bool = False, allow_extract: bool = True
+    request: ExtractionRequest,
+    cache_dir: str | Path,
+    *,
+    quiet: bool = False,
+    allow_extract: bool = True,
+    checked: bool = False,
 ) -> tuple[ActivationSet, Path, bool]:
     """The activation set for ``request``: from the cache when present and intact, else extracted
     (loading the model) and cached. Returns ``(activations, path, cache_hit)``.
 
     With ``allow_extract=False`` a cache miss is an error instead (``emoalign align`` never loads a model).
+    Before a model is loaded the request passes :func:`emoalign.extract.preflight.check_request`
+    (skipped when the caller has run it: ``checked=True``).
     A request with ``untrained_seed`` is a random copy: cached by architecture + tokenizer + seed
     (:mod:`emoalign.extract.baseline`), not by model id.
     """
@@ -103,10 +135,15 @@ def get_activations(
             quiet=quiet, allow_extract=allow_extract,
         )
         return activations, path, hit
-    path = cache_file(cache_dir, request, _checked_dtype_name(request))
+    path = (None if allow_extract else cached_file_without_config(cache_dir, request)) or cache_file(
+        cache_dir, request, checked_dtype_name(request)
+    )
     if path.exists():
         try:
-            return ActivationSet.load(path), path, True
+            cached = ActivationSet.load(path)
+            if cached.layers == tuple(sorted(request.layers)) and cached.dataset["hash"] == request.dataset.content_hash():
+                return cached, path, True
+            raise EmoalignError(f"{path}: holds other layers or prompts than its name says")
         except EmoalignError as exc:
             if not allow_extract:
                 raise
@@ -116,6 +153,8 @@ def get_activations(
             f"no cached activations of {request.spec.name} for these settings in {cache_dir} "
             "(same dataset, layers, dtype and position policy); run `emoalign run` or `emoalign extract` first"
         )
+    if not checked:
+        check_request(request)
     loaded = load_model(
         request.spec,
         device=request.device,
@@ -125,6 +164,8 @@ def get_activations(
         device_map=request.device_map,
         quiet=quiet,
         untrained_seed=request.untrained_seed,
+        allow_pickle_weights=request.allow_pickle_weights,
+        n_blocks=max(request.layers) + 1,  # later blocks never run: they are not even loaded
     )
     activations = extract_activations(
         loaded,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,7 +72,10 @@ def resolve_device(requested: str = "auto") -> torch.device:
         raise EmoalignError(f"--device {requested}: Apple MPS is not available on this machine (try --device auto)")
     if kind not in ("cpu", "cuda", "mps"):
         raise EmoalignError(f"--device {requested}: unknown device (use auto, cpu, cuda, cuda:N or mps)")
-    return torch.device(requested)
+    try:
+        return torch.device(requested)
+    except RuntimeError:
+        raise EmoalignError(f"--device {requested}: cannot read it (use auto, cpu, cuda, cuda:N or mps)") from None
 
 
 def text_config(config: Any) -> Any:
@@ -110,7 +114,7 @@ def _offline_error(spec: ModelSpec, what: str, exc: Exception) -> EmoalignError:
         return EmoalignError(f"cannot load the {what} of {spec.hub_id}: {first_line}")
     return EmoalignError(
         f"cannot load model {spec.name!r} ({spec.hub_id}): it is not in the local Hugging Face cache "
-        f"and the hub could not be reached ({first_line}); pass a local folder with --model PATH, "
+        f"and the hub could not be reached ({first_line}); give the path of a local model folder in its place, "
         "or run `emoalign demo` for the offline study"
     )
 
@@ -180,16 +184,26 @@ def load_model(
     quiet: bool = False,
     untrained_seed: int | None = None,
     n_blocks: int | None = None,
+    allow_pickle_weights: bool = False,
 ) -> LoadedModel:
     """Load ``spec`` without its LM head (``AutoModel``: the head and its 128k-262k vocabulary are
     never needed), in eval mode, on the requested device.
 
+    ``n_blocks``: only the first ``n_blocks`` blocks are built and read from the checkpoint
+    (``None``: all); the activations of those blocks are the same, and a study of layers 0-11 of a
+    32-block model neither reads nor upcasts the other 20. ``LoadedModel.n_layers`` stays the full
+    depth.
+
     ``untrained_seed``: instead of the weights, build the same architecture from its config with
     random initial weights (seeded) — the untrained control, which reads the same tokens; built by
-    :func:`emoalign.models.random_copy.build_random_copy`, with only the first ``n_blocks`` blocks
-    (``None``: all).
+    :func:`emoalign.models.random_copy.build_random_copy`.
     """
     from transformers import AutoModel
+
+    from emoalign.models.random_copy import (  # random_copy imports this module
+        config_depth,
+        truncate_config,
+    )
 
     model_location(spec, quiet=quiet)  # a GGUF file: dequantized into the model store first (once)
     config = load_config(spec, revision=revision, trust_remote_code=trust_remote_code)
@@ -198,6 +212,8 @@ def load_model(
     target_device = resolve_device(device)
     tokenizer = load_tokenizer(spec, revision=revision, trust_remote_code=trust_remote_code)
     kwargs: dict[str, Any] = {"revision": revision, "dtype": torch_dtype, "trust_remote_code": trust_remote_code}
+    if not allow_pickle_weights:
+        kwargs["use_safetensors"] = True  # never unpickle weights unless the user opted in
     if device_map is not None:
         try:
             import accelerate  # noqa: F401
@@ -213,16 +229,23 @@ def load_model(
                 config, untrained_seed, n_blocks, dtype=torch_dtype, trust_remote_code=trust_remote_code
             )
         else:
+            if n_blocks is not None and n_blocks < config_depth(config):
+                kwargs["config"] = copy.deepcopy(config)
+                truncate_config(kwargs["config"], n_blocks)
             try:
                 model = AutoModel.from_pretrained(model_location(spec, quiet=quiet), **kwargs)
-            except (OSError, ValueError, KeyError) as exc:
+            except (OSError, ValueError, KeyError, RuntimeError) as exc:
+                raise _offline_error(spec, "weights", exc) from None
+            except Exception as exc:
+                if type(exc).__name__ != "SafetensorError":
+                    raise
                 raise _offline_error(spec, "weights", exc) from None
     if device_map is None:
         model.to(target_device)
     else:
         target_device = model.get_input_embeddings().weight.device
     model.eval()
-    block_path, blocks = find_blocks(model)
+    block_path, _ = find_blocks(model)
     cfg = text_config(model.config)
     d_model = int(getattr(cfg, "hidden_size", None) or cfg.n_embd)
     return LoadedModel(
@@ -232,7 +255,7 @@ def load_model(
         device=target_device,
         dtype=torch_dtype,
         model_type=model_type,
-        n_layers=len(blocks),
+        n_layers=config_depth(config),
         d_model=d_model,
         block_path=block_path,
         untrained_seed=untrained_seed,

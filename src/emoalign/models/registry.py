@@ -90,6 +90,9 @@ def resolve_model(name_or_path: str) -> ModelSpec:
         return PRESETS[name_or_path]
     else:
         spec = ModelSpec(name=_short_name(name_or_path), hub_id=name_or_path)
+        looks_like_path = name_or_path.startswith(("/", ".", "~")) or name_or_path.count("/") > 1
+        if not spec.is_local and looks_like_path:
+            raise EmoalignError(f"{name_or_path}: no such model folder or .gguf file")
         if not spec.is_local and "/" not in name_or_path:
             raise EmoalignError(
                 f"unknown model {name_or_path!r}: not a preset ({', '.join(PRESETS)}), not a local "

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from emoalign.errors import EmoalignError
 from emoalign.analysis.verdict import BEYOND_VOCABULARY, LEGACY_NO_VERDICT, NOT_TESTED
+from emoalign.errors import EmoalignError
+from emoalign.paths import safe_component
 from emoalign.report.checks import NA, format_layers, has_column
 from emoalign.report.compare import (
     OLD_SCHEMA_NO_VERDICT,
@@ -34,6 +35,7 @@ from emoalign.report.document import (
     Image,
     Paragraph,
     bullets,
+    md,
     table,
     to_markdown,
 )
@@ -239,7 +241,7 @@ def k_profile_block(T: Strings, entry: ModelEntry) -> Block | None:
 
 
 def _images(T: Strings, files, folder_name: str) -> list[Block]:
-    return [Image(f"{folder_name}/{f.path.name}", figure_caption(T, f.kind, f.label, f.params), f.path)
+    return [Image(f"{folder_name}/{f.path.name}", figure_caption(T, f.kind, md(f.label), f.params), f.path)
             for f in files]
 
 
@@ -247,7 +249,7 @@ def section_results(T: Strings, comparison: Comparison, per_model_figures, folde
     blocks: list[Block] = [Heading(T("h_results", n=len(comparison.entries)))]
     for i, entry in enumerate(comparison.entries, 1):
         s = entry.summary
-        blocks.append(Heading(T("h_results_model", i=i, label=entry.label), 3))
+        blocks.append(Heading(T("h_results_model", i=i, label=md(entry.label)), 3))
         if entry.control_of:
             blocks.append(Paragraph(T("control_note", trained=entry.control_of)))
         blocks.append(_layer_table(T, entry))
@@ -259,7 +261,7 @@ def section_results(T: Strings, comparison: Comparison, per_model_figures, folde
             blocks.append(Paragraph(f"⚠️ {note}"))
         k_table = k_profile_block(T, entry)
         if k_table is not None:
-            blocks += [Heading(T("h_k_profile", label=entry.label), 4), k_table]
+            blocks += [Heading(T("h_k_profile", label=md(entry.label)), 4), k_table]
         blocks += _images(T, per_model_figures.get(entry.label, []), folder_name)
     return blocks
 
@@ -267,8 +269,8 @@ def section_results(T: Strings, comparison: Comparison, per_model_figures, folde
 def _peak_line(T: Strings, entry: ModelEntry) -> str:
     s = entry.summary
     if s["peak_region"] == "none":
-        return f"**{entry.label}**: {T('peak_none')}"
-    return f"**{entry.label}**: " + T(
+        return f"**{md(entry.label)}**: {T('peak_none')}"
+    return f"**{md(entry.label)}**: " + T(
         "peak_line", region=T(f"region_{s['peak_region']}"), layers=s["peak_layers"],
         max_layer=s["max_delta_target_layer"], depth=f"{s['max_delta_rel_depth']:.2f}",
         max_region=T(f"region_{depth_region(s['max_delta_rel_depth'])}"), max_delta=f3(s["max_delta"]),
@@ -308,10 +310,10 @@ def section_checks(T: Strings, comparison: Comparison) -> list[Block]:
         lines = []
         for entry in comparison.entries:
             check = next(c for c in entry.checks if c.key == key)
-            lines.append(f"**{entry.label}**: {check_line(T, check)}")
+            lines.append(f"**{md(entry.label)}**: {check_line(T, check)}")
         blocks.append(bullets(lines))
     blocks += [Heading(T("h_checks_conclusion"), 3),
-               bullets([f"**{e.label}**: {check_line(T, e.overall)}" for e in comparison.entries])]
+               bullets([f"**{md(e.label)}**: {check_line(T, e.overall)}" for e in comparison.entries])]
     return blocks
 
 
@@ -342,7 +344,7 @@ def quantitative_table(T: Strings, comparison: Comparison) -> Block:
     rows = []
     for entry in comparison.entries:
         s = entry.summary
-        row = [entry.label, f"**{f6(s['max_delta'])}**", s["max_delta_layer"], s["max_delta_target_layer"],
+        row = [md(entry.label), f"**{f6(s['max_delta'])}**", s["max_delta_layer"], s["max_delta_target_layer"],
                f"**{f6(s['mean_delta'])}**", f6(s["mean_before"]), f6(s["mean_after"])]
         row += [f3(s["baseline_overlap_bound"])] if with_copies else []
         row += [fp(s["p_pairing"])] if with_pairing else []
@@ -377,12 +379,12 @@ def _numerics_line(T: Strings, entry: ModelEntry) -> str:
         f"{role}: {format_layers(layers)}" for role, layers in skipped.items()))
     icon = "✅" if n.clean else "❌"
     fallbacks = "; ".join(
-        f"{role}: " + ", ".join(f"{label} {n.match_rates.get(role, {}).get(label, float('nan')):.0%} "
+        f"{role}: " + ", ".join(f"{md(label)} {n.match_rates.get(role, {}).get(label, float('nan')):.0%} "
                                 f"({count})" for label, count in counts.items())
         for role, counts in n.fallbacks.items()
     )
     join = T("details_join")
-    line = f"**{entry.label}**: {icon} {finite}{join}{skip}"
+    line = f"**{md(entry.label)}**: {icon} {finite}{join}{skip}"
     if n.not_computed:
         line += join + T("numerics_not_computed", detail=", ".join(f"{k} {v}" for k, v in n.not_computed.items()))
     return line + (f"{join}{T('numerics_matches', detail=fallbacks)}" if fallbacks else "")
@@ -392,7 +394,7 @@ def section_conclusion(T: Strings, comparison: Comparison) -> list[Block]:
     lines = []
     for entry in comparison.entries:
         s = entry.summary
-        text = T("conclusion_line", label=entry.label, icon=entry.overall.icon, text=check_text(T, entry.overall),
+        text = T("conclusion_line", label=md(entry.label), icon=entry.overall.icon, text=check_text(T, entry.overall),
                  after=f3(s["mean_after"]), before=f3(s["mean_before"]), max_delta=f3(s["max_delta"]),
                  layer=s["max_delta_target_layer"], region=T(f"region_{depth_region(s['max_delta_rel_depth'])}"))
         lines.append(text)
@@ -409,7 +411,7 @@ def section_provenance(T: Strings, comparison: Comparison) -> list[Block]:
     for entry in comparison.entries:
         prov, r = entry.result.provenance, entry.result
         versions = ", ".join(f"{k} {v}" for k, v in (prov.get("versions") or {}).items())
-        lines.append(T("provenance_line", label=entry.label, date=prov.get("date") or "n/a",
+        lines.append(T("provenance_line", label=md(entry.label), date=prov.get("date") or "n/a",
                        versions=versions or "n/a", hash=r.dataset.get("hash", "n/a"),
                        dataset=r.dataset.get("name", "n/a")))
     hashes = {e.result.dataset.get("hash") for e in comparison.entries}
@@ -426,9 +428,9 @@ def _artifact_files(entry: ModelEntry) -> list[str]:
         root, r = entry.path.parent.parent, entry.result
         pair = r.pair_name
         for model in (r.source["name"], r.target["name"]):
-            files += [root / "emotion_vectors" / f"{model}_vectors_token_based.safetensors",
-                      root / "emotion_subspaces" / f"{model}_subspaces.safetensors"]
-        files.append(root / "statistics" / f"{pair}_alignment_summary.csv")
+            files += [root / "emotion_vectors" / f"{safe_component(model)}_vectors_token_based.safetensors",
+                      root / "emotion_subspaces" / f"{safe_component(model)}_subspaces.safetensors"]
+        files.append(root / "statistics" / f"{safe_component(pair)}_alignment_summary.csv")
     return [str(f) for f in dict.fromkeys(files) if f == entry.path or f.exists()]
 
 
@@ -436,7 +438,7 @@ def section_artifacts(T: Strings, comparison: Comparison, outputs: dict[str, str
     blocks: list[Block] = [Heading(T("h_artifacts")), Paragraph(T("artifacts_intro"))]
     for entry in comparison.entries:
         files = _artifact_files(entry)
-        blocks += [Heading(entry.label, 3), bullets([f"`{f}`" for f in files] or [T("python_api")])]
+        blocks += [Heading(md(entry.label), 3), bullets([f"`{f}`" for f in files] or [T("python_api")])]
     if outputs:
         blocks += [Heading(T("h_this_report"), 3), bullets([f"{T(k)}: `{v}`" for k, v in outputs.items()])]
     return blocks
@@ -472,7 +474,7 @@ def section_settings(T: Strings, comparison: Comparison) -> list[Block]:
     per_model = []
     for entry in comparison.entries:
         tgt = entry.result.target
-        text = T("model_setting", label=entry.label, id=tgt.get("id"), model_type=tgt.get("model_type"),
+        text = T("model_setting", label=md(entry.label), id=md(tgt.get("id")), model_type=tgt.get("model_type"),
                  n_layers=tgt.get("n_layers"), d_model=tgt.get("d_model"), dtype=tgt.get("dtype"),
                  device=tgt.get("device"))
         own = settings_of(entry.result)
@@ -504,8 +506,8 @@ def build_report(
 ) -> tuple[str, list[Block]]:
     """Title and blocks of the comparative report (no I/O)."""
     T = strings(lang)
-    sources = sorted({str(e.result.source["name"]) for e in comparison.entries})
-    targets = ", ".join(e.label for e in comparison.entries)
+    sources = sorted({md(e.result.source["name"]) for e in comparison.entries})
+    targets = ", ".join(md(e.label) for e in comparison.entries)
     title = T("title", source=", ".join(sources), targets=targets)
     date = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
     first = comparison.entries[0].result
@@ -514,7 +516,7 @@ def build_report(
         Paragraph(f"_{T('last_updated')}: {date}_"),
         Heading(T("h_purpose")),
         Paragraph(T("purpose", source=", ".join(sources), n=len(comparison.entries), targets=targets,
-                    emotions=", ".join(first.config.get("emotions", [])))),
+                    emotions=", ".join(md(e) for e in first.config.get("emotions", [])))),
         Heading(T("h_reading"), 3),
         Paragraph(T("reading")),
         Paragraph(T("table_legend", alpha=alpha_of(first))),

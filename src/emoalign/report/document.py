@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,8 +60,17 @@ def bullets(items: Sequence[str], *, ordered: bool = False) -> BulletList:
     return BulletList(tuple(items), ordered)
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+
+
+def md(text: object) -> str:
+    """User data (a model, dataset or label name, a prompt) made inert in Markdown: its markup
+    characters are backslash-escaped, its line breaks become spaces."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).splitlines()))
+
+
 def _escape_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return re.sub(r"(?<!\\)\|", r"\\|", text).replace("\n", " ")
 
 
 def to_markdown(blocks: Sequence[Block]) -> str:

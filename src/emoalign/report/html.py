@@ -37,16 +37,27 @@ _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _ITALIC = re.compile(r"(?<![\w*])[_*]([^_*]+)[_*](?![\w*])")
 
 
+_ESCAPED = re.compile(r"\\([\\`*_\[\]<>|#])")  # what report.document.md escapes
+_KEPT = re.compile("\ue000(\\d+)\ue001")
+
+
 def inline(text: str) -> str:
-    """Escape ``text`` and turn ``**bold**``, ``_italic_`` / ``*italic*`` and `` `code` `` into HTML."""
-    parts = _CODE.split(text)
+    """Escape ``text`` and turn ``**bold**``, ``_italic_`` / ``*italic*`` and `` `code` `` into HTML;
+    backslash-escaped characters (user data, see :func:`emoalign.report.document.md`) stay literal."""
+    kept: list[str] = []
+
+    def keep(match: re.Match) -> str:
+        kept.append(match.group(1))
+        return f"\ue000{len(kept) - 1}\ue001"
+
+    parts = _CODE.split(_ESCAPED.sub(keep, text))
     out = []
     for i, part in enumerate(parts):
         if i % 2:
             out.append(f"<code>{html.escape(part)}</code>")
         else:
             out.append(_ITALIC.sub(r"<em>\1</em>", _BOLD.sub(r"<strong>\1</strong>", html.escape(part))))
-    return "".join(out)
+    return _KEPT.sub(lambda match: html.escape(kept[int(match.group(1))]), "".join(out))
 
 
 def data_uri(image: Image) -> str:
@@ -79,8 +90,8 @@ def render_block(block: Block) -> str:
     if isinstance(block, Code):
         return f"<pre><code>{html.escape(block.text.rstrip())}</code></pre>"
     if isinstance(block, Image):
-        caption = html.escape(block.caption)
-        return f'<figure><img alt="{caption}" src="{data_uri(block)}"><figcaption>{caption}</figcaption></figure>'
+        alt = html.escape(_ESCAPED.sub(r"\1", block.caption))
+        return f'<figure><img alt="{alt}" src="{data_uri(block)}"><figcaption>{inline(block.caption)}</figcaption></figure>'
     raise TypeError(type(block).__name__)  # pragma: no cover
 
 

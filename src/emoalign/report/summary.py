@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from emoalign.report.document import md
 from emoalign.results import AlignmentResult
 from emoalign.storage import atomic_write, write_text_atomic
 
@@ -187,7 +188,7 @@ def render_markdown_report(
     table = summary_table(result)
     emotions = ", ".join(cfg["emotions"])
     matches = "; ".join(
-        f"{role}: " + ", ".join(f"{e} {rate:.0%}" for e, rate in info["match_rates"].items())
+        f"{role}: " + ", ".join(f"{md(e)} {rate:.0%}" for e, rate in info["match_rates"].items())
         for role, info in result.extraction.items()
     )
     stats = []
@@ -199,11 +200,11 @@ def render_markdown_report(
     from emoalign.report.comparative import _layer_table
 
     lines = [
-        f"# Emotion subspace alignment: {src['name']} vs {tgt['name']}",
+        f"# Emotion subspace alignment: {md(src['name'])} vs {md(tgt['name'])}",
         "",
         "## Purpose",
         "",
-        f"Do {src['name']} (source) and {tgt['name']} (target) hold the same emotion subspaces ({emotions}) "
+        f"Do {md(src['name'])} (source) and {md(tgt['name'])} (target) hold the same emotion subspaces ({md(emotions)}) "
         "in different coordinates? Emotion vectors are pooled emotion-word activations minus the neutral "
         f"reference; each emotion's subspace is the top-{cfg['n_components']} PCA directions per layer; a linear "
         "map target→source fitted on neutral data only carries the target's subspaces into the source space.",
@@ -224,11 +225,12 @@ def render_markdown_report(
         "",
         "## Settings",
         "",
-        f"- Source: {src['id']} ({src['model_type']}, {src['n_layers']} layers, d_model={src['d_model']}, "
+        f"- Source: {md(src['id'])} ({src['model_type']}, {src['n_layers']} layers, d_model={src['d_model']}, "
         f"{src['dtype']})",
-        f"- Target: {tgt['id']} ({tgt['model_type']}, {tgt['n_layers']} layers, d_model={tgt['d_model']}, "
+        f"- Target: {md(tgt['id'])} ({tgt['model_type']}, {tgt['n_layers']} layers, d_model={tgt['d_model']}, "
         f"{tgt['dtype']})",
-        f"- Prompts: {result.dataset['name']} ({', '.join(f'{k} {v}' for k, v in result.dataset['label_counts'].items())})",
+        f"- Prompts: {md(result.dataset['name'])} "
+        f"({', '.join(f'{md(k)} {v}' for k, v in result.dataset['label_counts'].items())})",
         f"- k = {cfg['n_components']}; map: {cfg['map_method']} fitted on {cfg['fit_data']}; "
         f"reference: {cfg['reference']}; layer match: {cfg['layer_match']}",
         f"- Metric: {metric_label(result)}",
@@ -291,7 +293,7 @@ def pair_report_figures(result: AlignmentResult, path: str | Path) -> list[tuple
     folder = figures_dir(path)
     T = strings("en")
     label = str(result.target["name"])
-    return [(figure_caption(T, f.kind, label, f.params), f"{folder.name}/{f.path.name}")
+    return [(figure_caption(T, f.kind, md(label), f.params), f"{folder.name}/{f.path.name}")
             for f in pair_figures(result, folder, label=label)]
 
 

@@ -9,12 +9,14 @@ measures its coverage of a known population overlap.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 
 from emoalign.analysis.stats._common import (
+    PAIR_CACHE,
+    SOURCE_CACHE,
     _check_int,
     _check_weight,
     _chunks,
@@ -187,8 +189,10 @@ def bootstrap_overlap_ci(
     bca = np.full((E, 2), np.nan)
     for e, name in enumerate(names):
         where = f"emotion {name!r}" + (f", {context}" if context else "")
-        Cs, Bs = _span(S[e], k, "the source emotion vectors", where)
-        Ct, Bt = _span(T[e], k, "the target emotion vectors", where)
+        # The source side (span, resample PCAs) depends only on the source vectors, k and the
+        # indices: cached across targets (SOURCE_CACHE); the target's span is reused by the reliability.
+        Cs, Bs = _span(S[e], k, "the source emotion vectors", where, SOURCE_CACHE)
+        Ct, Bt = _span(T[e], k, "the target emotion vectors", where, PAIR_CACHE)
         Z, R = _image_span(Bt @ W)
         P = Bs @ R.T
         n = Cs.shape[0]
@@ -199,12 +203,14 @@ def bootstrap_overlap_ci(
         rows = np.flatnonzero(~skip)
         for sl in _chunks(rows.size):
             sel = idx[rows[sl]]
-            H = _pca_resampled(Cs, sel, k) @ P
+            H = _pca_resampled(Cs, sel, k, SOURCE_CACHE) @ P
             A = _pca_resampled(Ct, sel, k) @ Z
             boot[rows[sl], e] = _overlap_rows(H, A, k, d_s)
         if method == "bca" and np.isfinite(boot[:, e]).any():
             jack = np.array([np.delete(np.arange(n), i) for i in range(n)])
-            jack_values = _overlap_rows(_pca_resampled(Cs, jack, k) @ P, _pca_resampled(Ct, jack, k) @ Z, k, d_s)
+            jack_values = _overlap_rows(
+                _pca_resampled(Cs, jack, k, SOURCE_CACHE) @ P, _pca_resampled(Ct, jack, k) @ Z, k, d_s
+            )
             bca[e] = bca_interval(boot[:, e], observed[e], jack_values, confidence)
     lo_q, hi_q = (1.0 - confidence) / 2.0, (1.0 + confidence) / 2.0
     finite = np.isfinite(boot).any(axis=0)

@@ -13,12 +13,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 
 from emoalign.analysis.stats._common import (
+    PAIR_CACHE,
+    SOURCE_CACHE,
     _check_int,
     _check_weight,
     _chunks,
@@ -28,6 +30,7 @@ from emoalign.analysis.stats._common import (
     _overlap_rows,
     _paired_groups,
     _pca_batched,
+    _pca_of_rows,
     _span,
 )
 from emoalign.analysis.stats.pvalues import permutation_p_value
@@ -110,8 +113,9 @@ def _pooled(source_vectors, target_vectors, weight, k: int, context: str, what: 
         )
     d_s, d_t = S[0].shape[1], T[0].shape[1]
     W = _check_weight(weight, d_t, d_s, context)
-    Cs, Bs = _span(np.vstack(S), k, "the pooled source emotion vectors", context)
-    Ct, Bt = _span(np.vstack(T), k, "the pooled target emotion vectors", context)
+    # Both nulls pool the same vectors: spans cached (the source's across targets too).
+    Cs, Bs = _span(np.vstack(S), k, "the pooled source emotion vectors", context, SOURCE_CACHE)
+    Ct, Bt = _span(np.vstack(T), k, "the pooled target emotion vectors", context, PAIR_CACHE)
     Z, R = _image_span(Bt @ W)  # mapped target span: B_t W = Z R
     offsets = np.concatenate([[0], np.cumsum([X.shape[0] for X in S])])
     return _Pooled(names, Cs, Ct, Bs @ R.T, Z, offsets, d_s)
@@ -197,7 +201,7 @@ def label_permutation_null(
     for sl in _chunks(n_permutations):
         for e in range(E):
             idx = perms[sl, offsets[e] : offsets[e + 1]]
-            Vnull = _pca_batched(Ct[idx], k)
+            Vnull = _pca_of_rows(Ct, idx, k, PAIR_CACHE)  # the joint null relabels the target alike
             null[sl, e] = _overlap_rows(H[e], Vnull @ Z, k, d_s)
 
     p = permutation_p_value(null, observed)
@@ -280,15 +284,17 @@ def joint_relabel_null(
                                          pooled.d_s)
     E = len(names)
 
-    def overlaps(idx: np.ndarray) -> np.ndarray:
-        return _overlap_rows(_pca_batched(Cs[idx], k) @ P, _pca_batched(Ct[idx], k) @ Z, k, d_s)
+    def overlaps(idx: np.ndarray, cached: bool = False) -> np.ndarray:
+        Vs = _pca_of_rows(Cs, idx, k, SOURCE_CACHE if cached else None)
+        Vt = _pca_of_rows(Ct, idx, k, PAIR_CACHE if cached else None)  # computed by the prompt-group null
+        return _overlap_rows(Vs @ P, Vt @ Z, k, d_s)
 
     observed = np.array([overlaps(np.arange(offsets[e], offsets[e + 1])[None])[0] for e in range(E)])
     perms = label_permutations(int(offsets[-1]), n_permutations, seed)
     null = np.empty((n_permutations, E))
     for sl in _chunks(n_permutations):
         for e in range(E):
-            null[sl, e] = overlaps(perms[sl, offsets[e] : offsets[e + 1]])
+            null[sl, e] = overlaps(perms[sl, offsets[e] : offsets[e + 1]], cached=True)
     mean, p95 = _null_summary(null)
     return JointRelabelNullResult(
         emotions=names,

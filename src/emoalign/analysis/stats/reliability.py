@@ -18,12 +18,14 @@ such. No value here is a ceiling: the full-sample overlap can exceed every half-
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 
 from emoalign.analysis.stats._common import (
+    PAIR_CACHE,
+    SOURCE_CACHE,
     _check_int,
     _check_weight,
     _freeze,
@@ -31,6 +33,7 @@ from emoalign.analysis.stats._common import (
     _overlap_rows,
     _paired_groups,
     _pca_batched,
+    _pca_of_rows,
     _span,
 )
 from emoalign.errors import EmoalignError
@@ -124,8 +127,8 @@ def split_half_reliability(
             continue
         where = f"emotion {name!r}" + (f", {context}" if context else "")
         try:
-            Cs, Bs = _span(S[e], k, "the source emotion vectors", where)
-            Ct, Bt = _span(T[e], k, "the target emotion vectors", where)
+            Cs, Bs = _span(S[e], k, "the source emotion vectors", where, SOURCE_CACHE)
+            Ct, Bt = _span(T[e], k, "the target emotion vectors", where, PAIR_CACHE)
         except EmoalignError as exc:
             reasons.append(str(exc))
             continue
@@ -133,7 +136,7 @@ def split_half_reliability(
         P = Bs @ R.T
         perms = streams[e].permuted(np.tile(np.arange(n), (n_splits, 1)), axis=1)
         halves = (perms[:, :h], perms[:, h : 2 * h])  # equal halves: one odd prompt left out
-        Vs = [_pca_batched(Cs[idx], k) for idx in halves]
+        Vs = [_pca_of_rows(Cs, idx, k, SOURCE_CACHE) for idx in halves]
         Vt = [_pca_batched(Ct[idx], k) @ Z for idx in halves]
         M = Vs[0] @ np.swapaxes(Vs[1], 1, 2)
         splits[:, e, 0] = np.clip(np.einsum("bij,bij->b", M, M) / k, 0.0, 1.0)
