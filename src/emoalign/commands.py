@@ -298,9 +298,9 @@ def iter_studies(args: argparse.Namespace, *, allow_extract: bool):
 
     k_sweep = len(args.n_components) > 1
     apply_thread_options(args)
-    dataset = dataset_from_args(args)
+    full = dataset_from_args(args, limited=False)  # read once; the limit is checked inside
+    dataset = full.limit_per_label(args.max_samples_per_emotion)
     configs = [align_config_from_args(args, k) for k in args.n_components]  # every k's settings checked first
-    full = dataset_from_args(args, limited=False)
     check_components(
         max(args.n_components), dataset.label_counts(), dataset.reference_label,
         more_available=len(full.prompts) > len(dataset.prompts),

@@ -60,7 +60,8 @@ def bullets(items: Sequence[str], *, ordered: bool = False) -> BulletList:
     return BulletList(tuple(items), ordered)
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+MARKDOWN_SPECIAL = r"\\`*_\[\]<>|#"  # the characters md() escapes (a regex character class body)
+_MARKDOWN_SPECIAL = re.compile(f"([{MARKDOWN_SPECIAL}])")
 
 
 def md(text: object) -> str:

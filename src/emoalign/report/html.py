@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 
 from emoalign.report.document import (
+    MARKDOWN_SPECIAL,
     Block,
     BulletList,
     Code,
@@ -37,7 +38,7 @@ _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _ITALIC = re.compile(r"(?<![\w*])[_*]([^_*]+)[_*](?![\w*])")
 
 
-_ESCAPED = re.compile(r"\\([\\`*_\[\]<>|#])")  # what report.document.md escapes
+_ESCAPED = re.compile(f"\\\\([{MARKDOWN_SPECIAL}])")  # what report.document.md escapes
 _KEPT = re.compile("\ue000(\\d+)\ue001")
 
 
