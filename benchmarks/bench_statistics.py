@@ -3,7 +3,8 @@
 Synthetic activations at d_s=768 / d_t=4096, 12 layer pairs (index mode), 3 emotions x 70 prompts,
 300 neutral fit pairs per layer. "Full statistics" per layer pair = emotion-label null (200
 permutations) + paired bootstrap CI (1000 resamples) + pairing null (lstsq fast path, 50 shuffles)
-+ split-half ceilings of both models (50 splits). The map fit itself (lstsq) is timed separately.
++ joint relabelling null (200) + split-half reliability of both models (50 splits). The map fit itself
+(lstsq) is timed separately.
 
 The naive loop (fit_subspace + map + subspace_overlap in full dimension per permutation/resample)
 is timed on a few permutations/resamples of one layer pair and extrapolated to the whole job.
@@ -23,10 +24,11 @@ from emoalign.analysis.maps import fit_lstsq_map
 from emoalign.analysis.overlap import subspace_overlap
 from emoalign.analysis.stats import (
     bootstrap_overlap_ci,
+    joint_relabel_null,
     label_permutation_null,
     label_permutations,
     pairing_null,
-    split_half_ceiling,
+    split_half_reliability,
 )
 from emoalign.analysis.stats.bootstrap import _bootstrap_indices
 from emoalign.analysis.subspace import fit_subspace
@@ -97,7 +99,7 @@ def main() -> None:
     )
     rng = np.random.default_rng(0)
     t_fit = t_stats = 0.0
-    parts = {"label": 0.0, "boot": 0.0, "pairing": 0.0, "ceil": 0.0}
+    parts = {"label": 0.0, "joint": 0.0, "boot": 0.0, "pairing": 0.0, "reliability": 0.0}
     last = None
     for layer in range(n_layers):
         src, tgt, fit_t, fit_s = synthetic_layer(rng)
@@ -107,18 +109,20 @@ def main() -> None:
         t_fit += t1 - t0
         a = time.perf_counter()
         label_permutation_null(src, tgt, W, K, n_permutations=N_PERM, seed=0)
+        j = time.perf_counter()
+        joint_relabel_null(src, tgt, W, K, n_permutations=N_PERM, seed=0)
         b = time.perf_counter()
         bootstrap_overlap_ci(src, tgt, W, K, n_bootstrap=N_BOOT, seed=0)
         c = time.perf_counter()
         pairing_null(fit_t, fit_s, src, tgt, K, method="lstsq", n_permutations=N_PAIR, seed=0)
         d = time.perf_counter()
-        split_half_ceiling(src, K, n_splits=N_SPLIT, seed=0)
-        split_half_ceiling(tgt, K, n_splits=N_SPLIT, seed=0)
+        split_half_reliability(src, tgt, W, K, n_splits=N_SPLIT, seed=0)
         e = time.perf_counter()
-        parts["label"] += b - a
+        parts["label"] += j - a
+        parts["joint"] += b - j
         parts["boot"] += c - b
         parts["pairing"] += d - c
-        parts["ceil"] += e - d
+        parts["reliability"] += e - d
         t_stats += e - a
         last = (src, tgt, fit_t, fit_s, W)
     scale = args.layers / n_layers

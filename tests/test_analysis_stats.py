@@ -416,6 +416,66 @@ def test_prediction_test_matches_the_t_formula_and_is_calibrated():
 
 
 # ----------------------------------------------------------------------------------------------
+# kernels: top-k eigenpairs, weighted-row PCA, overlaps (against plain numpy)
+
+
+def _subspace_gap(U: np.ndarray, V: np.ndarray) -> float:
+    """k - ||U^T V||_F^2 for (m, k) orthonormal columns: 0 for the same subspace."""
+    return float(U.shape[1] - np.sum((U.T @ V) ** 2))
+
+
+@pytest.mark.parametrize("kind", ["random", "rank-deficient", "split", "repeated"])
+def test_top_k_eigh_matches_numpy(kind):
+    from emoalign.analysis.stats._common import _top_k_eigh
+
+    rng = np.random.default_rng(5)
+    m, k = 30, 6
+    X = rng.standard_normal((4, m, 50)) * np.linspace(3, 0.2, 50)
+    if kind == "rank-deficient":
+        X = X[:, :, :10]  # rank 10 < m
+    G = X @ np.swapaxes(X, 1, 2)
+    if kind == "split":  # block diagonal: the tridiagonal form splits
+        G[:, :12, 12:] = G[:, 12:, :12] = 0.0
+    if kind == "repeated":  # a repeated eigenvalue inside the top k, well separated from the rest
+        Q = np.linalg.qr(rng.standard_normal((m, m)))[0]
+        G = np.broadcast_to(Q @ np.diag(np.r_[[9.0, 5.0, 5.0, 5.0, 3.0, 2.0], np.linspace(1, 0.1, m - 6)]) @ Q.T, (4, m, m))
+    values, vectors = _top_k_eigh(np.ascontiguousarray(G), k)
+    w, v = np.linalg.eigh(G)
+    np.testing.assert_allclose(values, w[:, ::-1][:, :k], rtol=0, atol=1e-12 * w.max())
+    np.testing.assert_allclose(np.swapaxes(vectors, 1, 2) @ vectors, np.broadcast_to(np.eye(k), (4, k, k)), atol=1e-12)
+    for b in range(4):
+        assert abs(_subspace_gap(vectors[b], v[b][:, ::-1][:, :k])) < 1e-10
+
+
+def test_pca_of_weighted_rows_matches_explicit_weighted_pca():
+    from emoalign.analysis.stats._common import _pca_resampled
+
+    rng = np.random.default_rng(6)
+    C = rng.standard_normal((40, 60)) * np.linspace(4, 0.3, 60) + 25.0  # far from the origin: centring matters
+    idx = rng.integers(0, 40, size=(20, 40))
+    got = _pca_resampled(C, idx, 5)
+    for b in range(20):
+        Xc = C[idx[b]] - C[idx[b]].mean(axis=0)
+        vt = np.linalg.svd(Xc, full_matrices=False)[2][:5]
+        np.testing.assert_allclose(got[b] @ got[b].T, np.eye(5), atol=1e-12)
+        assert abs(_subspace_gap(got[b].T, vt.T)) < 1e-10
+
+
+def test_overlap_rows_matches_subspace_overlap_well_and_ill_conditioned():
+    from emoalign.analysis.stats._common import _overlap_rows
+
+    rng = np.random.default_rng(7)
+    k, r = 4, 20
+    H = np.linalg.qr(rng.standard_normal((r, k)))[0].T[None]
+    A = rng.standard_normal((3, k, r))
+    A[1] = np.diag([1.0, 1e-3, 1e-6, 1.0]) @ A[1]  # ill-conditioned: the SVD path
+    A[2, 3] = A[2, 0] + A[2, 1]  # rank k - 1: the lost direction counts as orthogonal (denominator k)
+    got = _overlap_rows(H, A, k, r)
+    for b in range(3):
+        assert got[b] == pytest.approx(subspace_overlap(H[0], A[b]), abs=1e-12)
+
+
+# ----------------------------------------------------------------------------------------------
 # BCa
 
 
@@ -469,19 +529,26 @@ def test_benjamini_hochberg_matches_scipy():
     rng = np.random.default_rng(0)
     p = np.concatenate([rng.uniform(size=40), rng.uniform(0, 0.01, size=10), [0.03, 0.03, 1.0, 0.0]])
     q = benjamini_hochberg(p)
-    np.testing.assert_allclose(q, stats.false_discovery_control(p, method="bh"), rtol=1e-12)
+    np.testing.assert_array_equal(q, stats.false_discovery_control(p, method="bh"))
     order = np.argsort(p)
     assert np.all(np.diff(q[order]) >= -1e-15) and np.all(q <= 1) and np.all(q >= p)
     grid = benjamini_hochberg(p[:12].reshape(3, 4))
-    np.testing.assert_allclose(grid.ravel(), stats.false_discovery_control(p[:12], method="bh"), rtol=1e-12)
+    np.testing.assert_array_equal(grid.ravel(), stats.false_discovery_control(p[:12], method="bh"))
+    # the textbook step-up, q_(i) = min_{j >= i} m p_(j) / j, as a second oracle
+    m = p.size
+    ranked = np.sort(p) * m / np.arange(1, m + 1)
+    expected = np.empty(m)
+    expected[np.argsort(p, kind="stable")] = np.minimum(np.minimum.accumulate(ranked[::-1])[::-1], 1.0)
+    np.testing.assert_allclose(q, expected, rtol=1e-14, atol=0)
 
 
 def test_benjamini_hochberg_nan_passthrough_and_errors():
     p = np.array([0.01, np.nan, 0.04, 0.5])
     q = benjamini_hochberg(p)
     assert np.isnan(q[1])
-    np.testing.assert_allclose(q[[0, 2, 3]], stats.false_discovery_control(p[[0, 2, 3]]), rtol=1e-12)
+    np.testing.assert_array_equal(q[[0, 2, 3]], stats.false_discovery_control(p[[0, 2, 3]]))
     assert benjamini_hochberg(np.array([])).shape == (0,)
+    assert np.isnan(benjamini_hochberg(np.full((2, 2), np.nan))).all()
     with pytest.raises(EmoalignError, match=r"\[0, 1\]"):
         benjamini_hochberg([0.2, 1.5])
 

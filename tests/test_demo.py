@@ -26,6 +26,9 @@ def test_demo_recovers_the_planted_twin_against_its_copies(tmp_path, capsys):
     assert "FAIL" not in printed and "pass  planted twin recovered" in printed
     report = (tmp_path / "report" / "demo_comparative_report.md").read_text()
     assert "Did the instrument find the known answers?" in report and "planted twin" in report
+    commands = report.split("## Commands")[1].split("## Settings")[0]
+    assert "emoalign demo --parts twin" in commands and "emoalign compare " in commands  # real commands
+    assert "emoalign demo (planted" not in commands and "[pass]" in report and "✅" not in report
     assert (tmp_path / "report" / "demo_comparative_report.ja.md").is_file()
     html = (tmp_path / "report" / "demo_comparative_report.html").read_text()
     assert "data:image/png;base64," in html and not re.search(r"https?://", html)

@@ -52,7 +52,8 @@ def test_every_cell_has_three_verdict_steps_ci_and_reliability(tiny_model_path, 
 
 def test_baseline_copies_are_cached_and_reused(tiny_model_path, tmp_path):
     kwargs = dict(layers=[1], n_components=3, max_samples_per_emotion=FEW, n_permutations=20, n_bootstrap=20,
-                  n_pairing_permutations=20, baseline_seeds=3, device="cpu", results_dir=tmp_path, write=False)
+                  n_pairing_permutations=20, baseline_seeds=3, device="cpu", results_dir=tmp_path, write=False,
+                  cache_dir=tmp_path / "cache")  # write=False keeps the cache only where one is named
     first = run(str(tiny_model_path("gpt2")), str(tiny_model_path("qwen2")), **kwargs)
     cached = sorted(p.name for p in (tmp_path / "cache").glob("*.safetensors"))
     assert len(cached) == 2 + 6  # the pair and 3 copies of each

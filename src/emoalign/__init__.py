@@ -7,22 +7,47 @@ Python API::
     result.layer_table()          # pandas DataFrame, one row per layer pair
     result.save("results/")       # alignment artifact (safetensors + JSON metadata)
     emoalign.load(path)           # reload any artifact
+    emoalign.run(model, "llama3_8b")                     # a transformers model you already loaded
+    emoalign.analyze(emoalign.ModelActivations(...), ...)  # activations you already hold
+    emoalign.sweep("gpt2", ["llama3_8b", "qwen3_8b"])     # one source, several targets + comparison
 """
 
+from __future__ import annotations
+
+import importlib
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "load", "run"]
+
+#: public name -> module that defines it (imported on first use: `import emoalign` stays light).
+_API: dict[str, str] = {
+    "run": "emoalign.pipeline",
+    "sweep": "emoalign.sweep",
+    "analyze": "emoalign.arrays",
+    "from_arrays": "emoalign.arrays",
+    "ModelActivations": "emoalign.arrays",
+    "token_plan": "emoalign.arrays",
+    "extract": "emoalign.extract",
+    "load": "emoalign.results",
+    "AlignmentResult": "emoalign.results",
+    "ActivationSet": "emoalign.activations",
+    "EmoalignError": "emoalign.errors",
+}
+
+#: modules that share their name with their function: the module is returned, and calling it calls it
+_CALLABLE_MODULES = ("sweep", "extract")
+
+__all__ = ["__version__", *_API]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy: `import emoalign` stays light (no torch) until the API is used.
-    if name == "run":
-        from emoalign.pipeline import run
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'emoalign' has no attribute {name!r}")
+    if name in _CALLABLE_MODULES:  # the module itself, callable as the function (see callable_module)
+        return importlib.import_module(module)
+    return getattr(importlib.import_module(module), name)
 
-        return run
-    if name == "load":
-        from emoalign.results import load
 
-        return load
-    raise AttributeError(f"module 'emoalign' has no attribute {name!r}")
+def __dir__() -> list[str]:
+    return sorted(__all__)

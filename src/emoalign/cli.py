@@ -8,29 +8,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from emoalign import __version__
+from emoalign.config import CONFIG_COMMANDS, apply_config, read_config, resolved_options, subcommand_parsers
 from emoalign.errors import EmoalignError
-
-
-def parse_layers(tokens: Sequence[str]) -> list[int] | None:
-    """``['0', '1', '2']``, ``['0-11']``, ``['0,1,2']`` or ``['all']`` (returned as ``None``)."""
-    if list(tokens) == ["all"]:
-        return None
-    layers: list[int] = []
-    for token in tokens:
-        for part in filter(None, token.split(",")):
-            try:
-                if "-" in part.strip("-"):
-                    start, end = (int(x) for x in part.split("-", 1))
-                    if end < start:
-                        raise ValueError
-                    layers.extend(range(start, end + 1))
-                else:
-                    layers.append(int(part))
-            except ValueError:
-                raise EmoalignError(f"--layers: cannot read {part!r} (use '0 1 2', '0-11' or 'all')") from None
-    if any(layer < 0 for layer in layers):
-        raise EmoalignError("--layers: layer numbers start at 0")
-    return layers
+from emoalign.layer_spec import parse_layers  # noqa: F401 - its old home, kept for callers
+from emoalign.log import LOG_LEVELS, set_level
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -90,10 +72,26 @@ def _add_analysis_options(parser: argparse.ArgumentParser) -> None:
                             "(default 20; 0 = off, with a warning)")
     stats.add_argument("--workers", type=int, default=1, metavar="N",
                        help="processes for the statistics of the layer pairs and the random copies (default 1; "
-                            "0 = one per CPU core); the numbers are identical for every N")
+                            "0 = one per CPU core; with --executor ray and no --ray-address: the CPUs of the local "
+                            "Ray instance); the numbers are identical for every N")
     stats.add_argument("--control", choices=["untrained"],
                        help="also align against the target architecture with random weights, seeded --seed + 1 (same pipeline)")
     group.add_argument("--report-dir", type=Path, default=Path("docs/report"), help="Markdown reports (default docs/report)")
+
+
+def _add_execution_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("execution")
+    group.add_argument("--executor", choices=["local", "ray"], default="local",
+                       help="where the work runs: local (default: this process, --workers for the statistics) or "
+                            "ray (every extraction, pair analysis and layer pair as Ray tasks; needs emoalign[ray])")
+    group.add_argument("--ray-address", metavar="ADDR",
+                       help="an existing Ray cluster (auto, HOST:6379 or ray://HOST:10001); default: start a local "
+                            "Ray instance with --workers CPUs (0: all)")
+    group.add_argument("--task-retries", type=int, default=2, metavar="N",
+                       help="extra tries of a failed or lost task (default 2); the others are never lost")
+    group.add_argument("--gpus-per-task", type=float, metavar="G",
+                       help="GPUs an extraction task asks Ray for with --device cuda (default: 1 for a model over 1B "
+                            "parameters, 0.25 below); e.g. 4 with --device-map auto for a model larger than a GPU")
 
 
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -103,6 +101,49 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
     if parser.prog.split()[-1] != "extract":
         parser.add_argument("--overwrite", action="store_true",
                             help="replace artifacts of an earlier analysis with other settings (default: refuse)")
+
+
+#: Subcommands that write studies, and so can log them to MLflow.
+TRACKED_COMMANDS: tuple[str, ...] = ("run", "align", "sweep")
+
+
+def _add_common_options(parser: argparse.ArgumentParser) -> None:
+    """--version and --log-level on ``emoalign``; --log-level (either place), --config and --mlflow on
+    the subcommands that take them — added last, so they cover every option a subcommand has."""
+    parser.add_argument("--version", action="version", version=f"emoalign {__version__}")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default="info",
+                        help="messages shown on stderr: debug, info (default), warning or error")
+    for name, command in subcommand_parsers(parser).items():
+        command.add_argument("--log-level", choices=LOG_LEVELS, default=argparse.SUPPRESS,
+                             help="messages shown on stderr (default info)")
+        if name in CONFIG_COMMANDS:
+            command.add_argument("--config", type=Path, metavar="TOML",
+                                 help="read every option from a TOML file (keys as the flags: n-components = [8]); "
+                                      "options typed here override it. Each study writes its resolved config "
+                                      "as <results>/<profile>/configs/<pair>_<command>.toml")
+        if name in TRACKED_COMMANDS:
+            command.add_argument("--mlflow", nargs="?", const="mlruns", metavar="URI",
+                                 help="log each pair to MLflow (one run per pair, nested under the sweep): a "
+                                      "tracking URI or folder (default ./mlruns); needs emoalign[tracking]")
+
+
+def _preload_config(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+    """Apply ``--config FILE`` of the subcommand in ``argv`` before parsing, so the file's options
+    are defaults (required ones included) that the typed flags override."""
+    subcommands = subcommand_parsers(parser)
+    command = next((token for token in argv if token in subcommands), None)
+    if command is None or command not in CONFIG_COMMANDS:
+        return
+    rest = list(argv)[list(argv).index(command) + 1:]
+    for i, token in enumerate(rest):
+        if token == "--config" and i + 1 < len(rest):
+            path = rest[i + 1]
+        elif token.startswith("--config="):
+            path = token.split("=", 1)[1]
+        else:
+            continue
+        apply_config(subcommands[command], read_config(path), path)
+        return
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_data_options(command)
         _add_model_options(command)
         _add_analysis_options(command)
+        _add_execution_options(command)
         _add_output_options(command)
 
     summarize = commands.add_parser("summarize", help="per-layer CSV, printed table and Markdown report of an alignment")
@@ -150,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(sweep)
     _add_model_options(sweep)
     _add_analysis_options(sweep)
+    _add_execution_options(sweep)
     _add_output_options(sweep)
     for name, command in (("compare", compare), ("sweep", sweep)):
         group = command.add_argument_group("comparative report")
@@ -158,7 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
         group.add_argument("--output-csv", type=Path, metavar="C", help="write the per-model summary CSV here")
         group.add_argument("--html", action="store_true", help="also write a self-contained HTML page beside R")
         group.add_argument("--lang", choices=["en", "ja"], default="en", help="report language (default en)")
-        group.add_argument("--no-figures", action="store_true", help="no figures (default: PNGs in <R stem>_figures/)")
+        group.add_argument("--no-figures", action="store_true",
+                           help="no figures (default: PNG at 200 dpi and SVG in <R stem>_figures/)")
+        group.add_argument("--figure-formats", default="png,svg", metavar="LIST",
+                           help="figure files beside the report: png always, svg (default), pdf on request "
+                                "(e.g. png,svg,pdf)")
     # --- end compare / sweep ---
 
     demo = commands.add_parser("demo", help="the whole study offline on all-MiniLM-L6-v2 against constructed targets")
@@ -183,12 +230,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("models", help="list the model presets")
     commands.add_parser("datasets", help="list the built-in prompt profiles and their counts")
+    _add_common_options(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``emoalign`` console script."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv:  # a bare `emoalign`: what it can do
+        parser.print_help()
+        return 0
+    try:
+        _preload_config(parser, argv)
+    except EmoalignError as exc:
+        print(f"emoalign: error: {exc}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
+    # every study command's options as resolved here (plain data), for the configs the studies write
+    args.resolved_options = {
+        name: resolved_options(command, args) for name, command in subcommand_parsers(parser).items()
+        if name in CONFIG_COMMANDS
+    }
+    set_level(args.log_level)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from emoalign import commands
 

@@ -15,6 +15,7 @@ from emoalign.data.lexicon import DEFAULT_LEXICON, load_lexicon
 from emoalign.errors import EmoalignError
 from emoalign.extract.activations import ActivationSet
 from emoalign.extract.cache import ExtractionRequest, get_activations
+from emoalign.log import get_logger
 from emoalign.models.loading import load_config, text_config
 from emoalign.models.registry import PRESETS, ModelSpec, resolve_model
 
@@ -63,6 +64,9 @@ def apply_thread_options(args: argparse.Namespace) -> None:
     workers = getattr(args, "workers", 1)
     if workers < 0:
         raise EmoalignError(f"--workers {workers}: use a number of processes >= 1, or 0 for one per CPU core")
+    gpus = getattr(args, "gpus_per_task", None)
+    if gpus is not None and not gpus >= 0:
+        raise EmoalignError(f"--gpus-per-task {gpus}: must be 0 or more")
     if args.threads is not None:
         if args.threads < 1:
             raise EmoalignError(f"--threads {args.threads}: must be at least 1")
@@ -76,7 +80,7 @@ def extraction_request(
 ) -> ExtractionRequest:
     """An :class:`ExtractionRequest` for ``model`` from the shared CLI options (``layers=False``:
     layers left empty, to be derived from the layer match)."""
-    from emoalign.cli import parse_layers
+    from emoalign.layer_spec import parse_layers
 
     spec = resolve_model(model)
     return ExtractionRequest(
@@ -231,53 +235,66 @@ def align_config_from_args(args: argparse.Namespace, k: int) -> AlignConfig:
     )
 
 
+def _pair_requests(
+    args: argparse.Namespace, dataset: PromptDataset, lexicon, *, control: bool
+) -> tuple[ExtractionRequest, ExtractionRequest]:
+    """The source and target requests of one study (layers not matched yet); ``control``: the target
+    replaced by its architecture with random weights (seeded by --seed)."""
+    from dataclasses import replace
+
+    from emoalign.pipeline import untrained_control
+
+    source = extraction_request(args, args.source, dataset, lexicon, layers=False)
+    target = replace(source, spec=resolve_model(args.target))
+    return source, untrained_control(target, args.seed) if control else target
+
+
+def _layer_options(args: argparse.Namespace) -> dict:
+    """The layer options of :func:`emoalign.pipeline.extract_pair` / ``match_pair_layers``."""
+    from emoalign.layer_spec import parse_layers
+
+    return {
+        "source_layers": parse_layers(args.layers),
+        "target_layers": parse_layers(args.target_layers) if args.target_layers else None,
+        "layer_match": args.layer_match,
+        "cache_dir": cache_dir_from_args(args),
+    }
+
+
 def _study(
     args: argparse.Namespace, *, allow_extract: bool, k: int | None = None, control: bool = False,
-    layout=None,
+    layout=None, executor=None, command: str | None = None,
 ):
     """Extract (or read from the cache) both models and align them for one k.
 
     ``control``: the target is replaced by its architecture with random weights (seeded by --seed).
     ``layout``: where the study will be written, checked for an earlier analysis of other settings
-    before anything runs.
+    before anything runs. ``executor`` runs the statistics (default: local, --workers processes).
     """
-    from dataclasses import asdict, replace
+    from dataclasses import asdict
 
-    from emoalign.cli import parse_layers
-    from emoalign.pipeline import (
-        align_study,
-        check_overwrite,
-        extract_pair,
-        study_baseline,
-        untrained_control,
-    )
+    from emoalign.pipeline import align_study, check_overwrite, extract_pair, study_baseline
 
     k = args.n_components[0] if k is None else k
     config = align_config_from_args(args, k)
     dataset = dataset_from_args(args)
     lexicon = lexicon_from_args(args, dataset)
-    source = extraction_request(args, args.source, dataset, lexicon, layers=False)
-    target = replace(source, spec=resolve_model(args.target))
-    if control:
-        target = untrained_control(target, args.seed)
+    source, target = _pair_requests(args, dataset, lexicon, control=control)
     if layout is not None:
         check_overwrite(
             layout.alignment(f"{source.spec.name}_vs_{target.spec.name}"), asdict(config), dataset.content_hash(),
             overwrite=args.overwrite,
         )
-    target_layers = parse_layers(args.target_layers) if args.target_layers else None
     source_acts, target_acts, pairs = extract_pair(
-        source, target, source_layers=parse_layers(args.layers), target_layers=target_layers,
-        layer_match=args.layer_match, cache_dir=cache_dir_from_args(args), quiet=args.quiet,
-        allow_extract=allow_extract,
+        source, target, quiet=args.quiet, allow_extract=allow_extract, **_layer_options(args)
     )
     copies = study_baseline(
         source, target, source_acts, target_acts, config, cache_dir=cache_dir_from_args(args), quiet=args.quiet,
         allow_extract=allow_extract,
     )
     result = align_study(
-        source_acts, target_acts, pairs, config, baseline_copies=copies, command=command_line(),
-        control="untrained" if control else None, quiet=args.quiet, workers=args.workers,
+        source_acts, target_acts, pairs, config, baseline_copies=copies, command=command or command_line(),
+        control="untrained" if control else None, quiet=args.quiet, workers=args.workers, executor=executor,
     )
     return result, source_acts, target_acts, dataset
 
@@ -290,11 +307,16 @@ def command_line() -> str:
     return "emoalign " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
 
 
-def iter_studies(args: argparse.Namespace, *, allow_extract: bool):
-    """Every study the options ask for — each k of a k-sweep, and the untrained control when asked —
-    as ``PairStudy`` records with their output layout (``<profile>/k<k>`` folders for a k-sweep)."""
+def _controls(args: argparse.Namespace) -> tuple[bool, ...]:
+    return (False, True) if args.control == "untrained" else (False,)
+
+
+def prepare_studies(args: argparse.Namespace) -> dict:
+    """What every study of the options can check before any model runs (the dataset, every k's
+    settings, the output folders, the lexicon); returns each k's output layout (``<profile>/k<k>``
+    folders for a k-sweep)."""
     from emoalign.analysis.alignment import check_components
-    from emoalign.pipeline import PairStudy, StudyLayout, preflight_study
+    from emoalign.pipeline import StudyLayout, preflight_study
 
     k_sweep = len(args.n_components) > 1
     apply_thread_options(args)
@@ -317,25 +339,125 @@ def iter_studies(args: argparse.Namespace, *, allow_extract: bool):
         outputs=[folder for layout in layouts.values() for folder in (layout.root, layout.report_dir)],
         where=str(args.dataset) if args.dataset is not None else None,
     )
+    return layouts
+
+
+def iter_studies(args: argparse.Namespace, *, allow_extract: bool, executor=None, command: str | None = None):
+    """Every study the options ask for — each k of a k-sweep, and the untrained control when asked —
+    as ``PairStudy`` records with their output layout. ``executor`` runs the statistics;
+    ``command`` is the recorded command line (default: this process's)."""
+    from emoalign.pipeline import PairStudy
+
+    layouts = prepare_studies(args)
     for k in args.n_components:
-        for control in (False, True) if args.control == "untrained" else (False,):
+        for control in _controls(args):
             result, source_acts, target_acts, _ = _study(
-                args, allow_extract=allow_extract, k=k, control=control, layout=layouts[k]
+                args, allow_extract=allow_extract, k=k, control=control, layout=layouts[k], executor=executor,
+                command=command,
             )
             yield PairStudy(result, source_acts, target_acts, layouts[k])
 
 
+def executor_from_args(args: argparse.Namespace):
+    """The executor of --executor / --workers / --ray-address / --task-retries (the thread options
+    checked and applied first)."""
+    from emoalign.execution import make_executor
+
+    apply_thread_options(args)
+    return make_executor(
+        getattr(args, "executor", "local"), workers=args.workers, address=getattr(args, "ray_address", None),
+        retries=getattr(args, "task_retries", 2),
+    )
+
+
+def _for_target(args: argparse.Namespace, target: str) -> argparse.Namespace:
+    import copy
+
+    pair_args = copy.copy(args)
+    pair_args.target = target
+    return pair_args
+
+
+def study_plan(args: argparse.Namespace) -> tuple[str, list[ExtractionRequest]]:
+    """The pair's name and every extraction its studies need (checked first: settings, outputs, an
+    earlier analysis of other settings, the layers)."""
+    from dataclasses import asdict
+
+    from emoalign.pipeline import check_overwrite, match_pair_layers
+    from emoalign.workplan import study_units
+
+    layouts = prepare_studies(args)
+    dataset = dataset_from_args(args)
+    lexicon = lexicon_from_args(args, dataset)
+    units: list[ExtractionRequest] = []
+    for control in _controls(args):
+        source, target = _pair_requests(args, dataset, lexicon, control=control)
+        for k, layout in layouts.items():
+            check_overwrite(
+                layout.alignment(f"{source.spec.name}_vs_{target.spec.name}"),
+                asdict(align_config_from_args(args, k)), dataset.content_hash(), overwrite=args.overwrite,
+            )
+        source, target, _ = match_pair_layers(source, target, **_layer_options(args))
+        units += study_units(source, target, align_config_from_args(args, args.n_components[0]))
+    return f"{source.spec.name}_vs_{resolve_model(args.target).name}", units
+
+
+def _analyse_task(shared, i: int) -> list:
+    """One pair's studies from the cache (a unit of :func:`emoalign.workplan.fan_out`)."""
+    (args, targets, executor, command), ready = shared
+    return list(iter_studies(_for_target(args, targets[ready[i]]), allow_extract=False, executor=executor,
+                             command=command))
+
+
+def fan_out_studies(args: argparse.Namespace, targets, executor) -> tuple[dict[str, list], list]:
+    """Every target's studies through the executor's units (extractions, then one analysis per pair):
+    the studies by target, and the failed units (named)."""
+    from emoalign.workplan import fan_out
+
+    plans, by_name = {}, {}
+    for target in targets:
+        name, units = study_plan(_for_target(args, target))
+        plans[name], by_name[name] = units, target
+    done, failures = fan_out(
+        plans, _analyse_task, (args, by_name, executor, command_line()), executor,
+        cache_dir=cache_dir_from_args(args), gpus_per_task=getattr(args, "gpus_per_task", None),
+        threads=args.threads, quiet=args.quiet,
+    )
+    return {by_name[name]: studies for name, studies in done.items()}, failures
+
+
 def _run_studies(args: argparse.Namespace, *, allow_extract: bool) -> int:
-    """Write and print every study of :func:`iter_studies`, one table each."""
+    """Write and print every study of :func:`iter_studies`, one table each (with ``--executor ray``,
+    `run` extracts every model and copy as cluster tasks first)."""
+    from emoalign.execution import describe_failures
     from emoalign.pipeline import write_study
     from emoalign.report.summary import format_layer_table
 
-    for study in iter_studies(args, allow_extract=allow_extract):
-        paths = write_study(study.result, study.source_acts, study.target_acts, study.layout, overwrite=args.overwrite)
-        print(format_layer_table(study.result))
-        for name, path in paths.items():
-            print(f"{name:<28} {path}")
-        print()
+    from emoalign.study_records import StudyRecorder
+
+    recorder = StudyRecorder(args, "run" if allow_extract else "align")
+    executor = executor_from_args(args)
+    try:
+        if allow_extract and executor.distributed:
+            done, failures = fan_out_studies(args, [args.target], executor)
+            if failures:
+                raise EmoalignError(
+                    f"{len(failures)} task(s) failed after their retries: {describe_failures(failures)}"
+                )
+            studies = done[args.target]
+        else:
+            studies = iter_studies(args, allow_extract=allow_extract, executor=executor)
+        for study in studies:
+            paths = write_study(
+                study.result, study.source_acts, study.target_acts, study.layout, overwrite=args.overwrite
+            )
+            recorder.study(study.result, paths)
+            print(format_layer_table(study.result))
+            for name, path in paths.items():
+                print(f"{name:<28} {path}")
+            print()
+    finally:
+        executor.close()
     return 0
 
 
@@ -351,8 +473,6 @@ def cmd_align(args: argparse.Namespace) -> int:
 
 def cmd_summarize(args: argparse.Namespace) -> int:
     """`emoalign summarize`: the original's summary step over an alignment artifact."""
-    import sys
-
     from emoalign.report.summary import (
         format_layer_table,
         write_markdown_report,
@@ -364,10 +484,8 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     if not isinstance(result, AlignmentResult):
         raise EmoalignError(f"{args.alignment_path}: not an alignment artifact")
     if args.large_model and args.large_model not in (result.target["name"], result.target["id"]):
-        print(
-            f"emoalign: warning: --large-model {args.large_model} but {args.alignment_path} holds "
-            f"{result.target['name']}",
-            file=sys.stderr,
+        get_logger(__name__).warning(
+            f"--large-model {args.large_model} but {args.alignment_path} holds {result.target['name']}"
         )
     print(format_layer_table(result))
     if args.output_csv:
@@ -400,6 +518,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     comparison, files = write_comparative_report(
         results, args.write_report, paths=args.alignments, lang=args.lang, html=args.html,
         output_csv=args.output_csv, figures=not args.no_figures, command=command_line(),
+        figure_formats=args.figure_formats,
     )
     print(format_comparison(comparison))
     _print_report_files(files)
@@ -407,37 +526,65 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    """`emoalign sweep`: `emoalign run` for every target (the source extracted once), then `compare`."""
-    import copy
+    """`emoalign sweep`: `emoalign run` for every target (the source extracted once), then `compare`.
+    With ``--executor ray`` every extraction (models and copies) and every pair's analysis is a task;
+    a failed pair is named at the end and the others are written."""
     import sys
 
+    from emoalign.execution import describe_failures
     from emoalign.report.comparative import format_comparison
     from emoalign.report.summary import format_layer_table
+    from emoalign.study_records import StudyRecorder
     from emoalign.sweep import check_targets, pair_run_command, run_sweep, sweep_report
 
     check_targets(args.targets)
     if args.write_report is not None and args.write_report.suffix.lower() in (".html", ".htm"):
         raise EmoalignError(f"{args.write_report}: --write-report takes the Markdown path; add --html for the HTML page")
 
-    def study(target: str):
-        """The studies `emoalign run --target <target>` would write: every k, and the control."""
-        pair_args = copy.copy(args)
-        pair_args.target = target
-        return iter_studies(pair_args, allow_extract=True)
-
+    recorder = StudyRecorder(args, "sweep")
+    recorder.open_parent(f"sweep {args.source}")
+    executor = executor_from_args(args)
     argv = sys.argv[1:]
-    pairs = run_sweep(
-        args.targets, study, command_for=lambda target: pair_run_command(argv, target),
-        on_pair=lambda pair: print(format_layer_table(pair.result) + "\n"), overwrite=args.overwrite,
-    )
-    done = sweep_report(
+    try:
+        failures: list = []
+        targets = list(args.targets)
+        if executor.distributed:
+            done, failures = fan_out_studies(args, targets, executor)
+            targets = [target for target in targets if target in done]
+
+            def study(target: str):
+                return done[target]
+        else:
+
+            def study(target: str):
+                """The studies `emoalign run --target <target>` would write: every k, and the control."""
+                return iter_studies(_for_target(args, target), allow_extract=True, executor=executor)
+
+        pairs = run_sweep(
+            targets, study, command_for=lambda target: pair_run_command(argv, target),
+            on_pair=lambda pair: (recorder.study(pair.result, pair.paths, target=pair.target),
+                                  print(format_layer_table(pair.result) + "\n")),
+            overwrite=args.overwrite,
+        )
+    finally:
+        executor.close()
+    if failures:
+        raise EmoalignError(
+            f"sweep: {len(failures)} task(s) failed after their retries: {describe_failures(failures)}; the "
+            f"{len(pairs)} finished pair(s) are written, the comparative report is not; run the same command again "
+            "to finish (finished work is read from the cache)"
+        )
+    done_report = sweep_report(
         pairs, report=args.write_report, report_dir=args.report_dir, output_csv=args.output_csv,
         results_dir=args.results_dir, lang=args.lang, html=args.html, figures=not args.no_figures,
-        command=command_line(),
+        command=command_line(), figure_formats=args.figure_formats,
     )
-    print(format_comparison(done.comparison))
+    report = done_report.report
+    recorder.close_parent({"report": report.markdown, "html": report.html, "csv": report.csv,
+                           **{str(path): path for path in report.figure_files}})
+    print(format_comparison(done_report.comparison))
     for pair in pairs:
         print(f"{pair.result.pair_name + ' alignment':<28} {pair.paths['alignment']}")
-    _print_report_files(done.report)
+    _print_report_files(done_report.report)
     return 0
 # --- end compare / sweep ---

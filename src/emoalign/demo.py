@@ -51,6 +51,7 @@ from emoalign.pipeline import (
 )
 from emoalign.report.demo_text import demo_text, verdict_words
 from emoalign.report.document import Block, Heading, Paragraph, table
+from emoalign.report.marks import FAIL, PASS, mark
 from emoalign.results import AlignmentResult
 from emoalign.synthetic.twin import twin_loaded_model
 
@@ -113,12 +114,41 @@ def _named(request: ExtractionRequest, name: str, layers: Sequence[int]) -> Extr
     return replace(request, spec=replace(request.spec, name=name), layers=tuple(layers))
 
 
+def pair_run_command(pair: RealPair, config: AlignConfig, n_per_label: int) -> str:
+    """The `emoalign run` line that reproduces a real pair of the demo: the same models, layers, prompts,
+    k, statistics, copies and seed (it writes under ``<results-dir>/baseline/`` instead of ``demo/``)."""
+    return (
+        f"emoalign run --source {pair.source} --target {pair.target} --layers "
+        f"{' '.join(map(str, pair.source_layers))} --layer-match depth -k {config.n_components} "
+        f"--max-samples-per-emotion {n_per_label} --baseline-seeds {pair.baseline_seeds} "
+        f"--permutations {config.n_permutations} --bootstrap {config.n_bootstrap} --seed {config.seed} "
+        "--dtype float32 --device cpu"
+    )
+
+
+def demo_part_command(part: str, config: AlignConfig, n_per_label: int, baseline_seeds: int | None,
+                      results_dir: Path) -> str:
+    """The `emoalign demo` line that runs only ``part`` (decoder, encoder or twin) with these settings:
+    what reproduces the inputs no `emoalign run` flag builds (the random-weight control pairs, the twin)."""
+    line = (f"emoalign demo --parts {part} --results-dir {results_dir} --max-samples-per-emotion {n_per_label} "
+            f"--permutations {config.n_permutations} --bootstrap {config.n_bootstrap} --seed {config.seed}")
+    return line + (f" --baseline-seeds {baseline_seeds}" if baseline_seeds is not None else "")
+
+
+def comparison_command(paths: Sequence[str], report: Path, lang: str, html: bool) -> str:
+    """The `emoalign compare` line that rewrites the comparative part of a demo report from the
+    artifacts (without the demo's opening)."""
+    return (f"emoalign compare {' '.join(map(str, paths))} --write-report {report}"
+            + (" --lang ja" if lang == "ja" else "") + (" --html" if html else ""))
+
+
 def study_real_pair(
     pair: RealPair, dataset: PromptDataset, config: AlignConfig, layout: StudyLayout, cache_dir: Path,
-    outcome: DemoOutcome, *, quiet: bool, workers: int = 1,
+    outcome: DemoOutcome, *, quiet: bool, workers: int = 1, part_command: str = "emoalign demo",
 ) -> None:
     """One real pair against its random-copy baseline, then its random-weight control pair judged
-    against the same copies."""
+    against the same copies. ``part_command``: the `emoalign demo` line of this part alone, recorded
+    for the control pair (no `emoalign run` flag builds random copies of both models)."""
     config = replace(config, baseline_seeds=pair.baseline_seeds)
     source, target = _request(pair.source, dataset), _request(pair.target, dataset)
     source_acts, target_acts, layer_pairs = extract_pair(
@@ -126,12 +156,7 @@ def study_real_pair(
         cache_dir=cache_dir, quiet=quiet,
     )
     copies = study_baseline(source, target, source_acts, target_acts, config, cache_dir=cache_dir, quiet=quiet)
-    command = (
-        f"emoalign run --source {pair.source} --target {pair.target} --layers "
-        f"{' '.join(map(str, pair.source_layers))} --layer-match depth -k {config.n_components} "
-        f"--max-samples-per-emotion {dataset.label_counts()[dataset.emotion_labels[0]]} "
-        f"--baseline-seeds {pair.baseline_seeds} --dtype float32 --device cpu"
-    )
+    command = pair_run_command(pair, config, dataset.label_counts()[dataset.emotion_labels[0]])
     result = align_study(source_acts, target_acts, layer_pairs, config, baseline_copies=copies, command=command,
                          quiet=quiet, workers=workers)
     outcome.add(result, "real", write_study(result, source_acts, target_acts, layout, overwrite=True))
@@ -144,7 +169,8 @@ def study_real_pair(
     )[0]
     control = align_study(
         control_source, control_target, layer_pairs, config, baseline_copies=copies, control="random weights",
-        command=f"{command} (random-weight copies of both models, seeds {config.seed + 1} and {config.seed + 2})",
+        command=f"# random-weight copies of both models (seeds {config.seed + 1} and {config.seed + 2}), built by "
+                f"this demo part\n{part_command}",
         quiet=quiet, workers=workers,
     )
     outcome.add(control, "random control", write_study(control, control_source, control_target, layout, overwrite=True))
@@ -171,9 +197,10 @@ def constructed_activations(
 
 def study_planted_twin(
     dataset: PromptDataset, config: AlignConfig, layout: StudyLayout, cache_dir: Path, outcome: DemoOutcome,
-    *, quiet: bool, workers: int = 1,
+    *, quiet: bool, workers: int = 1, part_command: str = "emoalign demo --parts twin",
 ) -> None:
-    """MiniLM against its planted twin, judged against copies (random MiniLM, twin of another random MiniLM)."""
+    """MiniLM against its planted twin, judged against copies (random MiniLM, twin of another random MiniLM);
+    ``part_command`` (the `emoalign demo` line of this part alone) is recorded as its command."""
     request = _request(TWIN_SOURCE, dataset)
     n_layers = int(resolve_model(TWIN_SOURCE).n_layers or 0)
     layers = tuple(range(n_layers))
@@ -202,7 +229,7 @@ def study_planted_twin(
     pairs = match_layers(list(layers), n_layers, n_layers, "index")
     result = align_study(
         source_acts, twin_acts, pairs, config, baseline_copies=list(zip(source_copies, twin_copies)),
-        command="emoalign demo (planted twin of minilm-l6: every block output is s·Q·h + c, built in-process)",
+        command=f"# planted twin of {TWIN_SOURCE} (every block output is s·Q·h + c), built in-process\n{part_command}",
         quiet=quiet, workers=workers,
     )
     outcome.add(result, "planted twin", write_study(result, source_acts, twin_acts, layout, overwrite=True))
@@ -231,15 +258,18 @@ def demo_checks(outcome: DemoOutcome) -> list[DemoCheck]:
         cells = twin.cell_table()
         checks.append(DemoCheck("twin_recovered", bool((cells["overlap_after"] >= 0.95).all()),
                                 "twin_recovered_measured", {"minimum": float(cells["overlap_after"].min())}))
-        share = float((cells["verdict"] == BEYOND_VOCABULARY).mean())
-        checks.append(DemoCheck("twin_beyond", share == 1.0, "twin_beyond_measured", {"share": share}))
+        n = int((cells["verdict"] == BEYOND_VOCABULARY).sum())
+        checks.append(DemoCheck("twin_beyond", n == len(cells), "twin_beyond_measured",
+                                {"share": n / len(cells), "n": n, "n_cells": len(cells)}))
     for control in outcome.of_role("random control"):
         cells = control.cell_table()
-        share = float((cells["verdict"] == BEYOND_VOCABULARY).mean())
+        n = int((cells["verdict"] == BEYOND_VOCABULARY).sum())
+        share = n / len(cells)
         pair_beyond = bool(control.summary.get("beyond_vocabulary", False))
         checks.append(DemoCheck(
             "control", not pair_beyond and share <= 0.05 and not cells["emotion_specific"].any(), "control_measured",
-            {"pair": control.pair_name, "p": float(control.summary.get("p_baseline", float("nan"))), "share": share},
+            {"pair": control.pair_name, "p": float(control.summary.get("p_baseline", float("nan"))), "share": share,
+             "n": n, "n_cells": len(cells)},
         ))
     return checks
 
@@ -280,7 +310,7 @@ def demo_preface(outcome: DemoOutcome, lang: str = "en") -> list[Block]:
     blocks += [
         Heading(T("checks_heading")),
         table([T("col_check"), T("col_result"), T("col_measured")],
-              [(c.name(lang), T("pass") if c.passed else T("fail"), c.measured(lang)) for c in outcome.checks]),
+              [(c.name(lang), mark(PASS if c.passed else FAIL, lang), c.measured(lang)) for c in outcome.checks]),
         Paragraph(T("time", seconds=outcome.seconds)),
     ]
     return blocks
@@ -305,8 +335,6 @@ def run_demo(
     """Run the demo and write every artifact plus the comparative report (English and Japanese,
     Markdown + HTML). ``baseline_seeds`` None: each real pair's default; the twin uses 20.
     ``workers``: processes for the statistics (0: one per core); the numbers do not depend on it."""
-    from emoalign.report.comparative import write_comparative_report
-
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:
         raise EmoalignError(f"--parts {' '.join(unknown)}: unknown (use {', '.join(PARTS)})")
@@ -319,26 +347,44 @@ def run_demo(
     report_name = safe_component(report_name)
     layout = StudyLayout(results_dir, "demo", Path(report_dir) / f"{report_name}_pairs")  # per-pair reports
     outcome = DemoOutcome(command=command)
+    n_per_label = dataset.label_counts()[dataset.emotion_labels[0]]
     for part in PARTS:
         if part not in parts:
             continue
+        part_command = demo_part_command(part, config, n_per_label, baseline_seeds, results_dir)
         if part == "twin":
-            study_planted_twin(dataset, config, layout, cache_dir, outcome, quiet=quiet, workers=workers)
+            study_planted_twin(dataset, config, layout, cache_dir, outcome, quiet=quiet, workers=workers,
+                               part_command=part_command)
         else:
             pair = REAL_PAIRS[part]
             if baseline_seeds is not None:  # an explicit --baseline-seeds applies to every pair
                 pair = replace(pair, baseline_seeds=baseline_seeds)
-            study_real_pair(pair, dataset, config, layout, cache_dir, outcome, quiet=quiet, workers=workers)
+            study_real_pair(pair, dataset, config, layout, cache_dir, outcome, quiet=quiet, workers=workers,
+                            part_command=part_command)
     outcome.seconds = time.perf_counter() - start
     outcome.checks = demo_checks(outcome)
-    for lang, suffix in (("en", ""), ("ja", ".ja")):
-        report = Path(report_dir) / f"{report_name}{suffix}.md"
-        write_comparative_report(
-            outcome.results, report, paths=[p["alignment"] for p in outcome.paths], lang=lang, html=html,
-            command=command, preface=demo_preface(outcome, lang),
-        )
-        outcome.reports.append(report)
+    outcome.reports = write_demo_reports(outcome, Path(report_dir), report_name, html=html)
     return outcome
+
+
+def write_demo_reports(outcome: DemoOutcome, report_dir: Path, report_name: str, *, html: bool = True,
+                       figure_formats: Sequence[str] | None = None) -> list[Path]:
+    """The demo's comparative reports (English and Japanese, Markdown + HTML, figures) over its
+    results; the Commands section ends with the whole demo's line and the `emoalign compare` line
+    that rewrites the comparison from the artifacts."""
+    from emoalign.report.comparative import write_comparative_report
+
+    paths = [p["alignment"] for p in outcome.paths]
+    reports = []
+    for lang, suffix in (("en", ""), ("ja", ".ja")):
+        report = report_dir / f"{report_name}{suffix}.md"
+        command = f"{outcome.command}\n{comparison_command(paths, report, lang, html)}"
+        write_comparative_report(
+            outcome.results, report, paths=paths, lang=lang, html=html, command=command,
+            preface=demo_preface(outcome, lang), **({"figure_formats": figure_formats} if figure_formats else {}),
+        )
+        reports.append(report)
+    return reports
 
 
 def demo_summary(outcome: DemoOutcome) -> str:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
+from emoalign.activations import ActivationSet
 from emoalign.analysis.alignment import emotion_vector_sets
 from emoalign.analysis.subspace import fit_subspace
 from emoalign.analysis.vectors import cosine_similarity_matrix, mean_emotion_vectors
-from emoalign.extract.activations import ActivationSet
 from emoalign.storage import save_arrays
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from emoalign.analysis.alignment import (
     AlignConfig,
@@ -17,6 +18,7 @@ from emoalign.analysis.layer_match import match_layers
 from emoalign.data.dataset import PromptDataset, load_dataset, load_profile
 from emoalign.data.lexicon import DEFAULT_LEXICON
 from emoalign.errors import EmoalignError
+from emoalign.execution import Executor
 from emoalign.extract.activations import ActivationSet
 from emoalign.extract.cache import (
     ExtractionRequest,
@@ -25,16 +27,19 @@ from emoalign.extract.cache import (
     checked_dtype_name,
     get_activations,
 )
+from emoalign.extract.loaded import model_argument
 from emoalign.extract.preflight import (
     check_output_folders,
     check_request,
     check_statistics,
     warn_unmatched_labels,
 )
+from emoalign.log import get_logger
 from emoalign.model_artifacts import save_emotion_subspaces, save_emotion_vectors
 from emoalign.models.loading import load_config, text_config
-from emoalign.models.registry import ModelSpec, resolve_model
+from emoalign.models.registry import ModelSpec
 from emoalign.paths import inside, safe_component, safe_relative
+from emoalign.progress import resolve_quiet
 from emoalign.report.summary import write_markdown_report, write_summary_csv
 from emoalign.results import (
     AlignmentResult,
@@ -42,6 +47,10 @@ from emoalign.results import (
     settings_differences,
 )
 from emoalign.storage import read_metadata, remove_stale_temporaries
+from emoalign.workplan import baseline_seed_pairs
+
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -93,9 +102,35 @@ def check_overwrite(path: Path, config: Mapping, dataset_hash: str, *, overwrite
 
 
 def model_depth(spec: ModelSpec, request: ExtractionRequest) -> int:
-    """Number of blocks, read from the config (no weights)."""
+    """Number of blocks, read from the config (no weights; a model the user loaded knows its own)."""
+    if request.loaded is not None:
+        return request.loaded.n_layers
     config = load_config(spec, revision=request.revision, trust_remote_code=request.trust_remote_code)
     return int(text_config(config).num_hidden_layers)
+
+
+def match_pair_layers(
+    source: ExtractionRequest,
+    target: ExtractionRequest,
+    *,
+    source_layers: Sequence[int] | None,
+    target_layers: Sequence[int] | None,
+    layer_match: str,
+    cache_dir: Path,
+    allow_extract: bool = True,
+) -> tuple[ExtractionRequest, ExtractionRequest, list[tuple[int, int]]]:
+    """Both requests with the layers the layer match needs, and the layer pairs."""
+    # `align` reads the depths from the cache (no config, no transformers import); `run` from the configs
+    n_source = (None if allow_extract else cached_depth(cache_dir, source.spec)) or model_depth(source.spec, source)
+    n_target = (None if allow_extract else cached_depth(cache_dir, target.spec)) or model_depth(target.spec, target)
+    layers = list(source_layers) if source_layers is not None else list(range(n_source))
+    pairs = match_layers(
+        layers, n_source, n_target, layer_match, target_layers,  # type: ignore[arg-type]
+        names=(source.spec.name, target.spec.name),
+    )
+    source = replace(source, layers=tuple(sorted({s for s, _ in pairs})))
+    target = replace(target, layers=tuple(sorted({t for _, t in pairs})))
+    return source, target, pairs
 
 
 def extract_pair(
@@ -110,16 +145,10 @@ def extract_pair(
     allow_extract: bool = True,
 ) -> tuple[ActivationSet, ActivationSet, list[tuple[int, int]]]:
     """Activation sets of both models at the layers the layer match needs, and the layer pairs."""
-    # `align` reads the depths from the cache (no config, no transformers import); `run` from the configs
-    n_source = (None if allow_extract else cached_depth(cache_dir, source.spec)) or model_depth(source.spec, source)
-    n_target = (None if allow_extract else cached_depth(cache_dir, target.spec)) or model_depth(target.spec, target)
-    layers = list(source_layers) if source_layers is not None else list(range(n_source))
-    pairs = match_layers(
-        layers, n_source, n_target, layer_match, target_layers,  # type: ignore[arg-type]
-        names=(source.spec.name, target.spec.name),
+    source, target, pairs = match_pair_layers(
+        source, target, source_layers=source_layers, target_layers=target_layers, layer_match=layer_match,
+        cache_dir=cache_dir, allow_extract=allow_extract,
     )
-    source = replace(source, layers=tuple(sorted({s for s, _ in pairs})))
-    target = replace(target, layers=tuple(sorted({t for _, t in pairs})))
     if allow_extract:  # both models checked before either runs: a bad target fails before the source's forward
         for request in (source, target):
             if not cache_file(cache_dir, request, checked_dtype_name(request)).exists():
@@ -162,8 +191,8 @@ def write_study(
 
 
 def run(
-    source: str = "gpt2",
-    target: str = "llama3_8b",
+    source: Any = "gpt2",
+    target: Any = "llama3_8b",
     *,
     profile: str = "baseline",
     dataset: str | Path | PromptDataset | None = None,
@@ -194,18 +223,28 @@ def run(
     write: bool = True,
     overwrite: bool = False,
     workers: int = 1,
-    quiet: bool = True,
+    executor: Executor | None = None,
+    quiet: bool | None = None,
     command: str | None = None,
 ) -> AlignmentResult:
     """Python API of ``emoalign run``: the whole study for one source/target pair.
+
+    ``source`` / ``target``: a preset name, hub id or folder, or a ``transformers`` model you have
+    already loaded (quantized, sharded...), alone or as ``(model, tokenizer)``; such a model is
+    extracted as it is and not cached. ``write=False`` writes nothing at all (the activation cache
+    goes to a temporary folder, unless ``cache_dir`` is given). ``quiet=None``: progress bars in a
+    notebook or terminal, none otherwise.
 
     Returns the :class:`~emoalign.results.AlignmentResult` (``.layer_table()``, ``.save(dir)``);
     with ``write=True`` also writes every artifact under ``results_dir/<profile>/``.
     ``untrained_target=True`` aligns against the untrained control instead: the target's
     architecture with random weights (seeded ``seed + 1``), named ``<target>-untrained``.
     ``overwrite`` replaces an earlier alignment of other settings (refused otherwise); ``workers``
-    runs the statistics in that many processes (0: one per core), with identical numbers.
+    runs the statistics in that many processes (0: one per core), with identical numbers;
+    ``executor`` (:func:`emoalign.execution.make_executor`, e.g. ``make_executor("ray")``) runs them
+    as its tasks instead, with the same numbers (the extraction stays in this process).
     """
+    quiet = resolve_quiet(quiet)
     if isinstance(dataset, PromptDataset):
         prompts = dataset
     elif dataset is not None:
@@ -223,14 +262,18 @@ def run(
     check_components(n_components, prompts.label_counts(), prompts.reference_label, more_available=more_available)
     lexicon = dict(lexicon or DEFAULT_LEXICON)
     results_dir = Path(results_dir)
-    cache = Path(cache_dir) if cache_dir else results_dir / "cache"
+    scratch = None if write or cache_dir else tempfile.TemporaryDirectory(prefix="emoalign-cache-")
+    cache = Path(cache_dir) if cache_dir else Path(scratch.name) if scratch else results_dir / "cache"
     layout = StudyLayout(results_dir, prompts.name, Path(report_dir) if report_dir else Path("docs/report"))
     preflight_study(prompts, lexicon, config, cache_dir=cache, outputs=(layout.root, layout.report_dir) if write else ())
+    (source_spec, source_loaded), (target_spec, target_loaded) = (
+        model_argument(source, "source"), model_argument(target, "target")
+    )
     base = ExtractionRequest(
-        spec=resolve_model(source), dataset=prompts, layers=(), lexicon=lexicon,
+        spec=source_spec, dataset=prompts, layers=(), lexicon=lexicon, loaded=source_loaded,
         position_policy=position_policy, dtype=dtype, device=device, batch_size=batch_size,  # type: ignore[arg-type]
     )
-    target_request = replace(base, spec=resolve_model(target))
+    target_request = replace(base, spec=target_spec, loaded=target_loaded)
     if untrained_target:
         target_request = untrained_control(target_request, seed)
     if write:
@@ -243,10 +286,12 @@ def run(
     copies = study_baseline(base, target_request, source_acts, target_acts, config, cache_dir=cache, quiet=quiet)
     result = align_study(
         source_acts, target_acts, pairs, config, baseline_copies=copies, command=command,
-        control="untrained" if untrained_target else None, quiet=quiet, workers=workers,
+        control="untrained" if untrained_target else None, quiet=quiet, workers=workers, executor=executor,
     )
     if write:
         write_study(result, source_acts, target_acts, layout, overwrite=overwrite)
+    if scratch is not None:
+        scratch.cleanup()
     return result
 
 
@@ -280,15 +325,18 @@ def align_study(
     control: str | None = None,
     quiet: bool = True,
     workers: int = 1,
+    executor: Executor | None = None,
 ) -> AlignmentResult:
     """Align two extracted models over ``pairs`` and collect the result, judged against the
     random-weight ``baseline_copies`` (source copy, target copy) when given (``control`` marks a
-    control run). ``workers`` > 1 runs the layer pairs (and the copies) in that many processes
-    (0: one per CPU core), with the same result."""
-    aligned = align_activation_sets(source_acts, target_acts, pairs, config, quiet=quiet, workers=workers)
+    control run). The layer pairs (and the copies) run as tasks of ``executor`` (default: the local
+    one with ``workers`` processes, 0: one per CPU core), with the same result on every executor."""
+    aligned = align_activation_sets(
+        source_acts, target_acts, pairs, config, quiet=quiet, workers=workers, executor=executor
+    )
     baseline = (
         baseline_cross_overlaps(
-            baseline_copies, pairs, config, aligned[0].profile_ks, quiet=quiet, workers=workers
+            baseline_copies, pairs, config, aligned[0].profile_ks, quiet=quiet, workers=workers, executor=executor
         )
         if baseline_copies
         else None
@@ -315,21 +363,13 @@ def study_baseline(
     if not config.with_statistics:
         return []
     if config.baseline_seeds == 0:
-        print(NO_BASELINE_WARNING, file=sys.stderr)
+        log.warning(NO_BASELINE_WARNING)
         return []
     return baseline_activations(
         replace(source, layers=tuple(source_acts.layers), untrained_seed=None),
         replace(target, layers=tuple(target_acts.layers), untrained_seed=None),
         baseline_seed_pairs(config.baseline_seeds, config.seed), cache_dir, quiet=quiet, allow_extract=allow_extract,
     )
-
-
-def baseline_seed_pairs(n_copies: int, seed: int = 0) -> list[tuple[int, int]]:
-    """Seeds of the random-weight copies: (source seed, target seed) per copy pair, all distinct and
-    disjoint from the untrained control's ``seed + 1`` — a source and a target copy of one
-    architecture never share weights."""
-    base = 10_000 + 1_000 * seed
-    return [(base + 2 * i, base + 2 * i + 1) for i in range(n_copies)]
 
 
 def baseline_activations(
@@ -355,7 +395,7 @@ def baseline_activations(
 
 
 NO_BASELINE_WARNING = (
-    "emoalign: warning: --baseline-seeds 0: no random-weight copies, so the verdict cannot say whether an "
+    "--baseline-seeds 0: no random-weight copies, so the verdict cannot say whether an "
     "overlap goes beyond what any two models reading the same prompts share"
 )
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from emoalign.activations import ActivationSet
 from emoalign.analysis.alignment import AlignConfig, LayerPairAlignment, layer_row
 from emoalign.analysis.baseline import (
     BaselineCopies,
@@ -20,7 +21,6 @@ from emoalign.analysis.baseline import (
 from emoalign.analysis.inference import grid_maximum, group_assignment_p
 from emoalign.analysis.verdict import add_verdicts, pair_summary
 from emoalign.errors import EmoalignError
-from emoalign.extract.activations import ActivationSet
 from emoalign.paths import safe_component
 from emoalign.provenance import provenance
 from emoalign.storage import load_artifact, read_metadata, save_arrays

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import socket
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -32,7 +33,10 @@ DIGEST_KEY = "emoalign_sha256"
 FORMAT_KEY = "emoalign_format"
 # Version of the artifact layout (header keys, digest scope). 2: the digest covers metadata too.
 FORMAT_VERSION = 2
-_TEMPORARY = re.compile(r"^\..+\.pid(\d+)\.[^.]+\.tmp$")
+# .<name>.h<host tag>.pid<pid>.<random>.tmp: on a shared folder (a cluster's cache) only the writer's
+# own machine can tell whether its pid is alive
+_TEMPORARY = re.compile(r"^\..+?(?:\.h([0-9a-f]{8}))?\.pid(\d+)\.[^.]+\.tmp$")
+_HOST_TAG = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 
 def _write_error(path: Path, exc: OSError) -> EmoalignError:
@@ -51,7 +55,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.is_dir():
             raise EmoalignError(f"{path}: cannot write (a folder is in the way)")
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.pid{os.getpid()}.", suffix=".tmp", dir=path.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.h{_HOST_TAG}.pid{os.getpid()}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
         tmp = Path(tmp_name)
         write(tmp)
@@ -70,15 +74,17 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
 
 
 def remove_stale_temporaries(folder: str | Path) -> list[Path]:
-    """Delete the temporaries under ``folder`` that a killed run left (their writer's pid is gone);
-    a live writer's temporaries, and every other file, are left alone. Returns what was removed."""
+    """Delete the temporaries under ``folder`` that a killed run on this machine left (their writer's
+    pid is gone); a live writer's temporaries, another machine's, and every other file are left alone.
+    Returns what was removed."""
     folder = Path(folder)
     removed: list[Path] = []
     if not folder.is_dir():
         return removed
     for candidate in folder.rglob(".*.tmp"):
         match = _TEMPORARY.match(candidate.name)
-        if match and candidate.is_file() and not _pid_alive(int(match.group(1))):
+        if (match and candidate.is_file() and match.group(1) in (None, _HOST_TAG)
+                and not _pid_alive(int(match.group(2)))):
             try:
                 candidate.unlink()
                 removed.append(candidate)

@@ -21,7 +21,7 @@ from emoalign.results import AlignmentResult
 StudyFn = Callable[[str], Iterable[PairStudy]]
 
 DEFAULT_TARGETS: tuple[str, ...] = ("llama3_8b", "gemma3_12b", "qwen3_8b")
-_REPORT_OPTIONS = ("--write-report", "--output-csv", "--lang")
+_REPORT_OPTIONS = ("--write-report", "--output-csv", "--lang", "--figure-formats")
 _REPORT_FLAGS = ("--html", "--no-figures")
 
 
@@ -138,15 +138,17 @@ def sweep_report(
     html: bool = False,
     figures: bool = True,
     command: str | None = None,
+    figure_formats: Sequence[str] | str = ("png", "svg"),
 ) -> SweepResult:
-    """The comparative report over a sweep's pairs (default paths under report/results dirs)."""
+    """The comparative report over a sweep's pairs (default paths under report/results dirs);
+    ``figure_formats``: the figure files beside it (PNG always, SVG, PDF)."""
     first = pairs[0].result
     source = str(first.source["name"])
     report = report or default_report_path(report_dir, source)
     output_csv = output_csv or default_csv_path(results_dir, str(first.dataset["name"]), source)
     comparison, files = write_comparative_report(
         [p.result for p in pairs], report, paths=[p.paths["alignment"] for p in pairs], lang=lang, html=html,
-        output_csv=output_csv, figures=figures, command=command,
+        output_csv=output_csv, figures=figures, command=command, figure_formats=figure_formats,
     )
     return SweepResult(list(pairs), comparison, files)
 
@@ -179,3 +181,9 @@ def sweep(
             pairs.append(SweepPair(target, result, {"alignment": str(layout.alignment(result.pair_name))}))
     return sweep_report(pairs, report=report, report_dir=report_dir, output_csv=output_csv, results_dir=results_dir,
                         lang=lang, html=html, figures=figures)
+
+
+# `emoalign.sweep(...)` calls sweep() although `emoalign.sweep` is this module (see callable_module).
+from emoalign.callable_module import make_callable  # noqa: E402 - after sweep() is defined
+
+make_callable(__name__, "sweep")

@@ -3,19 +3,15 @@ overlaps before/after, as tables of plain numbers."""
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import sys
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Literal
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from emoalign.activations import ActivationSet
 from emoalign.analysis.cka import linear_cka_debiased
 from emoalign.analysis.inference import LayerNulls, cell_statistics, group_assignment_p
 from emoalign.analysis.maps import MAP_METHODS, LinearMap, fit_map
@@ -25,11 +21,12 @@ from emoalign.analysis.overlap import (
     principal_angles,
     subspace_overlap,
 )
-from emoalign.analysis.stats._common import SOURCE_CACHE
+from emoalign.analysis.stats._common import PAIR_CACHE, SOURCE_CACHE, cached_subspace
 from emoalign.analysis.subspace import EmotionSubspace, fit_subspace
 from emoalign.analysis.vectors import emotion_vectors
 from emoalign.errors import EmoalignError
-from emoalign.extract.activations import ActivationSet
+from emoalign.execution import Executor
+from emoalign.execution.local import LocalExecutor
 
 FitData = Literal["neutral-words", "neutral-last"]
 FIT_DATA: tuple[str, ...] = ("neutral-words", "neutral-last")
@@ -260,12 +257,13 @@ def align_layer_pair(
     tgt_vectors = emotion_vector_sets(target, target_layer, config.reference)
     profile_ks = config.profile_ks(_max_k([src_vectors, tgt_vectors]))
     k_fit = max(k, *profile_ks)  # one PCA per emotion serves k and the profile (k_fit = k if k does not fit)
+    # through the caches the pairing null reads: one SVD per emotion and model serves both
     src_top = {
-        e: fit_subspace(v, k_fit, context=f"{source.model['name']} layer {source_layer} {e!r}")
+        e: cached_subspace(v, k_fit, SOURCE_CACHE, context=f"{source.model['name']} layer {source_layer} {e!r}")
         for e, v in src_vectors.items()
     }
     tgt_top = {
-        e: fit_subspace(v, k_fit, context=f"{target.model['name']} layer {target_layer} {e!r}")
+        e: cached_subspace(v, k_fit, PAIR_CACHE, context=f"{target.model['name']} layer {target_layer} {e!r}")
         for e, v in tgt_vectors.items()
     }
     src_sub = {e: _truncated(s, k) for e, s in src_top.items()}
@@ -361,16 +359,21 @@ def align_activation_sets(
     *,
     quiet: bool = True,
     workers: int = 1,
+    executor: Executor | None = None,
 ) -> list[LayerPairAlignment]:
     """Align every layer pair (see :func:`align_layer_pair`), with a progress bar unless ``quiet``.
 
-    ``workers`` > 1 aligns layer pairs in that many processes (0: one per CPU core); every random
-    stream is seeded per layer pair, so the result is identical to ``workers=1``.
+    The layer pairs run as tasks of ``executor`` (default: the local one with ``workers`` processes,
+    0: one per CPU core); every random stream is seeded per layer pair, so the result is identical
+    for every executor and number of workers.
     """
     check_paired(source, target)
     pairs = list(layer_pairs)
+    executor = executor or LocalExecutor(workers)
     with tqdm(total=len(pairs), desc=f"align {target.model['name']}", unit="layer", disable=quiet) as progress:
-        return map_tasks(_align_task, (source, target, pairs, config), len(pairs), workers, progress.update)
+        return executor.map(
+            _align_task, (source, target, pairs, config), len(pairs), done=progress.update, cache=SOURCE_CACHE
+        )
 
 
 def _align_task(
@@ -378,77 +381,3 @@ def _align_task(
 ) -> LayerPairAlignment:
     source, target, pairs, config = shared
     return align_layer_pair(source, target, *pairs[i], config)
-
-
-# ----------------------------------------------------------------------------------------------
-# process pool
-
-T = TypeVar("T")
-_SHARED: Any = None  # what every task reads, set in each worker (inherited, not pickled, under 'fork')
-
-
-def resolve_workers(workers: int) -> int:
-    """The number of worker processes: ``workers``, or one per CPU core for 0."""
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 0:
-        raise EmoalignError(f"workers {workers!r}: use a number of processes >= 1, or 0 for one per CPU core")
-    return int(workers) or (os.cpu_count() or 1)
-
-
-def _init_worker(shared: Any) -> None:
-    global _SHARED
-    _SHARED = shared
-    # Thousands of small matrix products per task: one thread per process, the processes share the cores.
-    threadpool_limits(limits=1, user_api="blas")
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.set_num_threads(1)
-
-
-def _run_task(task: Callable[[Any, int], T], i: int) -> tuple[T, dict[str, Any]]:
-    """One task in a worker, with the source-side cache entries it added (for the parent's cache)."""
-    SOURCE_CACHE.recording = []
-    try:
-        return task(_SHARED, i), SOURCE_CACHE.export(SOURCE_CACHE.recording)
-    finally:
-        SOURCE_CACHE.recording = None
-
-
-def map_tasks(
-    task: Callable[[Any, int], T], shared: Any, n: int, workers: int, done: Callable[[], object] = lambda: None
-) -> list[T]:
-    """``[task(shared, i) for i in range(n)]`` with one BLAS thread, in ``workers`` processes when > 1.
-
-    ``task`` must be a module-level function; ``shared`` reaches the workers by 'fork' (inherited,
-    not copied) where the platform has it, else pickled once per worker ('spawn'). ``done`` is
-    called after every finished task. The first failing task (in task order) raises its error.
-    """
-    workers = min(resolve_workers(workers), n)
-    if workers <= 1:
-        # Thousands of small matrix products: multi-threaded BLAS only adds contention here.
-        with threadpool_limits(limits=1, user_api="blas"):
-            out = []
-            for i in range(n):
-                out.append(task(shared, i))
-                done()
-            return out
-    start = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    results: list[Any] = [None] * n
-    with ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context(start), initializer=_init_worker, initargs=(shared,)
-    ) as pool:
-        futures: dict[Future, int] = {pool.submit(_run_task, task, i): i for i in range(n)}
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            if any(f.exception() is not None for f in finished):
-                for f in pending:
-                    f.cancel()
-                wait(pending)  # tasks already running finish; the earliest failure is the serial one
-                failed = min((f for f in futures if f.done() and not f.cancelled() and f.exception()),
-                             key=futures.__getitem__)
-                raise failed.exception()  # type: ignore[misc]
-            for f in finished:
-                results[futures[f]], entries = f.result()
-                SOURCE_CACHE.update(entries)
-                done()
-    return results

@@ -17,18 +17,20 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from emoalign.activations import ActivationSet
 from emoalign.analysis.alignment import (
     AlignConfig,
     check_paired,
     copy_cross_overlaps,
-    map_tasks,
 )
 from emoalign.analysis.stats import (
     benjamini_hochberg,
     beyond_baseline_p,
     prediction_test,
 )
-from emoalign.extract.activations import ActivationSet
+from emoalign.analysis.stats._common import SOURCE_CACHE
+from emoalign.execution import Executor
+from emoalign.execution.local import LocalExecutor
 
 
 def diagonal_and_specificity(cross: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -59,18 +61,21 @@ def baseline_cross_overlaps(
     *,
     quiet: bool = True,
     workers: int = 1,
+    executor: Executor | None = None,
 ) -> BaselineCopies:
     """Run every copy pair through the pipeline (no statistics) at every layer pair and k.
 
-    ``workers`` > 1 spreads the (copy, layer pair) tasks over that many processes (0: one per CPU
-    core); the result is identical to ``workers=1``.
+    The (copy, layer pair) tasks run on ``executor`` (default: the local one with ``workers``
+    processes, 0: one per CPU core); the result is the same for every executor.
     """
     copies, pairs = list(copies), list(layer_pairs)
     for source_copy, target_copy in copies:
         check_paired(source_copy, target_copy)
     n = len(copies) * len(pairs)
     with tqdm(total=n, desc="baseline copies: align", unit="layer", disable=quiet) as progress:
-        flat = map_tasks(_copy_task, (copies, pairs, config, tuple(ks)), n, workers, progress.update)
+        flat = (executor or LocalExecutor(workers)).map(
+            _copy_task, (copies, pairs, config, tuple(ks)), n, done=progress.update, cache=SOURCE_CACHE
+        )
     out = np.array(flat).reshape(len(copies), len(pairs), *np.shape(flat[0])) if flat else np.array([])
     seeds = tuple((_seed_of(s), _seed_of(t)) for s, t in copies)
     return BaselineCopies(out, tuple(ks), seeds)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from emoalign.analysis.vectors import _as_matrix, _where
+from emoalign.analysis.validation import as_matrix, where
 from emoalign.errors import EmoalignError
 
 __all__ = ["linear_cka_debiased"]
@@ -42,22 +42,22 @@ def linear_cka_debiased(X: np.ndarray, Y: np.ndarray, *, context: str = "") -> f
         1 for ``Y = c X Q`` (Q orthogonal, c != 0); about 0 for independent X and Y. Being
         debiased it can be slightly negative; NaN when a self-similarity estimate is not positive.
     """
-    A = _as_matrix(X, "first activations", context)
-    B = _as_matrix(Y, "second activations", context)
+    A = as_matrix(X, "first activations", context)
+    B = as_matrix(Y, "second activations", context)
     n = A.shape[0]
     if B.shape[0] != n:
         raise EmoalignError(
-            f"CKA needs activations for the same inputs, got {n} and {B.shape[0]} rows{_where(context)}"
+            f"CKA needs activations for the same inputs, got {n} and {B.shape[0]} rows{where(context)}"
         )
     if n < 4:
-        raise EmoalignError(f"debiased CKA needs at least 4 inputs, got {n}{_where(context)}")
+        raise EmoalignError(f"debiased CKA needs at least 4 inputs, got {n}{where(context)}")
     A = A - A.mean(axis=0)
     B = B - B.mean(axis=0)
     rows_a = np.einsum("ij,ij->i", A, A)
     rows_b = np.einsum("ij,ij->i", B, B)
     for name, rows in (("first", rows_a), ("second", rows_b)):
         if not np.any(rows > 0):
-            raise EmoalignError(f"{name} activations are constant across inputs{_where(context)}; CKA is undefined")
+            raise EmoalignError(f"{name} activations are constant across inputs{where(context)}; CKA is undefined")
     if n < max(A.shape[1], B.shape[1]):
         K, L = A @ A.T, B @ B.T
         kl, kk, ll = float(np.sum(K * L)), float(np.sum(K * K)), float(np.sum(L * L))

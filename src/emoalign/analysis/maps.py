@@ -15,7 +15,10 @@ from typing import Any, Literal
 import numpy as np
 import scipy.linalg
 
-from emoalign.analysis.vectors import _as_matrix, _where
+from emoalign.analysis.linalg import row_spectrum as _ridge_spectrum
+from emoalign.analysis.linalg import thin_svd as _thin_svd
+from emoalign.analysis.validation import check_pairs as _check_pairs
+from emoalign.analysis.validation import where as _where
 from emoalign.errors import EmoalignError
 
 __all__ = [
@@ -129,40 +132,11 @@ class LinearMap:
 # helpers
 
 
-def _check_pairs(X_t: np.ndarray, X_s: np.ndarray, context: str, min_pairs: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    Xt = _as_matrix(X_t, "target activations", context)
-    Xs = _as_matrix(X_s, "source activations", context)
-    if Xt.shape[0] != Xs.shape[0]:
-        raise EmoalignError(
-            f"a map needs paired activations, but there are {Xt.shape[0]} target rows and "
-            f"{Xs.shape[0]} source rows{_where(context)}"
-        )
-    if Xt.shape[0] < min_pairs:
-        raise EmoalignError(
-            f"a map needs at least {min_pairs} paired activations, got {Xt.shape[0]}{_where(context)}"
-        )
-    return Xt, Xs
-
-
 def _check_components(value: int | None, name: str, context: str) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise EmoalignError(f"{name} must be a positive integer or None, got {value!r}{_where(context)}")
-
-
-def _thin_svd(Xc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Thin SVD ``Xc = U diag(s) Vt`` keeping only numerically non-zero singular values."""
-    if Xc.shape[1] > Xc.shape[0]:
-        # LAPACK is faster on the tall orientation (QR first): factor Xc^T and swap.
-        V, s, Ut = np.linalg.svd(Xc.T, full_matrices=False)
-        U, Vt = Ut.T, V.T
-    else:
-        U, s, Vt = np.linalg.svd(Xc, full_matrices=False)
-    if s.size == 0 or s[0] == 0:
-        return U[:, :0], s[:0], Vt[:0]
-    keep = s > s[0] * max(Xc.shape) * np.finfo(np.float64).eps
-    return U[:, keep], s[keep], Vt[keep]
 
 
 def variance_weighted_r2(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -212,25 +186,6 @@ def fit_lstsq_map(X_t: np.ndarray, X_s: np.ndarray, *, context: str = "") -> Lin
     mt, ms = Xt.mean(axis=0), Xs.mean(axis=0)
     W, _, rank, _ = np.linalg.lstsq(Xt - mt, Xs - ms, rcond=None)
     return LinearMap(W, ms, mt, "lstsq", {"rank": int(rank), "n_pairs": int(Xt.shape[0])})
-
-
-def _ridge_spectrum(
-    Xc: np.ndarray | None = None, gram: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Return (U, e, Vt) with ``Xc Xc^T = U diag(e) U^T``, e > 0 only.
-
-    From the Gram matrix (dual path, d >= n; Vt is None) or from a thin SVD of ``Xc`` (primal).
-    """
-    if gram is not None:
-        e, U = np.linalg.eigh(gram)
-        e, U = e[::-1], U[:, ::-1]
-        if e.size == 0 or e[0] <= 0:
-            return U[:, :0], e[:0], None
-        keep = e > e[0] * gram.shape[0] * np.finfo(np.float64).eps
-        return U[:, keep], e[keep], None
-    assert Xc is not None
-    U, s, Vt = _thin_svd(Xc)
-    return U, s**2, Vt
 
 
 _EXPANSION_TOL = 1e-6  # an expanded SSE below this share of ||R||^2 has lost digits: recompute it directly

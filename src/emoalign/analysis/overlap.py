@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from emoalign.analysis.vectors import _as_matrix, _where
+from emoalign.analysis.validation import as_matrix as _as_matrix
+from emoalign.analysis.validation import where as _where
 from emoalign.errors import EmoalignError
 
 __all__ = [

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emoalign.analysis.vectors import _as_matrix, _where
+from emoalign.analysis.validation import as_matrix as _as_matrix
+from emoalign.analysis.validation import where as _where
+from emoalign.analysis.validation import check_k as _check_k
 from emoalign.errors import EmoalignError
 
 __all__ = ["EmotionSubspace", "fit_subspace", "fit_subspaces_batched"]
@@ -57,21 +59,6 @@ class EmotionSubspace:
     def dim(self) -> int:
         """Dimension d of the activation space."""
         return int(self.basis.shape[1])
-
-
-def _check_k(k: int, n: int, d: int, context: str) -> None:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise EmoalignError(f"k must be a positive integer, got {k!r}{_where(context)}")
-    if k > n - 1:
-        raise EmoalignError(
-            f"k={k} exceeds the {n} samples available{_where(context)} "
-            f"(at most {max(n - 1, 0)} components)"
-        )
-    if k > d:
-        raise EmoalignError(
-            f"k={k} exceeds the dimension d={d} of the vectors{_where(context)} "
-            f"(at most {d} components)"
-        )
 
 
 def _fix_signs(basis: np.ndarray) -> np.ndarray:

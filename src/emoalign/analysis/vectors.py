@@ -1,8 +1,4 @@
-"""Emotion vectors: pooled emotion activations minus a neutral reference.
-
-Also holds the small input checks shared by the other analysis modules
-(``_as_matrix``, ``_where``), so every module reports bad input the same way.
-"""
+"""Emotion vectors: pooled emotion activations minus a neutral reference."""
 
 from __future__ import annotations
 
@@ -10,35 +6,10 @@ from typing import Literal, Mapping
 
 import numpy as np
 
+from emoalign.analysis.validation import as_matrix, where
 from emoalign.errors import EmoalignError
 
 __all__ = ["emotion_vectors", "mean_emotion_vectors", "cosine_similarity_matrix"]
-
-
-def _where(context: str) -> str:
-    """Return ``" for <context>"`` (or ``""``) to splice into an error message."""
-    return f" for {context}" if context else ""
-
-
-def _as_matrix(x: object, name: str, context: str = "", *, min_rows: int = 1) -> np.ndarray:
-    """Return ``x`` as a finite float64 2-D array, or raise a one-line EmoalignError."""
-    arr = np.asarray(x, dtype=np.float64)
-    if arr.ndim != 2:
-        raise EmoalignError(
-            f"{name} must be a 2-D array (samples x features), got shape {arr.shape}{_where(context)}"
-        )
-    if arr.shape[0] < min_rows:
-        raise EmoalignError(
-            f"{name} needs at least {min_rows} row(s), got {arr.shape[0]}{_where(context)}"
-        )
-    if arr.shape[1] < 1:
-        raise EmoalignError(f"{name} has no features (shape {arr.shape}){_where(context)}")
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.count_nonzero(~np.isfinite(arr)))
-        raise EmoalignError(
-            f"{name} contains {bad} NaN/Inf value(s){_where(context)}"
-        )
-    return arr
 
 
 def emotion_vectors(
@@ -66,12 +37,12 @@ def emotion_vectors(
     -------
     (n, d) float64 array
     """
-    E = _as_matrix(emotion_acts, "emotion activations", context)
-    R = _as_matrix(reference_acts, "reference activations", context)
+    E = as_matrix(emotion_acts, "emotion activations", context)
+    R = as_matrix(reference_acts, "reference activations", context)
     if E.shape[1] != R.shape[1]:
         raise EmoalignError(
             f"emotion activations have d={E.shape[1]} but reference activations have "
-            f"d={R.shape[1]}{_where(context)}"
+            f"d={R.shape[1]}{where(context)}"
         )
     if reference == "mean":
         return E - R.mean(axis=0)
@@ -80,7 +51,7 @@ def emotion_vectors(
         if m < n:
             raise EmoalignError(
                 f"reference='index' pairs emotion prompt i with reference prompt i, but there are "
-                f"{n} emotion prompts and only {m} reference prompts{_where(context)}"
+                f"{n} emotion prompts and only {m} reference prompts{where(context)}"
             )
         return E - R[:n]
     raise EmoalignError(f"unknown reference {reference!r}; expected 'mean' or 'index'")
@@ -100,7 +71,7 @@ def mean_emotion_vectors(vectors_by_label: Mapping[str, np.ndarray]) -> dict[str
     out: dict[str, np.ndarray] = {}
     dim: int | None = None
     for label, vecs in vectors_by_label.items():
-        V = _as_matrix(vecs, "emotion vectors", repr(label))
+        V = as_matrix(vecs, "emotion vectors", repr(label))
         if dim is not None and V.shape[1] != dim:
             raise EmoalignError(
                 f"emotion vectors for {label!r} have d={V.shape[1]}, other labels have d={dim}"
@@ -124,11 +95,11 @@ def cosine_similarity_matrix(vectors: np.ndarray, *, context: str = "") -> np.nd
     -------
     (L, L) float64 array, symmetric, ones on the diagonal, entries clipped to [-1, 1].
     """
-    V = _as_matrix(vectors, "vectors", context)
+    V = as_matrix(vectors, "vectors", context)
     norms = np.linalg.norm(V, axis=1)
     if np.any(norms == 0):
         rows = np.flatnonzero(norms == 0).tolist()
-        raise EmoalignError(f"cosine similarity is undefined for zero vector(s) at row(s) {rows}{_where(context)}")
+        raise EmoalignError(f"cosine similarity is undefined for zero vector(s) at row(s) {rows}{where(context)}")
     U = V / norms[:, None]
     S = U @ U.T
     S = (S + S.T) / 2

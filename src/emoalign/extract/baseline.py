@@ -17,7 +17,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,6 +36,7 @@ from emoalign.extract.activations import (
     validate_layers,
 )
 from emoalign.extract.cache import ExtractionRequest
+from emoalign.log import get_logger
 from emoalign.models.blocks import find_blocks
 from emoalign.models.loading import (
     LoadedModel,
@@ -53,6 +53,8 @@ from emoalign.models.random_copy import (
     build_random_copy,
 )
 from emoalign.paths import safe_component
+
+log = get_logger(__name__)
 
 
 def tokenizer_hash(tokenizer: Any) -> str:
@@ -99,13 +101,19 @@ class RandomCopySource:
 def load_random_copy_source(request: ExtractionRequest) -> RandomCopySource:
     """Read the config and tokenizer of ``request.spec`` (no weights); validate the layers."""
     spec = request.spec
-    config = load_config(spec, revision=request.revision, trust_remote_code=request.trust_remote_code)
+    if request.loaded is not None:  # a model the user loaded: its own config and tokenizer
+        config = request.loaded.model.config
+    else:
+        config = load_config(spec, revision=request.revision, trust_remote_code=request.trust_remote_code)
     cfg = text_config(config)
     n_layers = int(cfg.num_hidden_layers)
     layers = validate_layers(request.layers, n_layers, spec.name)
     model_type = str(getattr(config, "model_type", "unknown"))
     dtype = resolve_dtype(request.dtype, model_type, estimate_parameter_count(config))
-    tokenizer = load_tokenizer(spec, revision=request.revision, trust_remote_code=request.trust_remote_code)
+    tokenizer = (
+        request.loaded.tokenizer if request.loaded is not None
+        else load_tokenizer(spec, revision=request.revision, trust_remote_code=request.trust_remote_code)
+    )
     return RandomCopySource(
         request=request,
         config=config,
@@ -213,7 +221,7 @@ def random_copy_activation_files(
             except EmoalignError as exc:
                 if not allow_extract:
                     raise
-                print(f"emoalign: {exc}; recomputing", file=sys.stderr)
+                log.warning(f"{exc}; recomputing")
         missing.append(seed)
     if missing and not allow_extract:
         raise EmoalignError(

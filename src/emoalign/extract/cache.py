@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from emoalign.data.dataset import PromptDataset
@@ -19,8 +18,10 @@ from emoalign.extract.activations import (
 )
 from emoalign.extract.positions import PositionPolicy
 from emoalign.extract.preflight import check_request
+from emoalign.log import get_logger
 from emoalign.models.loading import (
     DTYPES,
+    LoadedModel,
     estimate_parameter_count,
     load_config,
     load_model,
@@ -31,6 +32,8 @@ from emoalign.models.loading import (
 from emoalign.models.registry import ModelSpec
 from emoalign.paths import safe_component
 from emoalign.storage import read_metadata
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class ExtractionRequest:
     batch_size: int = 16
     untrained_seed: int | None = None  # the untrained control: the architecture with random weights
     allow_pickle_weights: bool = False  # weights in pickle files (.bin) run code when loaded: opt in only
+    # a model the user already loaded (emoalign.run(model, ...)): extracted as it is, never cached
+    loaded: LoadedModel | None = field(default=None, compare=False, repr=False)
 
 
 def cache_key(request: ExtractionRequest, dtype_name: str) -> str:
@@ -117,7 +122,7 @@ def get_activations(
     quiet: bool = False,
     allow_extract: bool = True,
     checked: bool = False,
-) -> tuple[ActivationSet, Path, bool]:
+) -> tuple[ActivationSet, Path | None, bool]:
     """The activation set for ``request``: from the cache when present and intact, else extracted
     (loading the model) and cached. Returns ``(activations, path, cache_hit)``.
 
@@ -125,7 +130,8 @@ def get_activations(
     Before a model is loaded the request passes :func:`emoalign.extract.preflight.check_request`
     (skipped when the caller has run it: ``checked=True``).
     A request with ``untrained_seed`` is a random copy: cached by architecture + tokenizer + seed
-    (:mod:`emoalign.extract.baseline`), not by model id.
+    (:mod:`emoalign.extract.baseline`), not by model id. A request with ``loaded`` (a model the user
+    loaded) is extracted as it is and not cached (path ``None``).
     """
     if request.untrained_seed is not None:
         from emoalign.extract.baseline import random_copy_activation_files
@@ -135,6 +141,8 @@ def get_activations(
             quiet=quiet, allow_extract=allow_extract,
         )
         return activations, path, hit
+    if request.loaded is not None:
+        return _extract_loaded(request, quiet=quiet), None, False
     path = (None if allow_extract else cached_file_without_config(cache_dir, request)) or cache_file(
         cache_dir, request, checked_dtype_name(request)
     )
@@ -147,7 +155,7 @@ def get_activations(
         except EmoalignError as exc:
             if not allow_extract:
                 raise
-            print(f"emoalign: {exc}; recomputing", file=sys.stderr)
+            log.warning(f"{exc}; recomputing")
     if not allow_extract:
         raise EmoalignError(
             f"no cached activations of {request.spec.name} for these settings in {cache_dir} "
@@ -178,3 +186,17 @@ def get_activations(
     )
     activations.save(path)
     return activations, path, False
+
+
+def _extract_loaded(request: ExtractionRequest, *, quiet: bool) -> ActivationSet:
+    """The activations of a model the user loaded (no cache: an object in memory has no key)."""
+    from emoalign.extract.loaded import eval_mode
+
+    loaded = request.loaded
+    assert loaded is not None
+    layers = validate_layers(request.layers, loaded.n_layers, request.spec.name)
+    with eval_mode(loaded.model):
+        return extract_activations(
+            loaded, request.dataset, layers, lexicon=request.lexicon, position_policy=request.position_policy,
+            batch_size=request.batch_size, quiet=quiet,
+        )

@@ -7,7 +7,6 @@ traceback); here each is one line naming the model, file or prompt at fault.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from emoalign.data.dataset import PromptDataset
 from emoalign.data.lexicon import find_emotion_word_spans
 from emoalign.errors import EmoalignError
+from emoalign.log import get_logger
 from emoalign.models.loading import (
     estimate_parameter_count,
     load_config,
@@ -24,6 +24,8 @@ from emoalign.models.loading import (
     text_config,
 )
 from emoalign.models.registry import ModelSpec
+
+log = get_logger(__name__)
 
 PICKLE_WEIGHT_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 
@@ -108,11 +110,10 @@ def warn_unmatched_labels(dataset: PromptDataset, lexicon: Mapping[str, Sequence
         if not any(find_emotion_word_spans(text, lexicon.get(label, ())) for text in dataset.texts(label))
     ]
     for label in unmatched:
-        print(
-            f"emoalign: warning: no word of {label!r} from the lexicon was found in any of its "
+        log.warning(
+            f"no word of {label!r} from the lexicon was found in any of its "
             f"{len(dataset.texts(label))} prompts; every {label!r} vector falls back to the last token "
-            "(check --lexicon)",
-            file=sys.stderr,
+            "(check --lexicon)"
         )
     return unmatched
 

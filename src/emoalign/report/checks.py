@@ -16,14 +16,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from emoalign.report.marks import FAIL, INFO, NA, PASS, WARN
 from emoalign.results import AlignmentResult
 
-PASS, WARN, FAIL, INFO, NA = "pass", "warn", "fail", "info", "n/a"
-ICONS: dict[str, str] = {PASS: "✅", WARN: "⚠️", FAIL: "❌", INFO: "ℹ️", NA: "—"}
 ALPHA = 0.05
 AFTER_THRESHOLD = 0.1  # the original study's "after > 0.1"
-LARGE_DELTA = 0.05  # "notably large" improvement at some layer
-NOTABLE_INCREASE = 0.01  # below this, "after" has not increased (the original: Gemma's +0.00005 is ❌)
+LARGE_DELTA = 0.05  # the original's "notably large" improvement, as a floor
+PEAK_SHARE = 0.25  # a layer stands out when its delta lies within this share of the delta range below the maximum
+FLAT_SHARE = 0.25  # a delta range below this share of the largest delta: no layer stands out
+NOTABLE_INCREASE = 0.01  # below this, "after" has not increased (the original: Gemma's +0.00005 fails)
 CHANCE_FACTOR = 2.0  # "before" within this factor of chance: nothing shared before the map
 RELIABLE = 0.5  # Spearman–Brown split-half reliability below this: the subspaces are noisy
 STAT_COLUMNS: tuple[str, ...] = ("ci_low", "ci_high", "group_null_p95", "normalised_overlap", "reliability_source",
@@ -40,10 +41,6 @@ class Check:
     status: str
     reason: str
     params: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def icon(self) -> str:
-        return ICONS[self.status]
 
 
 @dataclass(frozen=True)
@@ -100,29 +97,28 @@ def _count_params(summary: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def check_before_near_zero(profile: pd.DataFrame, summary: dict[str, Any] | None = None) -> Check:
-    """The original's check 1, "before ≈ 0", made to say something: 'before' against the chance level
-    of the metric (k/d_source bounded; 1/d_source legacy, the expected squared entry of U Vᵀ)."""
+    """The original's check 1, "before ≈ 0", made to say something: the mean 'before' against the chance
+    level of the metric (k/d_source bounded; 1/d_source legacy, the expected squared entry of U Vᵀ).
+    "≈ 0" is no test when chance is 0.125 (k=8, d=64); within twice chance passes, above it warns
+    (the models share coordinates before any map), and without a chance level there is no check."""
     summary = summary or {}
     before = float(profile["before"].mean())
     chance = float(profile["chance"].mean()) if has_column(profile, "chance") else float("nan")
     k = summary.get("n_components")
     if summary.get("metric") == "legacy" and np.isfinite(chance) and k:
         chance = chance / float(k)
-    if not np.isfinite(chance) or chance <= 0:  # no chance level recorded: the original's "≈ 0"
-        limit = 0.05
-        status = PASS if before <= limit else WARN
-        return Check("before_near_zero", status, "before_ok_abs" if status == PASS else "before_high_abs",
-                     {"before": before, "limit": limit})
+    if not np.isfinite(chance) or chance <= 0:
+        return Check("before_near_zero", NA, "before_no_chance", {"before": before})
     ratio = before / chance
-    params = {"before": before, "chance": chance, "ratio": ratio}
+    params = {"before": before, "chance": chance, "ratio": ratio, "factor": CHANCE_FACTOR}
     if ratio <= CHANCE_FACTOR:
         return Check("before_near_zero", PASS, "before_ok", params)
     return Check("before_near_zero", WARN, "before_high", params)
 
 
 def check_after_increase(profile: pd.DataFrame, summary: dict[str, Any] | None = None) -> Check:
-    """The original's check 2: mean 'after' of the order of 0.1 or more (⚠️ for a notable increase
-    below 0.1). Met without beating the random-weight copies it is only a warning, said so."""
+    """The original's check 2: mean 'after' of the order of 0.1 or more (a warning for a notable
+    increase below 0.1). Met without beating the random-weight copies it is only a warning, said so."""
     summary = summary or {}
     before, after = float(profile["before"].mean()), float(profile["after"].mean())
     params = {"after": after, "before": before, "threshold": AFTER_THRESHOLD,
@@ -136,17 +132,48 @@ def check_after_increase(profile: pd.DataFrame, summary: dict[str, Any] | None =
     return Check("after_increase", FAIL, "after_none", params)
 
 
+def standout_layers(profile: pd.DataFrame) -> list[int]:
+    """Target layers whose Δ stands out from the other layers: at least :data:`LARGE_DELTA` and within
+    :data:`PEAK_SHARE` of the Δ range below the maximum — none when Δ is flat (its range under
+    :data:`FLAT_SHARE` of the maximum), so a Δ equal at every layer never calls every layer large."""
+    delta = pd.to_numeric(profile["delta"], errors="coerce").to_numpy(dtype=np.float64)
+    finite = delta[np.isfinite(delta)]
+    if finite.size < 2:
+        return []
+    top, spread = float(finite.max()), float(finite.max() - finite.min())
+    if top < LARGE_DELTA or spread < FLAT_SHARE * top:
+        return []
+    keep = (delta >= LARGE_DELTA) & (delta >= top - PEAK_SHARE * spread)
+    return [int(v) for v in profile.loc[keep, "target_layer"]]
+
+
 def check_delta_positive(profile: pd.DataFrame) -> Check:
-    """The original's check 3: Δ positive everywhere and notably large (≥ 0.05) at some layers."""
+    """The original's check 3, Δ positive everywhere and notably large at some layers, made to say
+    something. With the random-weight copies, "large" means the after-map overlap beats the copies' 95 %
+    prediction bound at that layer pair (the improvement exceeds what any two models reading the same
+    prompts gain); without them, layers whose Δ stands out from the others (:func:`standout_layers`).
+    Fails when Δ is not positive somewhere and nowhere large."""
     delta = profile["delta"]
     negative = profile.loc[~(delta > 0), "layer"].tolist()
     top = float(delta.max()) if np.isfinite(delta).any() else float("nan")
-    large = profile.loc[delta >= max(LARGE_DELTA, 0.5 * top), "target_layer"].tolist() if top >= LARGE_DELTA else []
-    params = {"n_negative": len(negative), "negative_layers": format_layers(negative), "max_delta": top,
-              "large_layers": format_layers(large), "large": LARGE_DELTA}
+    params: dict[str, Any] = {"n_negative": len(negative), "negative_layers": format_layers(negative),
+                              "max_delta": top, "min_delta": float(delta.min()), "large": LARGE_DELTA,
+                              "n_layers": len(profile)}
+    if has_column(profile, "baseline_overlap_bound"):
+        above = profile.loc[profile["after"] > profile["baseline_overlap_bound"], "target_layer"].tolist()
+        params.update(large_layers=format_layers(above), n_large=len(above))
+        if not negative:
+            return Check("delta_positive", PASS if above else WARN, "delta_copies_ok" if above else "delta_copies_none",
+                         params)
+        return Check("delta_positive", WARN if above else FAIL, "delta_copies_negative", params)
+    large = standout_layers(profile)
+    params.update(large_layers=format_layers(large), n_large=len(large))
+    flat = bool(top >= LARGE_DELTA) and not large
     if not negative and large:
         return Check("delta_positive", PASS, "delta_ok", params)
-    if negative and not large:
+    if not negative and flat:
+        return Check("delta_positive", PASS, "delta_flat", params)
+    if negative and not (large or flat):
         return Check("delta_positive", FAIL, "delta_bad", params)
     return Check("delta_positive", WARN, "delta_negative" if negative else "delta_small", params)
 

@@ -39,7 +39,9 @@ from emoalign.report.document import (
     table,
     to_markdown,
 )
+from emoalign.report.findings import Statement, key_findings, next_steps
 from emoalign.report.i18n import Strings, figure_caption, strings
+from emoalign.report.marks import FAIL, PASS, WARN, mark
 from emoalign.results import AlignmentResult
 from emoalign.storage import atomic_write, write_text_atomic
 
@@ -51,7 +53,8 @@ class ReportFiles:
     markdown: Path | None = None
     html: Path | None = None
     csv: Path | None = None
-    figures: list[Path] = field(default_factory=list)
+    figures: list[Path] = field(default_factory=list)  # the PNGs (embedded in the reports)
+    figure_files: list[Path] = field(default_factory=list)  # every figure file: PNG, SVG and PDF when asked
     figures_skipped: str | None = None
 
 
@@ -87,7 +90,7 @@ def _number(value: float, key: str = "") -> str:
     0.100 next to a threshold of 0.1) and for ratios."""
     if not np.isfinite(value):
         return "n/a"
-    if key in ("ratio", "threshold", "alpha", "large", "limit") or abs(value) < 0.1:
+    if key in ("ratio", "threshold", "alpha", "large", "limit", "factor") or abs(value) < 0.1:
         return f"{value:.3g}"
     return f"{value:.3f}"
 
@@ -117,8 +120,8 @@ def check_text(T: Strings, check) -> str:
 
 
 def check_line(T: Strings, check) -> str:
-    """``✅ reason`` of one check."""
-    return f"{check.icon} {check_text(T, check)}"
+    """``[pass] reason`` of one check: its status as a word (:mod:`emoalign.report.marks`), then why."""
+    return f"{mark(check.status, T.lang)} {check_text(T, check)}"
 
 
 def _count(n: Any, total: Any) -> str:
@@ -258,7 +261,7 @@ def section_results(T: Strings, comparison: Comparison, per_model_figures, folde
         blocks.append(Paragraph(pair_verdict_line(T, entry)))
         note = schema_note(T, entry)
         if note:
-            blocks.append(Paragraph(f"⚠️ {note}"))
+            blocks.append(Paragraph(f"{mark(WARN, T.lang)} {note}"))
         k_table = k_profile_block(T, entry)
         if k_table is not None:
             blocks += [Heading(T("h_k_profile", label=md(entry.label)), 4), k_table]
@@ -350,7 +353,7 @@ def quantitative_table(T: Strings, comparison: Comparison) -> Block:
         row += [fp(s["p_pairing"])] if with_pairing else []
         row += [fp(s["p_baseline"])] if with_baseline else []
         row += [_cells_text(s, T)] if with_cells else []
-        row += [f"{entry.overall.icon} {T.verdict(s['verdict'])}"]
+        row += [f"{mark(entry.overall.status, T.lang)} {T.verdict(s['verdict'])}"]
         rows.append(row)
     return table(header, rows)
 
@@ -377,7 +380,7 @@ def _numerics_line(T: Strings, entry: ModelEntry) -> str:
     skipped = {role: layers for role, layers in n.skipped_layers.items() if layers}
     skip = T("numerics_no_skips") if not skipped else T("numerics_skips", detail="; ".join(
         f"{role}: {format_layers(layers)}" for role, layers in skipped.items()))
-    icon = "✅" if n.clean else "❌"
+    icon = mark(PASS if n.clean else FAIL, T.lang)
     fallbacks = "; ".join(
         f"{role}: " + ", ".join(f"{md(label)} {n.match_rates.get(role, {}).get(label, float('nan')):.0%} "
                                 f"({count})" for label, count in counts.items())
@@ -390,11 +393,39 @@ def _numerics_line(T: Strings, entry: ModelEntry) -> str:
     return line + (f"{join}{T('numerics_matches', detail=fallbacks)}" if fallbacks else "")
 
 
+def statement_text(T: Strings, statement: Statement) -> str:
+    """One finding or step in ``T``'s language: the pairs it is about and its numbers filled in."""
+    region = statement.params.get("region")
+    params = _params({k: v for k, v in statement.params.items() if k != "region"})
+    if region is not None:
+        params["region"] = T(f"region_{region}")
+    if "depth" in statement.params:
+        params["depth"] = f"{statement.params['depth']:.2f}"
+    if "max_delta" in statement.params:
+        params["max_delta"] = f3(statement.params["max_delta"])
+    return T(statement.key, pairs=T("pairs_join").join(md(label) for label in statement.labels), **params)
+
+
+def section_findings(T: Strings, comparison: Comparison) -> list[Block]:
+    """Key findings (the original's 主要な知見), each derived from the numbers (:mod:`report.findings`)."""
+    blocks: list[Block] = [Heading(T("h_findings"))]
+    for heading, statements in key_findings(comparison):
+        blocks += [Heading(T(heading), 3), bullets([statement_text(T, st) for st in statements])]
+    return blocks
+
+
+def section_next_steps(T: Strings, comparison: Comparison) -> list[Block]:
+    """Next steps (the original's 今後のステップ), each following from a result that failed or passed."""
+    return [Heading(T("h_next_steps")), bullets([statement_text(T, st) for st in next_steps(comparison)],
+                                                ordered=True)]
+
+
 def section_conclusion(T: Strings, comparison: Comparison) -> list[Block]:
     lines = []
     for entry in comparison.entries:
         s = entry.summary
-        text = T("conclusion_line", label=md(entry.label), icon=entry.overall.icon, text=check_text(T, entry.overall),
+        text = T("conclusion_line", label=md(entry.label), icon=mark(entry.overall.status, T.lang),
+                 text=check_text(T, entry.overall),
                  after=f3(s["mean_after"]), before=f3(s["mean_before"]), max_delta=f3(s["max_delta"]),
                  layer=s["max_delta_target_layer"], region=T(f"region_{depth_region(s['max_delta_rel_depth'])}"))
         lines.append(text)
@@ -415,7 +446,7 @@ def section_provenance(T: Strings, comparison: Comparison) -> list[Block]:
                        versions=versions or "n/a", hash=r.dataset.get("hash", "n/a"),
                        dataset=r.dataset.get("name", "n/a")))
     hashes = {e.result.dataset.get("hash") for e in comparison.entries}
-    note = T("same_dataset") if len(hashes) == 1 else T("different_datasets", n=len(hashes))
+    note = T("same_dataset") if len(hashes) == 1 else f"{mark(WARN, T.lang)} {T('different_datasets', n=len(hashes))}"
     return [Heading(T("h_provenance")), bullets(lines), Paragraph(note)]
 
 
@@ -531,6 +562,8 @@ def build_report(
     if figures_note:
         blocks.append(Paragraph(T("figures_skipped", reason=figures_note)))
     blocks += [Heading(T("h_numerics")), bullets([_numerics_line(T, e) for e in comparison.entries])]
+    blocks += section_findings(T, comparison)
+    blocks += section_next_steps(T, comparison)
     blocks += section_conclusion(T, comparison)
     blocks += section_provenance(T, comparison)
     return title, blocks
@@ -554,13 +587,18 @@ def write_comparative_report(
     command: str | None = None,
     warn=None,
     preface: Sequence[Block] = (),
+    figure_formats: Sequence[str] | str = ("png", "svg"),
 ) -> tuple[Comparison, ReportFiles]:
     """Compare ``results`` and write the Markdown report (+ HTML, figures, CSV).
 
-    Figures go to ``<report stem>_figures/``; without matplotlib the report is written without
-    them and ``warn`` (default: print to stderr) receives one line saying why.
+    Figures go to ``<report stem>_figures/`` in ``figure_formats`` (PNG always, SVG by default, PDF on
+    request), their text in ``lang``; without matplotlib the report is written without them and
+    ``warn`` (default: print to stderr) receives one line saying why.
     """
-    T = strings(lang)  # validates lang before anything is written
+    from emoalign.report.plots import parse_figure_formats
+
+    T = strings(lang)  # validates lang and the figure formats before anything is written
+    formats = parse_figure_formats(figure_formats)
     if html and report is None:
         raise EmoalignError("--html needs --write-report (the HTML page is written beside the Markdown report)")
     if report is not None and Path(report).suffix.lower() in (".html", ".htm"):
@@ -577,7 +615,9 @@ def write_comparative_report(
     folder = None
     if figures:
         from emoalign.report.plots import (
+            FigureOptions,
             comparison_figures,
+            figure_siblings,
             figures_dir,
             matplotlib_missing,
         )
@@ -585,8 +625,9 @@ def write_comparative_report(
         files.figures_skipped = matplotlib_missing()
         if files.figures_skipped is None:
             folder = figures_dir(report)
-            per_model, overall = comparison_figures(comparison, folder)
+            per_model, overall = comparison_figures(comparison, folder, opts=FigureOptions(T.lang, formats))
             files.figures = [f.path for fs in per_model.values() for f in fs] + [f.path for f in overall]
+            files.figure_files = [p for png in files.figures for p in figure_siblings(png, formats)]
         else:
             (warn or (lambda line: print(f"emoalign: {line}", file=sys.stderr)))(
                 f"{files.figures_skipped}; report written without figures")
@@ -623,6 +664,6 @@ def format_comparison(comparison: Comparison) -> str:
             f"{entry.label:<28} {s['max_delta']:>9.6f} {s['max_delta_layer']:>5} {s['mean_delta']:>9.6f} "
             f"{s['mean_before']:>9.6f} {s['mean_after']:>9.6f} {f3(s['baseline_overlap_bound']):>8} "
             f"{fp(s['p_pairing']):>7} {fp(s['p_baseline']):>7} {_cells_text(s):>17}  "
-            f"{entry.overall.icon} {check_text(T, entry.overall)}"
+            f"{mark(entry.overall.status)} {check_text(T, entry.overall)}"
         )
     return "\n".join(lines)

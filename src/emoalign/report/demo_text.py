@@ -33,49 +33,49 @@ TEXT: dict[str, dict[str, str]] = {
         "finding": "{pair}: {verdict} — mean overlap {observed:.3f} (chance {chance:.3f}, random copies "
                    "{copies:.3f}, their 95 % bound {bound:.3f}); {summary}",
         "checks_heading": "Did the instrument find the known answers?",
-        "col_check": "check", "col_result": "result", "col_measured": "measured", "pass": "pass", "fail": "FAIL",
+        "col_check": "check", "col_result": "result", "col_measured": "measured",
         "twin_recovered": "planted twin recovered: overlap after ≥ 0.95 in every cell",
         "twin_recovered_measured": "min {minimum:.3f}",
         "twin_beyond": "planted twin shared beyond vocabulary in every cell",
-        "twin_beyond_measured": "{share:.0%} of cells",
+        "twin_beyond_measured": "{n} of {n_cells} cells",
         "control": "random-weight control {pair} not beyond vocabulary",
-        "control_measured": "pair p = {p:.3g}, {share:.0%} of cells beyond vocabulary",
+        "control_measured": "pair p = {p:.3g}, {n} of {n_cells} cells beyond vocabulary",
         "time": "Pipeline time (extraction of all models and copies, alignment, statistics): {seconds:.0f} s.",
     },
     "ja": {
         "title": "emoalign デモ：実在の言語モデルをオフラインで、答えの分かっている対照と並べて",
-        "generated": "このファイルは `{command}` で生成しました（再実行すると本文と図が再生成されます）。",
-        "steps": "実在モデルのペアは3段階で判定します。(a) 線形写像はモデル間の対応を担っていますか（ペア対応の帰無分布）。"
-                 "(b) 重なりと特異度は、同じプロンプトを読む両モデルのランダム重みコピーが共有する水準（語彙ベースライン）を"
-                 "超えていますか。(c) 感情によるグループ分けは、ランダムなプロンプトのグループより良く揃いますか。"
-                 "見出しの判定は (a)+(b) で、3段階すべてを満たすものだけを感情特異的と呼びます。",
+        "generated": "このファイルは `{command}` で生成しました。再実行すると本文と図が再生成されます。",
+        "steps": "実在モデルのペアは3ステップで判定します。(a) 線形写像はモデル間の対応を捉えていますか。これはペアシャッフル"
+                 "帰無分布で検定します。(b) overlap と特異性は、同じプロンプトを読む両モデルのランダム重みのコピーが共有する"
+                 "水準、つまりランダムコピー基準を超えていますか。(c) 感情によるグループ分けは、ランダムなプロンプト群より"
+                 "よく揃いますか。ペアの判定は (a)+(b) で決まり、3ステップすべてを満たすものだけを感情特異的と呼びます。",
         "col_pair": "ペア", "col_what": "内容",
-        "decoder": "Gemma 3 270M（18層、d=640）と Qwen2.5-Coder-1.5B-Instruct（28層、d=1536）。どちらも GGUF Q4_K_M "
-                   "を逆量子化したもので、系列・規模・トークナイザの異なる2つのデコーダ LLM です",
-        "encoder": "all-MiniLM-L6-v2（6層、d=384）と all-mpnet-base-v2（12層、d=768）。2つの文埋め込みエンコーダです",
+        "decoder": "Gemma 3 270M（18層、d=640）と Qwen2.5-Coder-1.5B-Instruct（28層、d=1536）です。どちらも GGUF "
+                   "Q4_K_M を逆量子化したもので、系列・規模・トークナイザの異なる2つのデコーダ LLM です",
+        "encoder": "all-MiniLM-L6-v2（6層、d=384）と all-mpnet-base-v2（12層、d=768）です。2つの文埋め込みエンコーダです",
         "twin": "{source} と、その正確なアフィン像（幅 {width}）との比較です。回復されるべき既知の答えです",
-        "controls": "各ペアの両モデルのランダム重みコピーを、同じベースラインに照らして判定します。語彙を超えないことが"
-                    "既知の答えです",
-        "row_twin": "人工双子", "row_controls": "ランダム対照",
+        "controls": "各ペアの両モデルのランダム重みのコピーを、同じランダムコピー基準に照らして判定します。語彙を超えない"
+                    "ことが既知の答えです",
+        "row_twin": "人工双子", "row_controls": "ランダム重みの対照",
         "real_heading": "実在モデルの結果",
         "no_real": "実在モデルのペアは実行していません。",
-        "beyond": "平たく言えば、学習済みのペアはランダムコピーの{ratio:.1f}倍の重なりを共有しています。",
-        "below": "平たく言えば、学習済みのペアが共有する重なりはランダムコピーより小さく（{ratio:.2f}倍）、同じプロンプトを"
-                 "読む任意の2モデルが共有する以上のものはありません。",
-        "level": "平たく言えば、この重なりは同じプロンプトを読むランダムコピーが共有する量を超えていません。",
-        "finding": "{pair} の判定は「{verdict}」です。平均重なりは {observed:.3f}（偶然水準 {chance:.3f}、ランダムコピー "
-                   "{copies:.3f}、その95%予測上限 {bound:.3f}）です。写像の対応は p = {p_pairing:.3g}、"
-                   "ランダムコピー{n_copies}組との比較は p = {p_baseline:.3g} で、3段階すべてを満たす感情特異的な"
-                   "セルは{n_cells}セル中{n_specific}セルです。",
+        "beyond": "平たく言えば、学習済みのペアはランダム重みのコピーの{ratio:.1f}倍の overlap を共有しています。",
+        "below": "平たく言えば、学習済みのペアが共有する overlap はランダム重みのコピーの{ratio:.2f}倍しかなく、同じ"
+                 "プロンプトを読む任意の2モデルが共有する以上のものはありません。",
+        "level": "平たく言えば、この overlap は同じプロンプトを読むランダム重みのコピーが共有する量を超えていません。",
+        "finding": "{pair} の判定は「{verdict}」です。平均 overlap は {observed:.3f} で、チャンスレベルは {chance:.3f}、"
+                   "ランダム重みのコピーは {copies:.3f}、その95%予測限界は {bound:.3f} です。写像の対応は p = "
+                   "{p_pairing:.3g}、ランダム重みのコピー{n_copies}組との比較は p = {p_baseline:.3g} で、3ステップすべてを"
+                   "満たす感情特異的なセルは{n_cells}セル中{n_specific}セルです。",
         "checks_heading": "計測器は既知の答えを見つけましたか",
-        "col_check": "確認項目", "col_result": "結果", "col_measured": "測定値", "pass": "合格", "fail": "不合格",
-        "twin_recovered": "人工双子の回復：すべてのセルで写像後の重なりが 0.95 以上",
+        "col_check": "確認項目", "col_result": "結果", "col_measured": "測定値",
+        "twin_recovered": "人工双子の回復：すべてのセルで写像後の overlap が 0.95 以上",
         "twin_recovered_measured": "最小 {minimum:.3f}",
         "twin_beyond": "人工双子がすべてのセルで語彙を超えて共有",
-        "twin_beyond_measured": "セルの{share:.0%}",
-        "control": "ランダム重み対照 {pair} が語彙を超えない",
-        "control_measured": "ペアの p = {p:.3g}、語彙を超えるセルは{share:.0%}",
-        "time": "パイプライン時間（全モデルとコピーの抽出、整列、統計）：{seconds:.0f} 秒。",
+        "twin_beyond_measured": "{n_cells}セル中{n}セル",
+        "control": "ランダム重みの対照 {pair} が語彙を超えない",
+        "control_measured": "ペアの p = {p:.3g}、語彙を超えるセルは{n_cells}セル中{n}セル",
+        "time": "パイプラインの所要時間は {seconds:.0f} 秒でした。全モデルとコピーの抽出、整列、統計を含みます。",
     },
 }
 

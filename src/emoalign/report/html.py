@@ -1,5 +1,7 @@
 """Self-contained HTML rendering of report blocks: inline CSS, figures as base64 data URIs, no
-external asset or URL of any kind."""
+external asset or URL of any kind. Status marks (``[pass]``, ``[不合格]`` …) become styled text badges
+that differ in words, colour and border, so they read without colour and without an emoji font; the
+font stack names CJK fonts first (Japanese needs one installed, e.g. Debian's ``fonts-noto-cjk``)."""
 
 from __future__ import annotations
 
@@ -18,9 +20,13 @@ from emoalign.report.document import (
     Paragraph,
     Table,
 )
+from emoalign.report.marks import MARK_PATTERN, STATUS_OF_WORD
+
+FONT_STACK = ('-apple-system, "Segoe UI", "Noto Sans CJK JP", "Noto Sans JP", "Hiragino Sans", '
+              '"Hiragino Kaku Gothic ProN", "Yu Gothic", "Meiryo", "Noto Sans", "DejaVu Sans", sans-serif')
 
 CSS = """
-body { font-family: -apple-system, "Segoe UI", "Hiragino Sans", "Noto Sans CJK JP", sans-serif;
+body { font-family: FONT_STACK;
        max-width: 70em; margin: 2em auto; padding: 0 1em; line-height: 1.5; color: #1b1f23; }
 h1, h2, h3, h4 { line-height: 1.25; } h2 { border-bottom: 1px solid #d0d7de; padding-bottom: .2em; }
 table { border-collapse: collapse; margin: 1em 0; font-size: .9em; display: block; max-width: 100%; overflow-x: auto; }
@@ -31,7 +37,15 @@ code { background: #f6f8fa; padding: .1em .3em; border-radius: 3px; font-size: .
 pre { background: #f6f8fa; padding: .8em; overflow-x: auto; border-radius: 4px; }
 pre code { background: none; padding: 0; }
 figure { margin: 1.5em 0; } figure img { max-width: 100%; } figcaption { font-style: italic; color: #57606a; }
-""".strip()
+:lang(ja) figcaption { font-style: normal; }
+.badge { display: inline-block; padding: 0 .45em; margin-right: .2em; border-radius: 3px; font-size: .85em;
+         font-weight: 600; line-height: 1.5; white-space: nowrap; border: 1px solid; }
+.badge-pass { color: #0f5323; background: #dafbe1; border-color: #1a7f37; }
+.badge-fail { color: #82071e; background: #ffebe9; border: 2px solid #cf222e; text-transform: uppercase; }
+.badge-warn { color: #6a4500; background: #fff8c5; border-style: dashed; border-color: #9a6700; }
+.badge-info { color: #0a3069; background: #ddf4ff; border-color: #54aeff; font-weight: 400; }
+.badge-na { color: #57606a; background: #f6f8fa; border-style: dotted; border-color: #8c959f; font-weight: 400; }
+""".strip().replace("FONT_STACK", FONT_STACK)
 
 _CODE = re.compile(r"`([^`]+)`")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
@@ -42,9 +56,17 @@ _ESCAPED = re.compile(f"\\\\([{MARKDOWN_SPECIAL}])")  # what report.document.md 
 _KEPT = re.compile("\ue000(\\d+)\ue001")
 
 
+def badge(word: str) -> str:
+    """A status word (``pass``, ``不合格`` …) as a styled badge: ``<span class="badge badge-fail">``."""
+    status = STATUS_OF_WORD[word]
+    css = "na" if status == "n/a" else status
+    return f'<span class="badge badge-{css}">{html.escape(word)}</span>'
+
+
 def inline(text: str) -> str:
-    """Escape ``text`` and turn ``**bold**``, ``_italic_`` / ``*italic*`` and `` `code` `` into HTML;
-    backslash-escaped characters (user data, see :func:`emoalign.report.document.md`) stay literal."""
+    """Escape ``text`` and turn ``**bold**``, ``_italic_`` / ``*italic*``, `` `code` `` and status marks
+    (``[pass]``) into HTML; backslash-escaped characters (user data, see
+    :func:`emoalign.report.document.md`) stay literal."""
     kept: list[str] = []
 
     def keep(match: re.Match) -> str:
@@ -57,7 +79,8 @@ def inline(text: str) -> str:
         if i % 2:
             out.append(f"<code>{html.escape(part)}</code>")
         else:
-            out.append(_ITALIC.sub(r"<em>\1</em>", _BOLD.sub(r"<strong>\1</strong>", html.escape(part))))
+            escaped = _ITALIC.sub(r"<em>\1</em>", _BOLD.sub(r"<strong>\1</strong>", html.escape(part)))
+            out.append(MARK_PATTERN.sub(lambda match: badge(match.group(1)), escaped))
     return _KEPT.sub(lambda match: html.escape(kept[int(match.group(1))]), "".join(out))
 
 

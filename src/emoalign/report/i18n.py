@@ -152,7 +152,9 @@ EN: dict[str, str] = {
     "fig_k_profile": "{label}: verdict against k — left: mean overlap after the map and the random-weight "
                      "copies (mean … 95 % bound); right: share of cells beyond vocabulary",
     "fig_k_profile_no_baseline": "{label}: mean overlap after the map against k (no random-copy baseline)",
-    "fig_layer_grid": "{label}: after-map overlap over source layer × target layer",
+    "fig_layer_grid": "{label}: after-map overlap over source layer × target layer; the colour scale is white at "
+                      "the random-weight copies' mean (without copies: at chance), red above it, blue below; "
+                      "*: some emotions of the layer pair beyond vocabulary, **: all (BH q < {alpha})",
     "fig_explained_variance": "{label}: explained variance of the k={k} components per layer",
     "fig_relative_depth": "All models: after-map overlap against the target layer's relative depth "
                           "(dotted: each model's random-copy bound)",
@@ -172,31 +174,45 @@ EN: dict[str, str] = {
     "region_n/a": "n/a",
     # checks
     "checks_intro": (
-        "Checks 1–3 are the original study's. They cannot tell shared structure from the overlap that any two "
-        "models reading the same prompts reach. Checks 4–6 are the three steps of the verdict: (4) and (5) "
+        "Checks 1–3 are the original study's, made able to fail: check 1 compares 'before' with the chance level "
+        "k/d rather than with 0; check 3 calls an improvement large only at layers where the overlap beats the "
+        "random-weight copies (without copies: where Δ stands out from the other layers). Checks 1 and 2 cannot "
+        "tell shared structure from the overlap that any two models reading the same prompts reach. Checks 4–6 are the three steps of the verdict: (4) and (5) "
         "decide, and a pair whose after exceeds 0.1 without beating the random-weight copies fails; (6) is "
         "context. Check 7 reports how well each model's subspaces reproduce across prompt halves "
         "(Spearman–Brown) and the normalised overlap; neither is an upper bound of the overlap."
     ),
-    "check_before_near_zero": "Is the all-layer mean of mean_overlap_before close to 0 (at the chance level)?",
+    "check_before_near_zero": "Is the all-layer mean of mean_overlap_before at the chance level k/d (nothing shared "
+                              "before the map)?",
     "check_after_increase": "Does mean_overlap_after rise to the order of 0.1–0.2 or more?",
-    "check_delta_positive": "Is Δ positive, and notably large at some layers?",
+    "check_delta_positive": "Is Δ positive at every layer, and larger than the random-weight copies' gain at some "
+                            "layers?",
     "check_correspondence": "(a) Does the map carry cross-model correspondence (beat maps fitted on shuffled pairs)?",
     "check_beyond_vocabulary": "(b) Does the overlap go beyond vocabulary (beat random-weight copies of both "
                                "models reading the same prompts)?",
     "check_emotion_group": "(c) Is it the emotion grouping rather than any prompt grouping (context)?",
     "check_reliability": "How reliable are the subspaces (split-half), and what is the normalised overlap?",
     "check_control": "Does the trained model beat its untrained control?",
-    "before_ok": "mean {before} ≈ chance {chance} ({ratio}× chance): nothing is shared before the map, as expected",
-    "before_high": "mean {before} is {ratio}× chance {chance}: the two models share coordinates before any map",
-    "before_ok_abs": "mean {before} (≈ 0, at most {limit}; no chance level recorded)",
-    "before_high_abs": "mean {before} (above {limit}; no chance level recorded)",
+    "before_ok": "mean {before} is {ratio}× chance {chance} (at most {factor}×): nothing is shared before the map, "
+                 "as expected",
+    "before_high": "mean {before} is {ratio}× chance {chance} (more than {factor}×): the two models share "
+                   "coordinates before any map",
+    "before_no_chance": "mean {before}; no chance level in this artifact, so this check cannot be made",
     "after_ok": "mean {after} (≥ {threshold})",
     "after_high_not_baseline": "mean {after} ≥ {threshold}: passes the original's check but not the random-copy "
                                "baseline (copies' 95 % bound {bound})",
     "after_small": "mean {after} (increased from {before}, but below {threshold})",
     "after_none": "mean {after} (no notable increase over before {before})",
-    "delta_ok": "positive at every layer; notably large (Δ ≥ {large}) at target layers {large_layers} (max {max_delta})",
+    "delta_ok": "positive at every layer; it stands out (Δ ≥ {large}, near the maximum) at target layers "
+                "{large_layers} (max {max_delta})",
+    "delta_flat": "positive at every layer and about equal at all {n_layers} layers (Δ {min_delta} to {max_delta}): "
+                  "no layer stands out",
+    "delta_copies_ok": "positive at every layer; after the map the overlap beats the random-weight copies' 95 % bound "
+                       "at target layers {large_layers} ({n_large} of {n_layers} layer pairs)",
+    "delta_copies_none": "positive at every layer (max Δ {max_delta}), but at none of the {n_layers} layer pairs does "
+                         "the overlap beat the random-weight copies' 95 % bound: the copies gain as much",
+    "delta_copies_negative": "not positive at layer(s) {negative_layers}; the overlap beats the random-weight copies' "
+                             "95 % bound at {n_large} of {n_layers} layer pairs",
     "delta_bad": "not positive at layer(s) {negative_layers} and small everywhere (max Δ {max_delta} < {large})",
     "delta_negative": "not positive at layer(s) {negative_layers}; max Δ {max_delta}",
     "delta_small": "positive everywhere but small (max Δ {max_delta} < {large})",
@@ -295,39 +311,98 @@ EN: dict[str, str] = {
                            "shared beyond vocabulary (unrelated random-weight models reach after > 0.1 too).",
     "provenance_line": "**{label}**: {date}; {versions}; dataset {dataset} `{hash}`",
     "same_dataset": "All inputs were computed on the same prompt set (same dataset hash).",
-    "different_datasets": "⚠️ The inputs use {n} different prompt sets: their numbers are not directly comparable.",
+    "different_datasets": "The inputs use {n} different prompt sets: their numbers are not directly comparable.",
+    # key findings and next steps (report.findings)
+    "h_findings": "Key findings",
+    "h_find_generality": "1. Across the model pairs",
+    "h_find_original": "2. The original criterion against the random-copy baseline",
+    "h_find_emotion": "3. Emotion specificity",
+    "h_find_layers": "4. Where the improvement is largest",
+    "h_find_numerics": "5. Numerics and reliability",
+    "h_next_steps": "Next steps",
+    "pairs_join": ", ",
+    "find_beyond": "**{pairs}**: structure shared beyond vocabulary ((a)+(b)), {n} of {total} pair(s).",
+    "find_beyond_none": "No pair shares structure beyond vocabulary (0 of {total}).",
+    "find_not_beyond": "**{pairs}**: the map finds correspondence, but no more than random-weight copies of both "
+                       "models reading the same prompts ({n} of {total}).",
+    "find_no_corr": "**{pairs}**: the map carries no cross-model correspondence ({n} of {total}).",
+    "find_untested": "**{pairs}**: no verdict, because the artifact lacks the statistics it needs ({n} of {total}).",
+    "find_original_none": "The original's criterion (mean after ≥ {threshold}) holds for none of the {total} pairs.",
+    "find_original_unjudged": "The original's criterion (mean after ≥ {threshold}) holds for {n_met} of {total} "
+                              "pairs (**{pairs}**), but none of them was judged against random-weight copies.",
+    "find_original_rejected": "The original's criterion (mean after ≥ {threshold}) holds for {n_met} of {total} "
+                              "pairs; the random-copy baseline rejects {n_rejected} of them (**{pairs}**): "
+                              "after > 0.1 alone would have called them aligned.",
+    "find_original_confirmed": "The original's criterion (mean after ≥ {threshold}) holds for {n_met} of {total} "
+                               "pairs, and every one judged against random-weight copies also beats them "
+                               "(**{pairs}**).",
+    "find_specific_none": "No pair has an emotion-specific cell (0 of {total}): whatever is shared does not single "
+                          "out the emotion grouping, since random prompt groups align as well.",
+    "find_specific": "**{pairs}**: emotion-specific cells (all three steps), {n_specific} of {n_cells}.",
+    "find_layers": "**{pairs}**: largest Δ {max_delta} at target layer {layer}, relative depth {depth} "
+                   "({region}); peak target layers {peak_layers}.",
+    "find_layers_none": "**{pairs}**: the map improves no layer (Δ ≤ 0 everywhere).",
+    "find_numerics_clean": "Every value is finite and no extracted layer is missing from the results.",
+    "find_numerics_bad": "**{pairs}**: non-finite values or skipped layers (see Numerics); their numbers are "
+                         "incomplete.",
+    "find_reliability_low": "**{pairs}**: split-half reliability below {threshold}; their subspaces are noisy "
+                            "with this many prompts.",
+    "step_bounded": "**{pairs}**: rerun `emoalign align` with `--metric bounded`; legacy numbers carry no verdict.",
+    "step_old": "**{pairs}**: rerun `emoalign align` on the cached activations to get the three-step verdict.",
+    "step_statistics": "**{pairs}**: rerun with the statistics on (`--permutations 200`): without them there is "
+                       "no verdict.",
+    "step_pairing": "**{pairs}**: rerun with the pairing null (`--pairing-permutations 50`): step (a) is missing.",
+    "step_baseline": "**{pairs}**: add the random-copy baseline (`--baseline-seeds 20`): the shared vocabulary "
+                     "is not ruled out.",
+    "step_no_corr": "**{pairs}**: the map carries nothing; fit it on more pairs (`--profile extended`), try "
+                    "another map (`--map procrustes` or `--map cca`) and every layer pair (`--layer-match grid`).",
+    "step_not_beyond": "**{pairs}**: look for layers that share more than vocabulary with `--layer-match grid` "
+                       "and several k (`-k 2 4 8 16`); the matched layers share no more than random copies.",
+    "step_reliability": "**{pairs}**: more prompts per emotion (`--profile extended`): split-half reliability is "
+                        "below {threshold}.",
+    "step_numerics": "**{pairs}**: fix the non-finite values or skipped layers first, e.g. with `--dtype "
+                     "float32`; the verdict rests on incomplete numbers.",
+    "step_control": "**{pairs}**: add the untrained control (`--control untrained`) to see what training adds.",
+    "step_control_weak": "**{pairs}**: the untrained control does about as well; test other layers "
+                         "(`--layer-match grid`) before reading the overlap as learned.",
+    "step_specificity": "**{pairs}**: the shared structure is not specific to emotions; run other label sets "
+                        "(`--dataset`) to find the grouping it follows.",
+    "step_replicate": "**{pairs}**: replicate the emotion-specific cells on new prompts (`--dataset`) and another "
+                      "seed (`--seed`).",
+    "step_k": "**{pairs}**: check that the verdict holds across k (`-k 2 4 8 16`).",
+    "step_none": "No step follows from these results.",
 }
 
 JA: dict[str, str] = {
     "title": "感情サブスペース整合性の比較解析: {source} vs {targets}",
-    "last_updated": "Last updated",
-    "h_purpose": "🎯 目的",
+    "last_updated": "最終更新",
+    "h_purpose": "目的",
     "h_reading": "判定の手順",
-    "h_artifacts": "📦 生成物",
+    "h_artifacts": "生成物",
     "h_this_report": "本レポート",
-    "h_commands": "🚀 実行コマンド",
-    "h_settings": "📄 実験設定",
+    "h_commands": "実行コマンド",
+    "h_settings": "実験設定",
     "h_common_settings": "共通設定",
     "h_model_settings": "モデル別設定",
-    "h_results": "📊 結果概要（{n}モデル比較）",
+    "h_results": "結果概要（{n}モデル比較）",
     "h_results_model": "{i}. {label} の結果",
     "h_k_profile": "k に対する判定: {label}",
-    "h_discussion": "💡 {n}モデル間の比較考察",
+    "h_discussion": "{n}モデル間の比較考察",
     "h_patterns": "1. 改善パターンの比較",
     "h_pattern_original": "「before ≒ 0 → after > 0.1」パターンの確認",
     "h_pattern_baseline": "両モデルのランダム重みのコピーとの比較（語彙を超えるか）",
     "h_peak_position": "改善が大きい層の位置",
     "h_control": "2. 未学習コントロールとの比較",
-    "h_checks": "🔬 科学的パターンのサニティチェック",
+    "h_checks": "科学的パターンのサニティチェック",
     "h_checks_items": "チェック項目と結果",
     "h_checks_conclusion": "サニティチェックの結論",
-    "h_quantitative": "📈 モデル間の定量的比較",
+    "h_quantitative": "モデル間の定量的比較",
     "h_max_delta": "改善幅の比較（最大Δ）",
     "h_distribution": "改善が大きい層の分布",
     "h_figures": "図",
-    "h_numerics": "🧮 数値の健全性",
-    "h_conclusion": "📝 結論",
-    "h_provenance": "🧾 来歴",
+    "h_numerics": "数値の健全性",
+    "h_conclusion": "結論",
+    "h_provenance": "来歴",
     "purpose": (
         "{source}（source）と{n}つのモデル（{targets}）が、異なる座標系の中で同じ感情サブスペース（{emotions}）を"
         "保持しているかを解析しました。各モデルペアについて、token-based emotion vector の層ごとの PCA サブスペースを、"
@@ -340,18 +415,18 @@ JA: dict[str, str] = {
         "上回ることです（ペアシャッフル帰無分布）。(b) **語彙を超える**: overlap と特異性が、同じプロンプトを読む"
         "両モデルのランダム重みのコピーを上回ることです（コピーに対する片側95%予測限界、セル間で BH 補正）。同じトークンを"
         "読む2モデルは重みに関係なく構造を共有するため、このステップが判定を決めます。(c) **任意のプロンプト群ではなく感情**: "
-        "感情によるグループ分けが、両モデルで同一に再ラベル付けしたランダムなプロンプト群を上回ることです。植え込んだ双子"
+        "感情によるグループ分けが、両モデルで同一に再ラベル付けしたランダムなプロンプト群を上回ることです。人工双子"
         "（planted twin）はあらゆるグループ分けを共有するため設計上 (c) を満たさないので、(c) は参考情報です。セルとペアの"
         "判定は (a)+(b) で決まり、3ステップすべてを満たすセルだけを「感情特異的」と呼びます。"
     ),
-    "artifacts_intro": "本比較の入力（アライメント成果物と、研究レイアウト内の関連ファイル）は次のとおりです。",
+    "artifacts_intro": "本比較の入力は、アライメントの生成物と、研究レイアウト内の関連ファイルです。",
     "out_markdown": "Markdown レポート",
     "out_html": "HTML レポート（自己完結）",
     "out_csv": "モデル別サマリー CSV",
     "out_figures": "図",
-    "python_api": "（Python で作成された結果のため、ファイルはありません）",
-    "commands_intro": "各入力を生成したコマンド（来歴に記録されたもの）は次のとおりです。",
-    "no_command": "（コマンドの記録はありません: Python API で作成）",
+    "python_api": "Python で作成した結果のため、ファイルはありません",
+    "commands_intro": "各入力を生成したコマンドは次のとおりです。いずれも来歴に記録されたものです。",
+    "no_command": "コマンドの記録はありません。Python API で作成した結果です",
     "comparative_report": "比較レポート",
     "set_source": "Sourceモデル",
     "set_dataset": "プロファイル",
@@ -402,7 +477,7 @@ JA: dict[str, str] = {
         "コピーの95%予測限界: ランダム重みのコピーによる overlap の片側95%予測限界です（層内セルの平均）。"
         "(a) モデル間の対応、(b) 語彙を超える、(c) 感情 vs 任意のプロンプト群: 各ステップを満たすセル数です"
         "（BH q < {alpha}）。3ステップすべて: 感情特異的なセル数です。正規化 overlap: 半分同士のモデル間 overlap を"
-        "各モデル自身の split-half overlap で割った値です（双子なら1）。"
+        "各モデル自身の split-half overlap で割った値です（人工双子なら1）。"
     ),
     "mean_improvement": "**平均改善幅**: {delta}（平均 before: {before} → 平均 after: {after}）",
     "pair_verdict": "**ペアの判定**: {verdict} — {details}。",
@@ -415,96 +490,109 @@ JA: dict[str, str] = {
     "note_legacy": "legacy 指標の数値には判定がありません。legacy 指標は類似度ではありません（正規直交基底では 1/k を"
                    "超えられません）。判定を得るには --metric bounded で再実行してください。",
     "note_old_schema": (
-        "この成果物は3ステップ判定の導入前に書かれたものです。感情ラベル置換帰無分布（プロンプト群の帰無分布として、"
+        "この生成物は3ステップ判定の導入前に書かれたものです。感情ラベル置換帰無分布（プロンプト群の帰無分布として、"
         "参考情報のみ表示します）と split-half の「ノイズ上限」（上限としていた値を下回っていたため表示しません）を"
         "含みますが、ランダムコピー基準と同一再ラベル付けの帰無分布がないため、判定はありません。判定を得るには、"
         "キャッシュ済みの活性値に `emoalign align` を再実行してください。"
     ),
-    "note_untested": "この成果物では統計が無効でした（--permutations 0）。判定はありません。",
-    "note_no_pairing": "この成果物ではペアシャッフル帰無分布が無効でした（--pairing-permutations 0）。判定はありません。",
+    "note_untested": "この生成物では統計が無効でした（--permutations 0）。判定はありません。",
+    "note_no_pairing": "この生成物ではペアシャッフル帰無分布が無効でした（--pairing-permutations 0）。判定はありません。",
     "note_no_baseline": "ランダムコピー基準はありません（--baseline-seeds 0）。overlap は共有された語彙だけで"
                         "生じている可能性があるため、判定は (a) までです。",
     "fig_overlap": "{label}: 層ごとの before/after overlap（{metric}）",
     "fig_part_copies": "灰色帯: ランダム重みのコピー（平均〜95%予測限界）",
     "fig_part_ci": "橙色帯: 層平均（after）の95% CI",
     "fig_part_chance": "破線: チャンスレベル k/d",
-    "fig_part_no_baseline": "この成果物にはランダムコピー基準がありません",
+    "fig_part_no_baseline": "この生成物にはランダムコピー基準がありません",
     "fig_parts": "。{parts}",
     "fig_parts_join": "、",
     "fig_k_profile": "{label}: k に対する判定。左: 写像後の平均 overlap とランダム重みのコピー（平均〜95%予測限界）、"
                      "右: 語彙を超えるセルの割合",
     "fig_k_profile_no_baseline": "{label}: k に対する写像後の平均 overlap（ランダムコピー基準なし）",
-    "fig_layer_grid": "{label}: source層 × target層 の写像後 overlap",
+    "fig_layer_grid": "{label}: source層 × target層 の写像後 overlap です。色の尺度はランダム重みのコピーの平均で白、"
+                      "それより上が赤、下が青です。コピーがない場合はチャンスレベルで白です。*: その層ペアの一部の"
+                      "感情が語彙を超える、**: すべての感情が語彙を超える（BH q < {alpha}）",
     "fig_explained_variance": "{label}: 層ごとの k={k} 成分の説明分散",
     "fig_relative_depth": "全モデル: target層の相対深さに対する写像後 overlap（点線: 各モデルのコピーの95%予測限界）",
     "fig_k_sweep": "{pair}: k に対する平均 overlap（点線: コピーの95%予測限界）",
     "peak_explain": (
-        "深さは TARGET 層の相対深さ（layer / (n_layers − 1)）で、下位 1/3 < 0.33 ≤ 中間 1/3 < 0.67 ≤ 上位 1/3 と区分します。"
+        "深さは TARGET 層の相対深さ layer / (n_layers − 1) で、下位 1/3 < 0.33 ≤ 中間 1/3 < 0.67 ≤ 上位 1/3 と区分します。"
         "ピーク層は、Δ が最大値から Δ の範囲の 1/4 以内にある層です。"
     ),
-    "peak_line": "{region}です（ピークの target 層 {layers}）。最大Δ {max_delta} は target 層 {max_layer} です"
-                 "（相対深さ {depth}、{max_region}）",
-    "peak_none": "改善する層はありません（すべての層で Δ ≤ 0 です）",
-    "region_lower": "下位層（深さの下1/3）",
-    "region_middle": "中間層（深さの中1/3）",
-    "region_upper": "上位層（深さの上1/3）",
-    "region_none": "ピークなし",
+    "peak_line": "ピークは{region}にあります（ピークの target 層 {layers}）。最大Δ {max_delta} は target 層 {max_layer} "
+                 "です（相対深さ {depth}、{max_region}）",
+    "peak_none": "改善する層はありません。すべての層で Δ ≤ 0 です",
+    "region_lower": "深さの下位3分の1",
+    "region_middle": "深さの中位3分の1",
+    "region_upper": "深さの上位3分の1",
+    "region_none": "ピークはありません",
     "region_n/a": "n/a",
     "checks_intro": (
-        "チェック1〜3は元の研究のものです。これらは、共有された構造と、同じプロンプトを読む任意の2モデルが到達する "
-        "overlap とを区別できません。チェック4〜6は判定の3ステップです。(4) と (5) が判定を決め、after が 0.1 を超えても"
+        "チェック1〜3は元の研究のものを、結果によって不合格になりうる形に改めたものです。チェック1は before を0ではなく"
+        "チャンスレベル k/d と比べます。チェック3は、overlap がランダム重みのコピーを上回る層だけを「大きい」と呼びます。"
+        "コピーがない場合は、Δ が他の層より目立つ層だけです。チェック1と2は、共有された構造と、同じプロンプトを読む任意の"
+        "2モデルが到達する overlap とを区別できません。チェック4〜6は判定の3ステップです。(4) と (5) が判定を決め、after が 0.1 を超えても"
         "ランダム重みのコピーを上回らないペアは不合格です。(6) は参考情報です。チェック7は、各モデルのサブスペースがプロンプトの半分同士で"
         "どれだけ再現するか（Spearman–Brown 補正）と正規化 overlap を示します。どちらも overlap の上限ではありません。"
     ),
-    "check_before_near_zero": "全層平均の mean_overlap_before は ≒0 に近いか？（チャンスレベルか？）",
-    "check_after_increase": "mean_overlap_after が 0.1〜0.2 以上のオーダーで増えているか？",
-    "check_delta_positive": "delta が正で、いくつかの層で目立って大きくなっているか？",
-    "check_correspondence": "(a) 写像はモデル間の対応を捉えているか？（シャッフルしたペアで学習した写像を上回るか）",
-    "check_beyond_vocabulary": "(b) overlap は語彙を超えるか？（同じプロンプトを読む両モデルのランダム重みのコピーを上回るか）",
-    "check_emotion_group": "(c) 任意のプロンプト群ではなく感情によるグループ分けか？（参考情報）",
-    "check_reliability": "サブスペースの信頼性（split-half）と正規化 overlap は？",
-    "check_control": "学習済みモデルは未学習コントロールを上回るか？",
-    "before_ok": "平均{before}はチャンスレベル {chance} と同程度です（チャンスの{ratio}倍）。期待どおり、写像前に共有されている"
-                 "ものはありません",
-    "before_high": "平均{before}はチャンスレベル {chance} の{ratio}倍です。2モデルは写像前から座標を共有しています",
-    "before_ok_abs": "平均{before}です（≒0、{limit}以下。チャンスレベルの記録はありません）",
-    "before_high_abs": "平均{before}です（{limit}超。チャンスレベルの記録はありません）",
+    "check_before_near_zero": "全層平均の mean_overlap_before はチャンスレベル k/d にありますか（写像前に共有がないか）",
+    "check_after_increase": "mean_overlap_after は 0.1〜0.2 以上のオーダーまで増えていますか",
+    "check_delta_positive": "Δ はすべての層で正で、いくつかの層でランダム重みのコピーの増加を上回りますか",
+    "check_correspondence": "(a) 写像はモデル間の対応を捉えていますか（シャッフルしたペアで学習した写像を上回るか）",
+    "check_beyond_vocabulary": "(b) overlap は語彙を超えますか（同じプロンプトを読む両モデルのランダム重みのコピーを上回るか）",
+    "check_emotion_group": "(c) 任意のプロンプト群ではなく感情によるグループ分けですか（参考情報）",
+    "check_reliability": "サブスペースの split-half 信頼性と正規化 overlap はどの程度ですか",
+    "check_control": "学習済みモデルは未学習コントロールを上回りますか",
+    "before_ok": "平均{before}はチャンスレベル {chance} の{ratio}倍で、{factor}倍以内です。期待どおり、写像前に共有されて"
+                 "いるものはありません",
+    "before_high": "平均{before}はチャンスレベル {chance} の{ratio}倍で、{factor}倍を超えています。2モデルは写像前から"
+                   "座標を共有しています",
+    "before_no_chance": "平均{before}です。この生成物にはチャンスレベルの記録がないため、このチェックはできません",
     "after_ok": "平均{after}です（{threshold}以上）",
     "after_high_not_baseline": "平均{after} ≥ {threshold}: 元のチェックは通過しますが、ランダムコピー基準は上回りません"
                                "（コピーの95%予測限界 {bound}）",
     "after_small": "平均{after}です（before {before} から増加していますが{threshold}未満です）",
     "after_none": "平均{after}です（before {before} からほぼ増加していません）",
-    "delta_ok": "すべて正で、target 層 {large_layers} で特に大きくなっています（Δ ≥ {large}、最大 {max_delta}）",
+    "delta_ok": "すべての層で正で、target 層 {large_layers} で他の層より目立って大きくなっています。Δ ≥ {large} で、"
+                "最大は {max_delta} です",
+    "delta_flat": "すべての層で正で、{n_layers}層とも同程度です（Δ {min_delta}〜{max_delta}）。目立って大きい層は"
+                  "ありません",
+    "delta_copies_ok": "すべての層で正です。写像後の overlap がランダム重みのコピーの95%予測限界を上回るのは target 層 "
+                       "{large_layers} で、{n_layers}層ペア中{n_large}層ペアです",
+    "delta_copies_none": "すべての層で正ですが（最大Δ {max_delta}）、写像後の overlap がランダム重みのコピーの95%予測限界を"
+                         "上回る層ペアは{n_layers}層ペア中ひとつもありません。コピーも同じだけ増加します",
+    "delta_copies_negative": "層 {negative_layers} で正ではありません。写像後の overlap がランダム重みのコピーの95%予測"
+                             "限界を上回るのは{n_layers}層ペア中{n_large}層ペアです",
     "delta_bad": "層 {negative_layers} で正ではなく、全体に小さいです（最大Δ {max_delta} < {large}）",
     "delta_negative": "層 {negative_layers} で正ではありません。最大Δ {max_delta} です",
-    "delta_small": "すべて正ですが小さいです（最大Δ {max_delta} < {large}）",
+    "delta_small": "すべての層で正ですが小さいです（最大Δ {max_delta} < {large}）",
     "legacy_no_verdict": "legacy 指標の数値には判定がありません（--metric bounded で再実行してください）",
-    "no_pairing": "この成果物には含まれていません（ペアシャッフル帰無分布なし: 統計が無効、または --pairing-permutations 0）",
+    "no_pairing": "この生成物には含まれていません（ペアシャッフル帰無分布なし: 統計が無効、または --pairing-permutations 0）",
     "corr_pass": "写像はシャッフルしたペアで学習した写像を上回ります（ペアの p = {p}）。{n_cells}セル中{n}セルです"
                  "（BH q < {alpha}）",
     "corr_fail": "写像はシャッフルしたペアで学習した写像を上回りません（ペアの p = {p}）。{n_cells}セル中{n}セルです"
                  "（BH q < {alpha}）",
-    "corr_cells_pass": "全{n_cells}セルがシャッフルしたペアを上回ります（BH q < {alpha}。この成果物にはペア単位の検定がありません）",
-    "corr_cells_warn": "{n_cells}セル中{n}セルがシャッフルしたペアを上回ります（BH q < {alpha}。この成果物にはペア単位の"
+    "corr_cells_pass": "全{n_cells}セルがシャッフルしたペアを上回ります（BH q < {alpha}。この生成物にはペア単位の検定がありません）",
+    "corr_cells_warn": "{n_cells}セル中{n}セルがシャッフルしたペアを上回ります（BH q < {alpha}。この生成物にはペア単位の"
                        "検定がありません）",
     "corr_cells_fail": "{n_cells}セルのいずれもシャッフルしたペアを上回りません（BH q < {alpha}）",
     "beyond_untested": "ランダム重みのコピー{n_copies}組は実行されていますが、ペアシャッフル帰無分布がないため判定は"
                        "ありません（--pairing-permutations 0）",
-    "no_baseline": "この成果物にはランダムコピー基準がありません（--baseline-seeds 0）。語彙の影響を排除できません",
-    "no_baseline_old": "この成果物には含まれていません（ランダムコピー基準の導入前に作成）。語彙の影響を排除できません",
+    "no_baseline": "この生成物にはランダムコピー基準がありません（--baseline-seeds 0）。語彙の影響を排除できません",
+    "no_baseline_old": "この生成物には含まれていません（ランダムコピー基準の導入前に作成）。語彙の影響を排除できません",
     "beyond_pass": "overlap {after} と特異性 {specificity} は、ランダム重みのコピー{n_copies}組を上回ります（95%予測限界 "
                    "{bound} と {specificity_bound}、p = {p}）。{n_cells}セル中{n}セルです",
     "beyond_fail": "overlap {after} と特異性 {specificity} は、同じプロンプトを読むランダム重みのコピー{n_copies}組を"
                    "上回りません（コピーの平均 {copies_mean}、95%予測限界 {bound} / {specificity_bound}、p = {p}）。"
                    "{n_cells}セル中{n}セルです",
-    "no_emotion_null": "この成果物には含まれていません（同一再ラベル付けの帰無分布なし）",
+    "no_emotion_null": "この生成物には含まれていません（同一再ラベル付けの帰無分布なし）",
     "emotion_all": "全{n_cells}セルが感情特異的です（3ステップすべてを満たします）",
     "emotion_some": "(c) を満たすのは{n_cells}セル中{n}セル、感情特異的（3ステップすべて）は{n_cells}セル中{n_specific}セルです",
     "emotion_none": "(c) を満たすのは{n_cells}セル中{n}セルで、3ステップすべてを満たすセルはありません。これは不合格では"
-                    "なく参考情報です: 両モデルで同一に再ラベル付けしたランダムなプロンプト群も同じように整合し、植え込んだ"
-                    "双子はあらゆるグループ分けを共有するため設計上 (c) を満たしません",
-    "no_reliability": "この成果物には含まれていません（split-half 信頼性なし）",
-    "no_reliability_old": "この成果物には含まれていません。旧 split-half「ノイズ上限」は表示しません（上限としていた値を"
+                    "なく参考情報です: 両モデルで同一に再ラベル付けしたランダムなプロンプト群も同じように整合し、人工双子は"
+                    "あらゆるグループ分けを共有するため設計上 (c) を満たしません",
+    "no_reliability": "この生成物には含まれていません（split-half 信頼性なし）",
+    "no_reliability_old": "この生成物には含まれていません。旧 split-half「ノイズ上限」は表示しません（上限としていた値を"
                           "下回っていたためです）",
     "reliability_ok": "split-half 信頼性（Spearman–Brown 補正）は source {rel_source}、target {rel_target} です。"
                       "正規化 overlap は {normalised} です（1 = 2モデルがプロンプトの半分同士で、各モデル自身と同じだけ"
@@ -519,7 +607,7 @@ JA: dict[str, str] = {
     "control_mixed": "平均 after {after}、コントロール {control_after}（{control}）: コントロールを明確には上回りません",
     "overall_legacy": "判定なし: legacy 指標の数値には判定がありません（元のチェック3項目中{n_pass}項目を通過）。"
                       "--metric bounded で再実行してください",
-    "overall_old_schema": "判定なし: この成果物はランダムコピー基準の導入前のものです（判定を得るには `emoalign align` を"
+    "overall_old_schema": "判定なし: この生成物はランダムコピー基準の導入前のものです（判定を得るには `emoalign align` を"
                           "再実行してください）",
     "overall_original_fail": "判定なし（統計が無効）で、元のチェック項目もクリアできません",
     "overall_no_pairing": "判定なし: ペアシャッフル帰無分布が無効だったため（--pairing-permutations 0）、ステップ (a) "
@@ -561,13 +649,74 @@ JA: dict[str, str] = {
     "numerics_matches": "感情語の一致率（最終トークンへのフォールバック数）: {detail}",
     "conclusion_line": "**{label}**: {icon} {text}。平均 overlap は {before} → {after}、最大Δ {max_delta} は "
                        "target 層 {layer}（{region}）です。",
-    "conclusion_summary": "語彙を超えて共有（(a)+(b)）されているのは{n}モデルペア中{passed}ペアです。感情特異的なセル"
+    "conclusion_summary": "語彙を超えて共有されている、つまり (a)+(b) を満たすのは{n}モデルペア中{passed}ペアです。感情特異的なセル"
                           "（3ステップすべて）を含むのは{n}ペア中{specific}ペアです。",
     "conclusion_untested": "どの入力にもランダムコピー基準が含まれていません。これらの数値だけでは、語彙を超えて共有された"
                            "構造は確認できません（無関係なランダム重みのモデル同士でも after > 0.1 になります）。",
     "provenance_line": "**{label}**: {date}、{versions}、データセット {dataset} `{hash}`",
     "same_dataset": "すべての入力は同じプロンプト集合（同じデータセットハッシュ）で計算されています。",
-    "different_datasets": "⚠️ 入力は{n}種類の異なるプロンプト集合を使っているため、数値は直接比較できません。",
+    "different_datasets": "入力は{n}種類の異なるプロンプト集合を使っているため、数値は直接比較できません。",
+    "h_findings": "主要な知見",
+    "h_find_generality": "1. モデルペア間の一般性",
+    "h_find_original": "2. 元の研究の基準とランダムコピー基準",
+    "h_find_emotion": "3. 感情特異性",
+    "h_find_layers": "4. 改善が最も大きい層",
+    "h_find_numerics": "5. 数値と信頼性",
+    "h_next_steps": "今後のステップ",
+    "pairs_join": "、",
+    "find_beyond": "**{pairs}** は語彙を超えた構造を共有しています。(a)+(b) を満たすのは{total}ペア中{n}ペアです。",
+    "find_beyond_none": "語彙を超えた構造を共有するペアはありません。{total}ペア中0ペアです。",
+    "find_not_beyond": "**{pairs}** では写像が対応を捉えますが、同じプロンプトを読む両モデルのランダム重みのコピーと"
+                       "同程度です。{total}ペア中{n}ペアです。",
+    "find_no_corr": "**{pairs}** では写像がモデル間の対応を捉えていません。{total}ペア中{n}ペアです。",
+    "find_untested": "**{pairs}** には判定に必要な統計がないため、判定はありません。{total}ペア中{n}ペアです。",
+    "find_original_none": "元の研究の基準である平均 after ≥ {threshold} を満たすペアは、{total}ペア中ひとつもありません。",
+    "find_original_unjudged": "元の研究の基準である平均 after ≥ {threshold} を満たすのは{total}ペア中{n_met}ペア"
+                              "（**{pairs}**）ですが、いずれもランダム重みのコピーとは比較していません。",
+    "find_original_rejected": "元の研究の基準である平均 after ≥ {threshold} を満たすのは{total}ペア中{n_met}ペアですが、"
+                              "そのうち{n_rejected}ペア（**{pairs}**）はランダムコピー基準で棄却されます。after > 0.1 "
+                              "だけで判断すると、これらを整合していると誤って判断していたことになります。",
+    "find_original_confirmed": "元の研究の基準である平均 after ≥ {threshold} を満たすのは{total}ペア中{n_met}ペアで、"
+                               "ランダム重みのコピーと比較したペアはすべてコピーも上回ります（**{pairs}**）。",
+    "find_specific_none": "感情特異的なセルをもつペアはありません。{total}ペア中0ペアです。共有されているものは感情による"
+                          "グループ分けに固有ではなく、ランダムなプロンプト群も同じように揃います。",
+    "find_specific": "**{pairs}** には感情特異的なセルがあります。3ステップすべてを満たすのは{n_cells}セル中"
+                     "{n_specific}セルです。",
+    "find_layers": "**{pairs}** の最大Δは {max_delta} で、target 層 {layer}、相対深さ {depth} にあります。これは"
+                   "{region}で、ピークの target 層は {peak_layers} です。",
+    "find_layers_none": "**{pairs}** では写像で改善する層がありません。すべての層で Δ ≤ 0 です。",
+    "find_numerics_clean": "すべての値が有限で、抽出した層はすべて結果に含まれています。",
+    "find_numerics_bad": "**{pairs}** には非有限値またはスキップされた層があります。数値の健全性の節を参照してください。"
+                         "数値は不完全です。",
+    "find_reliability_low": "**{pairs}** の split-half 信頼性は {threshold} 未満です。このプロンプト数ではサブスペースに"
+                            "ノイズが多く含まれます。",
+    "step_bounded": "**{pairs}**: `--metric bounded` を付けて `emoalign align` を再実行してください。legacy 指標の"
+                    "数値には判定がありません。",
+    "step_old": "**{pairs}**: キャッシュ済みの活性値に `emoalign align` を再実行して、3ステップの判定を得てください。",
+    "step_statistics": "**{pairs}**: `--permutations 200` で統計を有効にして再実行してください。統計がないと判定が"
+                       "ありません。",
+    "step_pairing": "**{pairs}**: `--pairing-permutations 50` でペアシャッフル帰無分布を有効にして再実行してください。"
+                    "ステップ (a) がありません。",
+    "step_baseline": "**{pairs}**: `--baseline-seeds 20` でランダムコピー基準を追加してください。共有された語彙の影響を"
+                     "排除できていません。",
+    "step_no_corr": "**{pairs}**: 写像が何も捉えていません。より多くのペアで学習し（`--profile extended`）、別の写像"
+                    "（`--map procrustes` または `--map cca`）と、すべての層ペア（`--layer-match grid`）を試してください。",
+    "step_not_beyond": "**{pairs}**: `--layer-match grid` と複数の k（`-k 2 4 8 16`）で、語彙以上のものを共有する層を"
+                       "探してください。対応させた層ではランダム重みのコピーと同程度です。",
+    "step_reliability": "**{pairs}**: `--profile extended` で感情ごとのプロンプトを増やしてください。split-half 信頼性"
+                        "が {threshold} 未満です。",
+    "step_numerics": "**{pairs}**: まず非有限値やスキップされた層を解消してください。たとえば `--dtype float32` を"
+                     "使います。判定は不完全な数値に基づいています。",
+    "step_control": "**{pairs}**: `--control untrained` で未学習コントロールを追加し、学習が何を加えているかを"
+                    "確認してください。",
+    "step_control_weak": "**{pairs}**: 未学習コントロールも同程度です。overlap を学習によるものと読む前に、別の層"
+                         "（`--layer-match grid`）を調べてください。",
+    "step_specificity": "**{pairs}**: 共有された構造は感情に固有ではありません。別のラベル集合（`--dataset`）で、どの"
+                        "グループ分けに従っているかを調べてください。",
+    "step_replicate": "**{pairs}**: 感情特異的なセルを、新しいプロンプト（`--dataset`）と別のシード（`--seed`）で"
+                      "再現してください。",
+    "step_k": "**{pairs}**: `-k 2 4 8 16` で、判定が k によらず成り立つかを確認してください。",
+    "step_none": "これらの結果から導かれる次のステップはありません。",
 }
 
 # the verdict words of emoalign.analysis.verdict (and the report's "old artifact"), in Japanese
@@ -578,7 +727,7 @@ VERDICTS_JA: dict[str, str] = {
     "correspondence; vocabulary not ruled out (no baseline)": "対応あり・語彙の影響を排除できず（基準なし）",
     "not tested": "未検定",
     "no verdict (legacy metric)": "判定なし（legacy 指標）",
-    "no verdict (old artifact)": "判定なし（旧形式の成果物）",
+    "no verdict (old artifact)": "判定なし（旧形式の生成物）",
 }
 _LAYER_VERDICTS_JA: tuple[tuple[str, str], ...] = (
     (r"(\d+) of (\d+) beyond vocabulary", "{1}セル中{0}セルが語彙を超える"),

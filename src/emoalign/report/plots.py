@@ -1,14 +1,20 @@
-"""Figures of alignment results: PNG files drawn with matplotlib's Agg canvas (no pyplot, no GUI).
+"""Figures of alignment results, drawn with matplotlib's Agg canvas (no pyplot, no GUI): a PNG at
+200 dpi (embedded in the HTML reports) with an SVG beside it, and a PDF on request
+(:data:`FIGURE_FORMATS`). Every file is byte-identical across reruns (no dates, a fixed SVG hash salt).
 
+Figure text follows the report's language: Japanese needs a CJK font that matplotlib can find
+(Debian: ``fonts-noto-cjk``); without one, Japanese reports get English figures, never boxes.
 matplotlib is optional (``pip install 'emoalign[plots]'``): :func:`matplotlib_missing` says why
-figures cannot be drawn, and reports are then written without them. Axis labels stay in English
-(the default fonts carry no Japanese glyphs); captions come from :mod:`emoalign.report.i18n`.
+figures cannot be drawn, and reports are then written without them. Captions come from
+:mod:`emoalign.report.i18n`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,8 +30,79 @@ from emoalign.report.compare import (
     layer_profile,
     pair_verdict,
 )
+from emoalign.errors import EmoalignError
+from emoalign.report.figure_text import figure_text
+from emoalign.report.i18n import strings
 from emoalign.results import AlignmentResult
 from emoalign.storage import atomic_write
+
+FIGURE_FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
+DEFAULT_FIGURE_FORMATS: tuple[str, ...] = ("png", "svg")
+PNG_DPI = 200
+SVG_HASH_SALT = "emoalign"  # SVG element ids from a fixed salt: reruns write identical files
+CJK_FONTS: tuple[str, ...] = ("Noto Sans CJK JP", "Noto Sans JP", "IPAexGothic", "IPAGothic", "Hiragino Sans",
+                              "Yu Gothic", "Meiryo", "TakaoGothic", "VL Gothic", "Source Han Sans JP",
+                              "Noto Sans CJK SC")
+_CJK_FILE = re.compile(r"(NotoSansCJK|NotoSansJP|SourceHanSans|ipaexg|ipag|Takao|VL-Gothic)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class FigureOptions:
+    """How figures are written: the report's language (figure text) and the file formats (PNG first)."""
+
+    lang: str = "en"
+    formats: tuple[str, ...] = DEFAULT_FIGURE_FORMATS
+
+
+def parse_figure_formats(value: str | Sequence[str]) -> tuple[str, ...]:
+    """``"png,svg,pdf"`` (or a list) -> ``("png", "svg", "pdf")``: known formats only, PNG always
+    included and first (the reports embed it)."""
+    items = value.split(",") if isinstance(value, str) else [part for v in value for part in str(v).split(",")]
+    wanted = [item.strip().lower().lstrip(".") for item in items if item.strip()]
+    unknown = sorted(set(wanted) - set(FIGURE_FORMATS))
+    if unknown:
+        raise EmoalignError(f"--figure-formats {','.join(unknown)}: unknown (use {', '.join(FIGURE_FORMATS)})")
+    return tuple(dict.fromkeys(["png", *wanted]))
+
+
+@functools.lru_cache(maxsize=1)
+def cjk_font() -> str | None:
+    """The name of a Japanese-capable font matplotlib can use (Noto Sans CJK JP first), registering an
+    installed one its font cache does not know yet; None when none is installed."""
+    from matplotlib import font_manager
+
+    def known() -> str | None:
+        names = {font.name for font in font_manager.fontManager.ttflist}
+        return next((name for name in CJK_FONTS if name in names), None)
+
+    name = known()
+    if name is None:
+        for path in sorted(font_manager.findSystemFonts()):
+            if _CJK_FILE.search(path) and "Mono" not in path and "Bold" not in path and "Serif" not in path:
+                with contextlib.suppress(Exception):  # an unreadable font file is skipped
+                    font_manager.fontManager.addfont(path)
+        name = known()
+    return name
+
+
+def figure_lang(lang: str) -> str:
+    """The language figure text can be written in: ``lang``, or English for Japanese without a CJK font."""
+    return "ja" if lang == "ja" and cjk_font() is not None else "en"
+
+
+@contextlib.contextmanager
+def figure_style(lang: str) -> Iterator[None]:
+    """matplotlib settings of every figure: the CJK font first for Japanese, a fixed SVG hash salt,
+    text as paths in SVG (the file renders without the font)."""
+    import matplotlib
+
+    font = cjk_font() if lang == "ja" else None
+    family = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
+    with matplotlib.rc_context({"font.family": family, "svg.hashsalt": SVG_HASH_SALT, "svg.fonttype": "path",
+                                "axes.unicode_minus": lang != "ja"}):
+        yield
+
+
 
 
 @dataclass(frozen=True)
@@ -69,12 +146,27 @@ def _new_figure(width: float = 6.4, height: float = 4.0):
     return fig
 
 
-def _save(fig, path: Path) -> Path:
+METADATA: dict[str, dict[str, None]] = {
+    "png": {"Software": None},
+    "svg": {"Date": None},
+    "pdf": {"CreationDate": None, "ModDate": None},
+}
+
+
+def figure_siblings(path: Path, formats: Sequence[str]) -> list[Path]:
+    """The files of one figure: the PNG ``path`` and, beside it, one file per other format."""
+    return [path.with_suffix(f".{fmt}") for fmt in dict.fromkeys(["png", *formats])]
+
+
+def _save(fig, path: Path, formats: Sequence[str] = DEFAULT_FIGURE_FORMATS) -> Path:
+    """Write ``fig`` as ``path`` (PNG, :data:`PNG_DPI`) and its siblings in ``formats``, atomically and
+    without dates; returns the PNG's path."""
     fig.tight_layout()
-    return atomic_write(
-        path, lambda tmp: fig.savefig(tmp, format="png", bbox_inches="tight", pad_inches=0.1,
-                                      metadata={"Software": None}),
-    )
+    for target in figure_siblings(path, formats):
+        fmt = target.suffix.lstrip(".")
+        atomic_write(target, lambda tmp, fmt=fmt: fig.savefig(
+            tmp, format=fmt, dpi=PNG_DPI, bbox_inches="tight", pad_inches=0.1, metadata=METADATA[fmt]))
+    return path
 
 
 def _legend_below(ax, ncol: int = 2) -> None:
@@ -108,10 +200,13 @@ def _integer_ticks(ax) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def plot_overlap_profile(profile: pd.DataFrame, title: str, path: Path, *, metric: str = "bounded") -> Path:
+def plot_overlap_profile(profile: pd.DataFrame, title: str, path: Path, *, metric: str = "bounded",
+                         opts: FigureOptions = FigureOptions()) -> Path:
     """Overlap before/after against the source layer, with the random-copy band (the copies' mean …
     their one-sided 95 % prediction bound), the CI of the layer mean and the chance level when present
-    (see :func:`overlap_bands`). Grid results: the best target layer per source layer."""
+    (see :func:`overlap_bands`). Grid results: the best target layer per source layer. The chance line
+    is drawn above 'before' (they often coincide) and the legend sits below the axes."""
+    t = functools.partial(figure_text, opts.lang)
     if profile.duplicated("layer").any():
         profile = profile.loc[profile.groupby("layer")["after"].idxmax()]
     profile = profile.sort_values("layer")
@@ -123,32 +218,32 @@ def plot_overlap_profile(profile: pd.DataFrame, title: str, path: Path, *, metri
     if bands["copies"]:
         bound = _column(profile, "baseline_overlap_bound")
         low = _column(profile, "baseline_overlap_mean") if has_column(profile, "baseline_overlap_mean") else bound
-        ax.fill_between(x, low, bound, color="0.55", alpha=0.3, lw=0,
-                        label="random-weight copies: mean … 95% prediction bound")
+        ax.fill_between(x, low, bound, color="0.55", alpha=0.3, lw=0, label=t("copies_band"))
         ax.plot(x, bound, color="0.45", lw=1)
     if bands["ci"]:
         ax.fill_between(x, _column(profile, "ci_low"), _column(profile, "ci_high"), color="C1", alpha=0.2, lw=0,
-                        label="after: 95% CI of the layer mean")
-    ax.plot(x, _column(profile, "before"), marker="o", color="C0", label="before")
-    ax.plot(x, after, marker="o", color="C1", label="after")
-    if bands["chance"]:
-        ax.plot(x, _column(profile, "chance"), ls="--", color="k", lw=1, label="chance k/d")
-    ax.set_xlabel("source layer")
-    ax.set_ylabel(f"overlap ({metric})")
+                        label=t("ci_band"))
+    ax.plot(x, _column(profile, "before"), marker="o", mfc="white", color="C0", lw=1.5, zorder=2,
+            label=t("before"))
+    ax.plot(x, after, marker="o", color="C1", zorder=3, label=t("after"))
+    if bands["chance"]:  # above 'before', which often lies on it
+        ax.plot(x, _column(profile, "chance"), ls=(0, (4, 2)), color="k", lw=1.2, zorder=4, label=t("chance"))
+    ax.set_xlabel(t("source_layer"))
+    ax.set_ylabel(t("overlap_metric", metric=metric))
     ax.set_ylim(bottom=0)
     if metric == "bounded":
         ax.set_ylim(top=min(1.05, max(ax.get_ylim()[1], 0.1)))
-    ax.set_title(title + ("" if not bands["no_baseline"] else "\n(no random-copy baseline in this artifact)"),
-                 fontsize=10)
+    ax.set_title(title + ("" if not bands["no_baseline"] else "\n" + t("no_baseline")), fontsize=10)
     _integer_ticks(ax)
     _legend_below(ax)
-    return _save(fig, path)
+    return _save(fig, path, opts.formats)
 
 
 def plot_k_profile(k_profile: pd.DataFrame, title: str, path: Path, *, chosen_k: int | None = None,
-                   d_source: int | None = None) -> Path:
+                   d_source: int | None = None, opts: FigureOptions = FigureOptions()) -> Path:
     """The verdict as a curve over k: mean overlap after the map and the random-weight copies (mean …
     95 % prediction bound) against k, and the share of cells beyond vocabulary against k."""
+    t = functools.partial(figure_text, opts.lang)
     table = k_profile.sort_values("k")
     k = table["k"].to_numpy(dtype=np.float64)
     baseline = has_column(table, "baseline_overlap_bound")
@@ -156,20 +251,20 @@ def plot_k_profile(k_profile: pd.DataFrame, title: str, path: Path, *, chosen_k:
     ax = fig.add_subplot(1, 2 if baseline else 1, 1)
     if baseline:
         ax.fill_between(k, _column(table, "baseline_overlap_mean"), _column(table, "baseline_overlap_bound"),
-                        color="0.55", alpha=0.3, lw=0, label="random-weight copies: mean … 95% bound")
+                        color="0.55", alpha=0.3, lw=0, label=t("copies_band_short"))
         ax.plot(k, _column(table, "baseline_overlap_bound"), color="0.45", lw=1)
-    ax.plot(k, _column(table, "mean_overlap_after"), marker="o", color="C1", label="mean overlap after")
+    ax.plot(k, _column(table, "mean_overlap_after"), marker="o", color="C1", label=t("mean_overlap_after"))
     if d_source:
-        ax.plot(k, k / float(d_source), ls="--", color="k", lw=1, label="chance k/d")
+        ax.plot(k, k / float(d_source), ls=(0, (4, 2)), color="k", lw=1.2, zorder=4, label=t("chance"))
     if chosen_k is not None:
         ax.axvline(chosen_k, color="0.7", ls=":", lw=1)
     ax.set_xscale("log", base=2)
     ax.set_xticks(k, [str(int(v)) for v in k])
     ax.minorticks_off()
     ax.set_ylim(0, min(1.05, max(ax.get_ylim()[1], 0.1)))
-    ax.set_xlabel("k (PCA components)")
-    ax.set_ylabel("mean overlap (bounded)")
-    ax.set_title("overlap vs k", fontsize=9)
+    ax.set_xlabel(t("k_axis"))
+    ax.set_ylabel(t("mean_overlap_bounded"))
+    ax.set_title(t("overlap_vs_k"), fontsize=9)
     _legend_below(ax, ncol=1)
     if baseline:
         ax2 = fig.add_subplot(1, 2, 2)
@@ -180,19 +275,21 @@ def plot_k_profile(k_profile: pd.DataFrame, title: str, path: Path, *, chosen_k:
         for x, value in zip(positions, share):
             if np.isfinite(value):
                 ax2.text(x, value + 0.02, f"{value:.0%}", ha="center", va="bottom", fontsize=8)
-        ax2.set_xticks(positions, [str(int(v)) + (" (chosen)" if chosen_k is not None and int(v) == int(chosen_k)
+        ax2.set_xticks(positions, [str(int(v)) + (t("chosen") if chosen_k is not None and int(v) == int(chosen_k)
                                                   else "") for v in k], fontsize=8)
         ax2.set_ylim(0, 1.15)
-        ax2.set_xlabel("k (PCA components)")
-        ax2.set_ylabel("share of cells beyond vocabulary")
-        ax2.set_title("beyond vocabulary (BH across cells) vs k", fontsize=9)
+        ax2.set_xlabel(t("k_axis"))
+        ax2.set_ylabel(t("share_beyond"))
+        ax2.set_title(t("beyond_vs_k"), fontsize=9)
     fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return _save(fig, path, opts.formats)
 
 
-def plot_relative_depth(profiles: Sequence[tuple[str, pd.DataFrame]], path: Path) -> Path:
+def plot_relative_depth(profiles: Sequence[tuple[str, pd.DataFrame]], path: Path, *,
+                        opts: FigureOptions = FigureOptions()) -> Path:
     """After-map overlap of every model against the target layer's relative depth (dotted: each
     model's random-copy bound)."""
+    t = functools.partial(figure_text, opts.lang)
     fig = _new_figure(6.4, 4.6)
     ax = fig.add_subplot()
     for i, (label, profile) in enumerate(profiles):
@@ -207,115 +304,175 @@ def plot_relative_depth(profiles: Sequence[tuple[str, pd.DataFrame]], path: Path
         ax.axvline(edge, color="0.8", lw=0.8)
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(bottom=0)
-    ax.set_xlabel("relative depth of the target layer (layer / (n_layers - 1))")
-    ax.set_ylabel("overlap after map")
-    ax.set_title("All models on relative depth (dotted: random-copy 95% bound)", fontsize=10)
+    ax.set_xlabel(t("rel_depth_axis"))
+    ax.set_ylabel(t("overlap_after_map"))
+    ax.set_title(t("rel_depth_title"), fontsize=10)
     _legend_below(ax, ncol=3)
-    return _save(fig, path)
+    return _save(fig, path, opts.formats)
 
 
-def plot_layer_grid(profile: pd.DataFrame, title: str, path: Path) -> Path:
-    """Heatmap of the after-map overlap over source layer × target layer."""
+def grid_centre(profile: pd.DataFrame) -> tuple[float, str]:
+    """Where the grid heatmap's diverging colour scale is white: the random-weight copies' mean
+    overlap when the artifact has them, else the chance level k/d (NaN when neither)."""
+    for column, name in (("baseline_overlap_mean", "centre_copies"), ("chance", "centre_chance")):
+        if has_column(profile, column):
+            return float(np.nanmean(_column(profile, column))), name
+    return float("nan"), ""
+
+
+def significance_marks(profile: pd.DataFrame) -> pd.DataFrame:
+    """Per layer pair: ``"**"`` when every emotion is beyond vocabulary, ``"*"`` when some are, ``""``
+    otherwise (BH across cells, the verdict's step b); all empty without the step counts."""
+    if "n_beyond_vocabulary" not in profile or "n_cells" not in profile:
+        return profile.assign(mark="")[["layer", "target_layer", "mark"]]
+    n = pd.to_numeric(profile["n_beyond_vocabulary"], errors="coerce").fillna(0).to_numpy()
+    total = pd.to_numeric(profile["n_cells"], errors="coerce").fillna(0).to_numpy()
+    marks = np.where((n > 0) & (n >= total), "**", np.where(n > 0, "*", ""))
+    return profile.assign(mark=marks)[["layer", "target_layer", "mark"]]
+
+
+def plot_layer_grid(profile: pd.DataFrame, title: str, path: Path, *, alpha: float = 0.05,
+                    opts: FigureOptions = FigureOptions()) -> Path:
+    """Heatmap of the after-map overlap over source layer × target layer on a diverging scale that is
+    white at the random-weight copies' mean (else at chance): red beats it, blue falls below. Stars mark
+    layer pairs beyond vocabulary (:func:`significance_marks`); tick labels thin out on large grids."""
+    from matplotlib.colors import Normalize, TwoSlopeNorm
+
+    t = functools.partial(figure_text, opts.lang)
     grid = profile.pivot_table(index="layer", columns="target_layer", values="after", aggfunc="mean")
-    fig = _new_figure(6.4, 4.8)
+    marks = significance_marks(profile).pivot_table(index="layer", columns="target_layer", values="mark",
+                                                    aggfunc="first").reindex(index=grid.index, columns=grid.columns)
+    values = grid.to_numpy(dtype=np.float64)
+    n_rows, n_cols = values.shape
+    fig = _new_figure(min(12.0, max(6.4, 0.45 * n_cols + 2.5)), min(10.0, max(4.8, 0.4 * n_rows + 2.0)))
     ax = fig.add_subplot()
-    image = ax.imshow(grid.to_numpy(dtype=np.float64), aspect="auto", origin="lower", cmap="viridis")
-    ax.set_xticks(range(grid.shape[1]), [str(c) for c in grid.columns], fontsize=7)
-    ax.set_yticks(range(grid.shape[0]), [str(r) for r in grid.index], fontsize=7)
-    if grid.size <= 144:
-        for (i, j), value in np.ndenumerate(grid.to_numpy(dtype=np.float64)):
-            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color="w")
-    ax.set_xlabel("target layer")
-    ax.set_ylabel("source layer")
+    centre, centre_name = grid_centre(profile)
+    top = max(1.0, float(np.nanmax(values))) if np.isfinite(values).any() else 1.0
+    norm = TwoSlopeNorm(vmin=0.0, vcenter=centre, vmax=top) if 0.0 < centre < top else Normalize(0.0, top)
+    image = ax.imshow(values, aspect="auto", origin="lower", cmap="RdBu_r", norm=norm)
+    size = 8 if max(n_rows, n_cols) <= 16 else 6
+    x_step, y_step = max(1, n_cols // 24), max(1, n_rows // 24)
+    ax.set_xticks(range(0, n_cols, x_step), [str(c) for c in grid.columns[::x_step]], fontsize=size)
+    ax.set_yticks(range(0, n_rows, y_step), [str(r) for r in grid.index[::y_step]], fontsize=size)
+    annotate = values.size <= 144
+    for (i, j), value in np.ndenumerate(values):
+        star = marks.iat[i, j] if isinstance(marks.iat[i, j], str) else ""
+        if not np.isfinite(value) or not (annotate or star):
+            continue
+        dark = abs(norm(value) - 0.5) > 0.3  # white text on saturated colours
+        ax.text(j, i, f"{value:.2f}{star}" if annotate else star, ha="center", va="center", fontsize=size - 1,
+                color="white" if dark else "black")
+    ax.set_xlabel(t("target_layer"))
+    ax.set_ylabel(t("source_layer"))
     ax.set_title(title, fontsize=10)
-    fig.colorbar(image, ax=ax, label="overlap after map")
-    return _save(fig, path)
+    label = (t("grid_colorbar", centre_name=t(centre_name), centre=f"{centre:.3f}") if centre_name
+             else t("overlap_after_map"))
+    fig.colorbar(image, ax=ax, label=label)
+    if (marks == "*").any().any() or (marks == "**").any().any():
+        ax.annotate(t("grid_marks", alpha=alpha), xy=(0, -0.16), xycoords="axes fraction", fontsize=8,
+                    va="top")
+    return _save(fig, path, opts.formats)
 
 
-def plot_k_sweep(table: pd.DataFrame, title: str, path: Path) -> Path:
+def plot_k_sweep(table: pd.DataFrame, title: str, path: Path, *, opts: FigureOptions = FigureOptions()) -> Path:
     """Mean overlap against k for one pair (before, after, the copies' 95 % bound, chance)."""
+    t = functools.partial(figure_text, opts.lang)
     fig = _new_figure(6.4, 4.4)
     ax = fig.add_subplot()
-    ax.plot(table["k"], table["mean_before"], marker="o", label="mean before")
-    ax.plot(table["k"], table["mean_after"], marker="o", label="mean after")
+    ax.plot(table["k"], table["mean_before"], marker="o", mfc="white", label=t("mean_before"))
+    ax.plot(table["k"], table["mean_after"], marker="o", label=t("mean_after"))
     if has_column(table, "baseline_overlap_bound"):
-        ax.plot(table["k"], table["baseline_overlap_bound"], marker="s", ls=":", color="0.4",
-                label="random-copy 95% bound")
-    ax.plot(table["k"], table["chance"], ls="--", color="k", lw=1, label="chance k/d")
+        ax.plot(table["k"], table["baseline_overlap_bound"], marker="s", ls=":", color="0.4", label=t("copies_bound"))
+    ax.plot(table["k"], table["chance"], ls=(0, (4, 2)), color="k", lw=1.2, zorder=4, label=t("chance"))
     ax.set_xticks(table["k"].to_numpy())
-    ax.set_xlabel("k (PCA components)")
-    ax.set_ylabel("mean overlap")
+    ax.set_xlabel(t("k_axis"))
+    ax.set_ylabel(t("mean_overlap"))
     ax.set_ylim(bottom=0)
     ax.set_title(title, fontsize=10)
     _legend_below(ax)
-    return _save(fig, path)
+    return _save(fig, path, opts.formats)
 
 
-def plot_explained_variance(ev: pd.DataFrame, title: str, path: Path, names: tuple[str, str]) -> Path:
+def plot_explained_variance(ev: pd.DataFrame, title: str, path: Path, names: tuple[str, str], *,
+                            opts: FigureOptions = FigureOptions()) -> Path:
     """Explained variance of the k components (summed over k, mean over emotions) per layer."""
+    t = functools.partial(figure_text, opts.lang)
     grid = bool(ev.duplicated("layer").any())
     src = ev.drop_duplicates("layer").sort_values("layer")
     tgt = ev.drop_duplicates("target_layer").sort_values("target_layer") if grid else src
     fig = _new_figure()
     ax = fig.add_subplot()
-    ax.plot(src["layer"], src["source"], marker="o", label=f"source: {names[0]}")
+    ax.plot(src["layer"], src["source"], marker="o", label=t("source_model", name=names[0]))
     ax.plot(tgt["target_layer"] if grid else tgt["layer"], tgt["target"], marker="o",
-            label=f"target: {names[1]}" + ("" if grid else " (at the matched layer)"))
+            label=t("target_model" if grid else "target_model_matched", name=names[1]))
     ax.set_ylim(0, 1.02)
     _integer_ticks(ax)
-    ax.set_xlabel("layer" if grid else "source layer")
-    ax.set_ylabel("explained variance ratio (sum over k)")
+    ax.set_xlabel(t("layer" if grid else "source_layer"))
+    ax.set_ylabel(t("explained_variance"))
     ax.set_title(title, fontsize=10)
     _legend_below(ax, ncol=1)
-    return _save(fig, path)
+    return _save(fig, path, opts.formats)
 
 
 def pair_figures(
     result: AlignmentResult, folder: Path, *, label: str | None = None, profile: pd.DataFrame | None = None,
-    prefix: str = "",
+    prefix: str = "", opts: FigureOptions = FigureOptions(),
 ) -> list[FigureFile]:
     """Per-pair figures: overlap vs layer, the verdict vs k (when the artifact has a k profile and a
-    verdict), explained variance, and the layer grid for grid results."""
-    label = label or result.pair_name
-    profile = layer_profile(result) if profile is None else profile
+    verdict), explained variance, and the layer grid for grid results. Figure text in ``opts.lang``
+    (English where no CJK font is installed)."""
+    opts = FigureOptions(figure_lang(opts.lang), opts.formats)
+    with figure_style(opts.lang):
+        return _pair_figures(result, folder, label or result.pair_name,
+                             layer_profile(result) if profile is None else profile, prefix, opts)
+
+
+def _pair_figures(result: AlignmentResult, folder: Path, label: str, profile: pd.DataFrame, prefix: str,
+                  opts: FigureOptions) -> list[FigureFile]:
     stem = f"{prefix}{slug(label)}"
     metric = str(result.config.get("metric", "bounded"))
     title = f"{result.source['name']} vs {label}"
-    verdict = pair_verdict(result)
+    verdict = strings(opts.lang).verdict(pair_verdict(result))
     files = [FigureFile("overlap", plot_overlap_profile(profile, f"{title} — {verdict}", folder / f"{stem}_overlap.png",
-                                                        metric=metric),
+                                                        metric=metric, opts=opts),
                         label, {"metric": metric, **overlap_bands(profile, metric)})]
     k_profile = getattr(result, "k_profile", None)
     if metric == "bounded" and isinstance(k_profile, pd.DataFrame) and has_column(k_profile, "mean_overlap_after"):
-        path = plot_k_profile(k_profile, f"{title}: verdict vs k", folder / f"{stem}_k_profile.png",
-                              chosen_k=result.config.get("n_components"), d_source=result.source.get("d_model"))
+        path = plot_k_profile(k_profile, figure_text(opts.lang, "verdict_vs_k", title=title),
+                              folder / f"{stem}_k_profile.png", chosen_k=result.config.get("n_components"),
+                              d_source=result.source.get("d_model"), opts=opts)
         kind = "k_profile" if has_column(k_profile, "baseline_overlap_bound") else "k_profile_no_baseline"
         files.append(FigureFile(kind, path, label))
     if result.config.get("layer_match") == "grid" and profile["target_layer"].nunique() > 1:
-        files.append(FigureFile("layer_grid", plot_layer_grid(profile, title, folder / f"{stem}_layer_grid.png"),
-                                label))
+        alpha = float(result.config.get("alpha", 0.05))
+        path = plot_layer_grid(profile, title, folder / f"{stem}_layer_grid.png", alpha=alpha, opts=opts)
+        files.append(FigureFile("layer_grid", path, label, {"alpha": alpha}))
     ev = explained_variance_profile(result)
     if np.isfinite(ev[["source", "target"]].to_numpy(dtype=np.float64)).any():
         names = (str(result.source["name"]), str(result.target["name"]))
-        path = plot_explained_variance(ev, title, folder / f"{stem}_explained_variance.png", names)
+        path = plot_explained_variance(ev, title, folder / f"{stem}_explained_variance.png", names, opts=opts)
         files.append(FigureFile("explained_variance", path, label, {"k": result.config.get("n_components")}))
     return files
 
 
-def comparison_figures(comparison: Comparison, folder: Path) -> tuple[dict[str, list[FigureFile]], list[FigureFile]]:
+def comparison_figures(comparison: Comparison, folder: Path, *,
+                       opts: FigureOptions = FigureOptions()) -> tuple[dict[str, list[FigureFile]], list[FigureFile]]:
     """Per-model figures (by label) and the comparison figures (relative depth overlay, k-sweeps)."""
     per_model: dict[str, list[FigureFile]] = {}
     for i, entry in enumerate(comparison.entries):
         per_model[entry.label] = pair_figures(entry.result, folder, label=entry.label, profile=entry.profile,
-                                              prefix=f"{i + 1:02d}_")
-    overall = [FigureFile(
-        "relative_depth",
-        plot_relative_depth([(e.label, e.profile) for e in comparison.entries], folder / "relative_depth.png"),
-    )]
-    for n, group in enumerate(comparison.k_groups):
-        first = comparison.entries[group[0]].result
-        pair = f"{first.source['name']} vs {first.target['name']}"
-        path = plot_k_sweep(k_sweep_table(comparison, group), f"k-sweep: {pair}",
-                            folder / f"k_sweep_{n + 1:02d}_{slug(pair)}.png")
-        overall.append(FigureFile("k_sweep", path, "", {"pair": pair}))
+                                              prefix=f"{i + 1:02d}_", opts=opts)
+    opts = FigureOptions(figure_lang(opts.lang), opts.formats)
+    with figure_style(opts.lang):
+        overall = [FigureFile(
+            "relative_depth",
+            plot_relative_depth([(e.label, e.profile) for e in comparison.entries], folder / "relative_depth.png",
+                                opts=opts),
+        )]
+        for n, group in enumerate(comparison.k_groups):
+            first = comparison.entries[group[0]].result
+            pair = f"{first.source['name']} vs {first.target['name']}"
+            path = plot_k_sweep(k_sweep_table(comparison, group), figure_text(opts.lang, "k_sweep", pair=pair),
+                                folder / f"k_sweep_{n + 1:02d}_{slug(pair)}.png", opts=opts)
+            overall.append(FigureFile("k_sweep", path, "", {"pair": pair}))
     return per_model, overall

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from emoalign.report.document import md
+from emoalign.report.marks import WARN, mark
 from emoalign.results import AlignmentResult
 from emoalign.storage import atomic_write, write_text_atomic
 
@@ -251,7 +252,7 @@ def render_markdown_report(
     ]
     note = schema_note(T, entry)
     if note:
-        lines += [f"⚠️ {note}", ""]
+        lines += [f"{mark(WARN)} {note}", ""]
     k_table = k_profile_block(T, entry)
     if k_table is not None:
         lines += ["## Verdict against k", "", to_markdown([k_table]).rstrip(), ""]

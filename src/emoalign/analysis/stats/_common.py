@@ -9,15 +9,20 @@ from dataclasses import fields
 from typing import Any, TypeVar
 
 import numpy as np
+from scipy.linalg import lapack as _lapack
 
-from emoalign.analysis.maps import _thin_svd
-from emoalign.analysis.subspace import _check_k
-from emoalign.analysis.vectors import _as_matrix, _where
+from emoalign.analysis.linalg import thin_svd as _thin_svd
+from emoalign.analysis.subspace import EmotionSubspace, fit_subspace
+from emoalign.analysis.validation import as_matrix as _as_matrix
+from emoalign.analysis.validation import where as _where
+from emoalign.analysis.validation import check_k as _check_k
 from emoalign.errors import EmoalignError
 
 _EPS = np.finfo(np.float64).eps
 _TIE_TOL = 1e-12  # null values within this of the observed one count as ties (>=), conservatively
 _CHUNK = 512  # batch size of the stacked PCAs (memory: chunk * n * r floats)
+# smallest / largest eigenvalue of A A^T (cond(A) < 1e4) above which A is orthonormalised through A A^T
+_WELL_CONDITIONED = 1e-8
 
 SPECIFIC = "emotion-specific"
 NOT_DISTINGUISHABLE = "not distinguishable from null"
@@ -206,6 +211,22 @@ SOURCE_CACHE = ResampleCache(max_bytes=512 * 2**20)
 PAIR_CACHE = ResampleCache(max_bytes=64 * 2**20)
 
 
+def cached_subspace(X: np.ndarray, k: int, cache: ResampleCache, context: str = "") -> EmotionSubspace:
+    """``fit_subspace(X, k)`` through ``cache``, bit for bit: the cached fit keeps every component
+    (one SVD serves any k, so the alignment's fit and the pairing null's share it) and is truncated."""
+    n, d = X.shape
+    full = min(n - 1, d)
+    if full < k:  # let fit_subspace name the problem
+        return fit_subspace(X, k, context=context)
+
+    def fit() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        sub = fit_subspace(X, full, context=context)
+        return sub.basis, sub.explained_variance_ratio, sub.mean
+
+    basis, ratio, mean = cache.get(content_key("subspace", X), fit)
+    return EmotionSubspace(basis[:k], ratio[:k], mean, n)
+
+
 # ----------------------------------------------------------------------------------------------
 # reduced-coordinate kernels
 
@@ -229,6 +250,55 @@ def _image_span(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return U * s, Vt
 
 
+def _top_k_eigh(G: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k eigenpairs of every symmetric (m, m) slice of G (B, m, m): values (B, k) and vectors
+    (B, m, k), both in decreasing order of the eigenvalue.
+
+    Per slice, LAPACK as ``np.linalg.eigh`` starts (tridiagonal reduction, dsytrd), then only what
+    the top k need: every eigenvalue of the tridiagonal matrix (dsterf), inverse iteration for the
+    top k (dstein) and their back-transformation (dormqr). A full eigh also computes and
+    back-transforms the m - k vectors nobody reads: about twice the work at m = 70. Every slice is
+    checked (residual and orthogonality within ``64 m eps`` of the largest eigenvalue); any that
+    fails, or where LAPACK reports a failure, is recomputed by ``np.linalg.eigh``.
+    """
+    B, m, _ = G.shape
+    values = np.zeros((B, k))  # slices left at zero fail the check below and are redone
+    vectors = np.zeros((B, m, k))
+    block = np.ones(m, dtype=np.int32)  # dstein: every eigenvalue in the one block 1 .. m
+    split = np.zeros(m, dtype=np.int32)
+    split[0] = m
+    redo: list[int] = []
+    for b in range(B):
+        # G[b] is symmetric: its transpose is the same matrix, already in the Fortran order LAPACK reads
+        a, d, e, tau, info = _lapack.dsytrd(G[b].T, lower=1)
+        ev, info_ev = _lapack.dsterf(d, e)
+        if info or info_ev:
+            redo.append(b)
+            continue
+        top = ev[m - k :]
+        z, info = _lapack.dstein(d, e, top, block, split)
+        if info:
+            redo.append(b)
+            continue
+        # Q = H(1) ... H(m-1) leaves the first coordinate alone; the reflectors sit below the subdiagonal of a
+        vectors[b, 0] = z[0]
+        vectors[b, 1:], _, info = _lapack.dormqr("L", "N", a[1:, :-1], tau, z[1:], max(1, 64 * k))
+        values[b] = top
+        if info:
+            redo.append(b)
+    scale = np.abs(values).max(axis=1)
+    tol = 64 * m * _EPS
+    residual = np.linalg.norm(G @ vectors - vectors * values[:, None, :], axis=1).max(axis=1)
+    gram = np.swapaxes(vectors, 1, 2) @ vectors
+    orthogonal = np.abs(gram - np.eye(k)).max(axis=(1, 2))
+    failed = (residual > tol * scale) | (orthogonal > tol) | ~np.isfinite(residual)
+    redo = sorted(set(redo) | set(np.flatnonzero(failed).tolist()))
+    if redo:
+        w, v = np.linalg.eigh(G[redo])
+        values[redo], vectors[redo] = w[:, m - k :], v[:, :, m - k :]
+    return values[:, ::-1], vectors[:, :, ::-1]
+
+
 def _top_k_rows(Xc: np.ndarray, k: int) -> np.ndarray:
     """Top-k right singular directions of every (m, r) slice of Xc (B, m, r) -> (B, k, r).
 
@@ -238,14 +308,11 @@ def _top_k_rows(Xc: np.ndarray, k: int) -> np.ndarray:
     """
     m, r = Xc.shape[1:]
     if m <= r:
-        w, v = np.linalg.eigh(Xc @ np.swapaxes(Xc, 1, 2))
-        w = w[:, ::-1][:, :k]
-        v = v[:, :, ::-1][:, :, :k]
+        w, v = _top_k_eigh(Xc @ np.swapaxes(Xc, 1, 2), k)
         basis = (np.swapaxes(v, 1, 2) @ Xc) / np.sqrt(np.clip(w, 1e-300, None))[:, :, None]
     else:
-        w, v = np.linalg.eigh(np.swapaxes(Xc, 1, 2) @ Xc)
-        w = w[:, ::-1][:, :k]
-        basis = np.ascontiguousarray(np.swapaxes(v[:, :, ::-1][:, :, :k], 1, 2))
+        w, v = _top_k_eigh(np.swapaxes(Xc, 1, 2) @ Xc, k)
+        basis = np.ascontiguousarray(np.swapaxes(v, 1, 2))
     top = w[:, :1]
     weak = np.flatnonzero(np.any(w <= 1e-6 * top, axis=1) | (top[:, 0] <= 0))
     if weak.size:
@@ -259,12 +326,61 @@ def _pca_batched(X: np.ndarray, k: int) -> np.ndarray:
     return _top_k_rows(X - X.mean(axis=1, keepdims=True), k)
 
 
+def _pca_weighted_rows(C: np.ndarray, cols: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
+    """Top-k centred-PCA directions of weighted row sets -> (B, k, r), orthonormal rows: set b holds
+    the distinct rows ``C[cols[b]]`` (cols: (B, m)) with multiplicities ``weights[b]``.
+
+    The Gram matrix of a set, ``sqrt(w_i w_j) (x_i - mean).(x_j - mean)``, is read off the Gram matrix
+    of all rows once centred on their overall mean (so the per-set centring cancels little), instead
+    of gathering, centring and multiplying the (m, r) rows of every set; the directions are then
+    ``sqrt(w)^T v (X - mean) / sqrt(lambda)``, one (k, N) @ (N, r) product per set.
+    """
+    B, m = cols.shape
+    N, r = C.shape
+    n = weights.sum(axis=1)
+    if m > r:  # the covariance (r x r) is the smaller matrix
+        X = C[cols]
+        mean = np.einsum("bm,bmr->br", weights, X) / n[:, None]
+        return _top_k_rows(np.sqrt(weights)[:, :, None] * (X - mean[:, None, :]), k)
+    C0 = C - C.mean(axis=0)
+    K = C0 @ C0.T
+    K = 0.5 * (K + K.T)
+    sub = K[cols[:, :, None], cols[:, None, :]]  # (B, m, m)
+    p = weights / n[:, None]
+    a = np.einsum("bij,bj->bi", sub, p)  # x_i . mean
+    q = np.einsum("bi,bi->b", a, p)  # mean . mean
+    root = np.sqrt(weights)
+    G = sub  # centred and weighted in place: sqrt(w_i w_j) (K_ij - a_i - a_j + q)
+    G -= a[:, :, None]
+    G -= a[:, None, :]
+    G += q[:, None, None]
+    G *= root[:, :, None]
+    G *= root[:, None, :]
+    values, v = _top_k_eigh(G, k)
+    u = v * root[:, :, None]  # (B, m, k)
+    sets = np.arange(B)[:, None]
+    coef = np.zeros((B, k, N))
+    coef[sets, :, cols] = u
+    share = np.zeros((B, N))
+    share[sets, cols] = p
+    mean = share @ C0  # (B, r)
+    basis = (coef.reshape(B * k, N) @ C0).reshape(B, k, r)  # one product for every set
+    basis -= u.sum(axis=1)[:, :, None] * mean[:, None, :]
+    basis /= np.sqrt(np.clip(values, 1e-300, None))[:, :, None]
+    top = values[:, :1]
+    weak = np.flatnonzero(np.any(values <= 1e-6 * top, axis=1) | (top[:, 0] <= 0))
+    if weak.size:  # a badly graded top-k spectrum: directions from an SVD of the rows themselves
+        Xc = root[weak][:, :, None] * (C0[cols[weak]] - mean[weak][:, None, :])
+        basis[weak] = np.linalg.svd(Xc, full_matrices=False)[2][:, :k, :]
+    return basis
+
+
 def _pca_of_rows(C: np.ndarray, idx: np.ndarray, k: int, cache: ResampleCache | None = None) -> np.ndarray:
     """Top-k centred-PCA directions of the row sets ``C[idx[b]]`` (idx: (B, m)) -> (B, k, r),
     through ``cache`` if given."""
     if cache is None:
-        return _pca_batched(C[idx], k)
-    return cache.get(content_key("rows", C, idx, k), lambda: _pca_batched(C[idx], k))
+        return _pca_weighted_rows(C, idx, np.ones(idx.shape), k)
+    return cache.get(content_key("rows", C, idx, k), lambda: _pca_weighted_rows(C, idx, np.ones(idx.shape), k))
 
 
 def _pca_resampled(C: np.ndarray, idx: np.ndarray, k: int, cache: ResampleCache | None = None) -> np.ndarray:
@@ -287,9 +403,7 @@ def _pca_resampled(C: np.ndarray, idx: np.ndarray, k: int, cache: ResampleCache 
         sel = np.flatnonzero(m_of == m)
         cols = np.nonzero(present[sel])[1].reshape(sel.size, m)  # sorted distinct rows
         w = np.take_along_axis(counts[sel], cols, axis=1).astype(np.float64)
-        X = C[cols]  # (b, m, r)
-        mean = np.einsum("bm,bmr->br", w, X) / n
-        out[sel] = _top_k_rows(np.sqrt(w)[:, :, None] * (X - mean[:, None, :]), k)
+        out[sel] = _pca_weighted_rows(C, cols, w, k)
     return out
 
 
@@ -298,15 +412,36 @@ def _overlap_rows(H: np.ndarray, A: np.ndarray, k: int, d: int) -> np.ndarray:
 
     A is orthonormalised (SVD, rows with ``s <= max(k, d) * eps * s_max`` dropped, as
     :func:`orthonormal_basis` does); lost directions count as orthogonal (denominator k).
-    ``d`` is the dimension of the ambient space (for the rank tolerance).
+    ``d`` is the dimension of the ambient space (for the rank tolerance). Well-conditioned slices
+    (every row kept by that rule, by a wide margin) go through the eigenpairs of ``A A^T`` instead.
     """
     if A.shape[-1] == 0:
         return np.zeros(np.broadcast_shapes(H.shape[:-2], A.shape[:-2]))
-    _, s, vh = np.linalg.svd(A, full_matrices=False)
-    keep = s > s[..., :1] * (max(A.shape[-2], d) * _EPS)
-    M = H @ np.swapaxes(vh, -1, -2)
-    value = np.einsum("...ij,...ij->...", M * M, np.broadcast_to(keep[..., None, :], M.shape)) / k
+    rows, r = A.shape[-2:]
+    flat = A.reshape(-1, rows, r)
+    well = np.zeros(flat.shape[0], dtype=bool)
+    if rows <= r:
+        mu, U = np.linalg.eigh(flat @ np.swapaxes(flat, 1, 2))  # ascending: s^2 of each slice
+        well = mu[:, 0] > _WELL_CONDITIONED * mu[:, -1]
+    basis = np.zeros((flat.shape[0], min(rows, r), r))
+    if well.any():
+        basis[well] = _orthonormalised(flat[well], mu[well], U[well])
+    if not well.all():
+        _, s, vh = np.linalg.svd(flat[~well], full_matrices=False)
+        keep = s > s[:, :1] * (max(rows, d) * _EPS)
+        basis[~well] = vh * keep[:, :, None]
+    M = H @ np.swapaxes(basis.reshape(A.shape[:-2] + basis.shape[1:]), -1, -2)
+    value = np.einsum("...ij,...ij->...", M, M) / k
     return np.clip(value, 0.0, 1.0)
+
+
+def _orthonormalised(A: np.ndarray, mu: np.ndarray, U: np.ndarray) -> np.ndarray:
+    """Orthonormal rows spanning the row space of every well-conditioned (k, r) slice of A (B, k, r),
+    from the eigenpairs ``(mu, U)`` of ``A A^T``: ``Q = diag(mu)^-1/2 U^T A``, then one first-order
+    correction ``Q - (Q Q^T - I) Q / 2`` that leaves an orthogonality error of ``(eps cond(A)^2)^2``."""
+    Q = (np.swapaxes(U, 1, 2) @ A) / np.sqrt(mu)[:, :, None]
+    E = Q @ np.swapaxes(Q, 1, 2) - np.eye(Q.shape[1])
+    return Q - 0.5 * (E @ Q)
 
 
 def _chunks(n: int, size: int = _CHUNK) -> list[slice]:

@@ -34,7 +34,7 @@ from emoalign.analysis.stats._common import (
     _span,
 )
 from emoalign.analysis.stats.pvalues import permutation_p_value
-from emoalign.analysis.vectors import _where
+from emoalign.analysis.validation import where as _where
 from emoalign.errors import EmoalignError
 
 

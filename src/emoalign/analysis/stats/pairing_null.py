@@ -7,17 +7,22 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from emoalign.analysis.maps import _check_pairs, _ridge_spectrum, _thin_svd, fit_map
+from emoalign.analysis.linalg import row_spectrum as _ridge_spectrum
+from emoalign.analysis.linalg import thin_svd as _thin_svd
+from emoalign.analysis.maps import fit_map
 from emoalign.analysis.stats._common import (
+    PAIR_CACHE,
+    SOURCE_CACHE,
     _check_int,
     _freeze,
     _null_summary,
     _overlap_rows,
     _paired_groups,
+    cached_subspace,
 )
 from emoalign.analysis.stats.pvalues import permutation_p_value
-from emoalign.analysis.subspace import fit_subspace
-from emoalign.analysis.vectors import _where
+from emoalign.analysis.validation import check_pairs as _check_pairs
+from emoalign.analysis.validation import where as _where
 from emoalign.errors import EmoalignError
 
 
@@ -138,8 +143,9 @@ def pairing_null(
             f"d_t={d_t}, d_s={d_s}{_where(context)}"
         )
     E, n = len(names), Xt.shape[0]
-    Qs = np.stack([fit_subspace(X, k, context=context).basis for X in S])  # (E, k, d_s)
-    Ut = np.stack([fit_subspace(X, k, context=context).basis for X in T])  # (E, k, d_t)
+    # the alignment fitted the same subspaces (through the same caches)
+    Qs = np.stack([cached_subspace(X, k, SOURCE_CACHE, context).basis for X in S])  # (E, k, d_s)
+    Ut = np.stack([cached_subspace(X, k, PAIR_CACHE, context).basis for X in T])  # (E, k, d_t)
     Ut_flat = Ut.reshape(E * k, d_t)
 
     alpha = _single_alpha(map_kwargs) if method == "ridge" else None

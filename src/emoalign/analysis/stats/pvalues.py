@@ -40,8 +40,11 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     Returns
     -------
     float64 array of the same shape: ``q_(i) = min_{j >= i} m p_(j) / j``, capped at 1,
-    monotone in p. Equals ``scipy.stats.false_discovery_control(p, method="bh")``.
+    monotone in p: ``scipy.stats.false_discovery_control(p, method="bh")`` over the non-NaN
+    entries (scipy would count NaN in m).
     """
+    from scipy.stats import false_discovery_control
+
     p = np.asarray(p_values, dtype=np.float64)
     flat = p.reshape(-1)
     valid = ~np.isnan(flat)
@@ -49,14 +52,8 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     if np.any((pv < 0) | (pv > 1)):
         raise EmoalignError(f"p-values must lie in [0, 1], got values from {pv.min()} to {pv.max()}")
     q = np.full(flat.shape, np.nan)
-    m = pv.size
-    if m:
-        order = np.argsort(pv, kind="stable")
-        scaled = pv[order] * m / np.arange(1, m + 1)
-        scaled = np.minimum.accumulate(scaled[::-1])[::-1]
-        out = np.empty(m)
-        out[order] = np.minimum(scaled, 1.0)
-        q[valid] = out
+    if pv.size:
+        q[valid] = false_discovery_control(pv, method="bh")
     return q.reshape(p.shape)
 
 

@@ -32,7 +32,6 @@ from emoalign.analysis.stats._common import (
     _image_span,
     _overlap_rows,
     _paired_groups,
-    _pca_batched,
     _pca_of_rows,
     _span,
 )
@@ -137,7 +136,7 @@ def split_half_reliability(
         perms = streams[e].permuted(np.tile(np.arange(n), (n_splits, 1)), axis=1)
         halves = (perms[:, :h], perms[:, h : 2 * h])  # equal halves: one odd prompt left out
         Vs = [_pca_of_rows(Cs, idx, k, SOURCE_CACHE) for idx in halves]
-        Vt = [_pca_batched(Ct[idx], k) @ Z for idx in halves]
+        Vt = [_pca_of_rows(Ct, idx, k) @ Z for idx in halves]
         M = Vs[0] @ np.swapaxes(Vs[1], 1, 2)
         splits[:, e, 0] = np.clip(np.einsum("bij,bij->b", M, M) / k, 0.0, 1.0)
         splits[:, e, 1] = _overlap_rows(np.linalg.svd(Vt[0], full_matrices=False)[2], Vt[1], k, d_s)

@@ -1,0 +1,31 @@
+"""Layer lists as typed on the command line or in a config file: ``0 1 2``, ``0-11``, ``0,2`` or ``all``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from emoalign.errors import EmoalignError
+
+__all__ = ["parse_layers"]
+
+
+def parse_layers(tokens: Sequence[str]) -> list[int] | None:
+    """``['0', '1', '2']``, ``['0-11']``, ``['0,1,2']`` or ``['all']`` (returned as ``None``)."""
+    if list(tokens) == ["all"]:
+        return None
+    layers: list[int] = []
+    for token in tokens:
+        for part in filter(None, str(token).split(",")):
+            try:
+                if "-" in part.strip("-"):
+                    start, end = (int(x) for x in part.split("-", 1))
+                    if end < start:
+                        raise ValueError
+                    layers.extend(range(start, end + 1))
+                else:
+                    layers.append(int(part))
+            except ValueError:
+                raise EmoalignError(f"--layers: cannot read {part!r} (use '0 1 2', '0-11' or 'all')") from None
+    if any(layer < 0 for layer in layers):
+        raise EmoalignError("--layers: layer numbers start at 0")
+    return layers
