@@ -198,8 +198,10 @@ def report(machine: dict, costs: dict[str, float], estimates: list[dict], comman
     for e in estimates:
         lines.append(f"| {e['gpus']} | {e['extract_s'] / 60:.1f} | {e['analyse_s'] / 60:.1f} | {e['total_s'] / 60:.1f} "
                      f"| {e['gpu_s'] / 3600:.2f} | {e['cpu_s'] / 3600:.2f} |")
-    lines += ["", "The statistics dominate once extraction is spread: they scale with CPUs, so a cluster with more "
-              "CPUs per GPU shortens the analysis column in proportion."]
+    longer = {"extraction" if e["extract_s"] >= e["analyse_s"] else "analysis" for e in estimates}
+    lines += ["", f"The longer stage at every N shown: {' / '.join(sorted(longer))}. Extraction units scale with "
+              "GPUs (the copies are most of them); the statistics scale with CPUs, so more CPUs per GPU shorten the "
+              "analysis column in proportion."]
     return "\n".join(lines)
 
 

@@ -48,6 +48,29 @@ def test_findings_follow_from_the_numbers():
     assert "step_baseline" not in steps and "step_none" not in steps
 
 
+def test_controls_are_reported_on_their_own_and_judged_by_their_kind():
+    """A planted twin should share structure and a random-weight pair should not: they get their own
+    finding, and the generality, layer findings and next steps speak only of the studied pairs."""
+    planted, random_pair, fooled = twin(), unrelated(), twin()
+    planted.config["control"] = "planted twin"
+    random_pair.config["control"] = "random weights"
+    fooled.config["control"] = "random weights"  # a random-weight pair that "shares": the instrument is suspect
+    fooled.target = {**fooled.target, "name": "fooled"}
+    comparison = compare_results([deep(), unrelated(), planted, random_pair, fooled])
+    labels = [e.label for e in comparison.entries]
+    groups = dict(key_findings(comparison))
+    general = {s.key: (s.labels, s.params) for s in groups["h_find_generality"]}
+    assert general["find_beyond"] == ((labels[0],), {"n": 1, "total": 2})
+    assert general["find_not_beyond"] == ((labels[1],), {"n": 1, "total": 2})
+    assert [s.labels for s in groups["h_find_layers"]] == [(labels[0],), (labels[1],)]
+    controls = {s.key: s.labels for s in groups["h_find_controls"]}
+    assert controls["find_controls_expected"] == (labels[2], labels[3])
+    assert controls["find_controls_unexpected"] == (labels[4],)
+    steps = {s.key: s.labels for s in next_steps(comparison)}
+    assert all(set(found) <= set(labels[:2]) for found in steps.values()), steps
+    assert "6. コントロール" in report([deep(), planted], "ja") and "6. Controls" in report([deep(), planted], "en")
+
+
 def test_steps_ask_for_what_an_artifact_lacks():
     legacy = make_result("legacy", [0.3, 0.4], metric="legacy", stats=False)
     nobase = make_result("nobase", [0.6, 0.7], copies=None)

@@ -351,15 +351,11 @@ def token_plan(
     """The :class:`TokenPlan` of emoalign's prompts (``dataset``: a path or ``PromptDataset``; default
     the ``profile``) for ``tokenizer`` (a fast Hugging Face tokenizer): emotion words found from
     character offsets, as ``emoalign run`` finds them."""
-    from emoalign.data.dataset import PromptDataset, load_dataset, load_profile
+    from emoalign.data.dataset import resolve_dataset
     from emoalign.data.lexicon import DEFAULT_LEXICON
     from emoalign.extract.activations import plan_positions
 
-    if isinstance(dataset, PromptDataset):
-        prompts = dataset
-    else:
-        prompts = load_dataset(dataset) if dataset is not None else load_profile(profile)
-    prompts = prompts.limit_per_label(max_samples_per_emotion)
+    prompts = resolve_dataset(dataset, profile).limit_per_label(max_samples_per_emotion)
     plans, encoded = plan_positions(tokenizer, prompts, dict(lexicon or DEFAULT_LEXICON), position_policy)  # type: ignore[arg-type]
     labels = tuple(prompt.label for prompt in prompts.prompts)
     return TokenPlan(

@@ -49,6 +49,7 @@ from emoalign.pipeline import (
     study_baseline,
     write_study,
 )
+from emoalign.report.compare import PLANTED_TWIN
 from emoalign.report.demo_text import demo_text, verdict_words
 from emoalign.report.document import Block, Heading, Paragraph, table
 from emoalign.report.marks import FAIL, PASS, mark
@@ -230,7 +231,7 @@ def study_planted_twin(
     result = align_study(
         source_acts, twin_acts, pairs, config, baseline_copies=list(zip(source_copies, twin_copies)),
         command=f"# planted twin of {TWIN_SOURCE} (every block output is s·Q·h + c), built in-process\n{part_command}",
-        quiet=quiet, workers=workers,
+        control=PLANTED_TWIN, quiet=quiet, workers=workers,
     )
     outcome.add(result, "planted twin", write_study(result, source_acts, twin_acts, layout, overwrite=True))
 

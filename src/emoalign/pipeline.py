@@ -15,7 +15,7 @@ from emoalign.analysis.alignment import (
 )
 from emoalign.analysis.baseline import baseline_cross_overlaps
 from emoalign.analysis.layer_match import match_layers
-from emoalign.data.dataset import PromptDataset, load_dataset, load_profile
+from emoalign.data.dataset import PromptDataset, resolve_dataset
 from emoalign.data.lexicon import DEFAULT_LEXICON
 from emoalign.errors import EmoalignError
 from emoalign.execution import Executor
@@ -48,7 +48,6 @@ from emoalign.results import (
 )
 from emoalign.storage import read_metadata, remove_stale_temporaries
 from emoalign.workplan import baseline_seed_pairs
-
 
 log = get_logger(__name__)
 
@@ -245,12 +244,7 @@ def run(
     as its tasks instead, with the same numbers (the extraction stays in this process).
     """
     quiet = resolve_quiet(quiet)
-    if isinstance(dataset, PromptDataset):
-        prompts = dataset
-    elif dataset is not None:
-        prompts = load_dataset(dataset)
-    else:
-        prompts = load_profile(profile)
+    prompts = resolve_dataset(dataset, profile)
     limited = prompts.limit_per_label(max_samples_per_emotion)
     more_available, prompts = len(limited.prompts) < len(prompts.prompts), limited
     config = AlignConfig(

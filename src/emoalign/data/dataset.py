@@ -268,3 +268,11 @@ def load_dataset(
         prompts, name = _load_jsonl(p, labels), p.stem
     _check_prompts(prompts, reference_label, str(p))
     return PromptDataset(name, tuple(prompts), reference_label)
+
+
+def resolve_dataset(dataset: PromptDataset | str | os.PathLike[str] | None, profile: str = "baseline") -> PromptDataset:
+    """The prompts of the Python API's ``dataset=`` argument: a :class:`PromptDataset` as given, a
+    user dataset read from a path, or (``None``) the built-in ``profile``."""
+    if isinstance(dataset, PromptDataset):
+        return dataset
+    return load_dataset(dataset) if dataset is not None else load_profile(profile)

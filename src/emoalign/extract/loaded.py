@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from emoalign.activations import ActivationSet
-from emoalign.data.dataset import PromptDataset, load_dataset, load_profile
+from emoalign.data.dataset import PromptDataset, resolve_dataset
 from emoalign.data.lexicon import DEFAULT_LEXICON
 from emoalign.errors import EmoalignError
 from emoalign.models.loading import LoadedModel, prepare_tokenizer, text_config
@@ -154,12 +154,7 @@ def extract(
     from emoalign.progress import resolve_quiet
 
     loaded = as_loaded_model(model, tokenizer, name=name)
-    if isinstance(dataset, PromptDataset):
-        prompts = dataset
-    elif dataset is not None:
-        prompts = load_dataset(dataset)
-    else:
-        prompts = load_profile(profile)
+    prompts = resolve_dataset(dataset, profile)
     chosen = validate_layers(range(loaded.n_layers) if layers is None else layers, loaded.n_layers, loaded.spec.name)
     with eval_mode(model):
         return extract_activations(

@@ -103,6 +103,11 @@ def load_alignment(path: str | Path) -> AlignmentResult:
     return loaded
 
 
+#: ``config["control"]`` of a known-answer control that SHOULD share structure (the demo's planted twin);
+#: every other control kind (untrained, random weights) should not
+PLANTED_TWIN = "planted twin"
+
+
 def is_control(result: AlignmentResult) -> bool:
     """Whether ``result`` is an untrained-weights control run."""
     return result.config.get("control") == "untrained" or str(result.target["name"]).endswith(CONTROL_SUFFIX)

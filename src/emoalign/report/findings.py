@@ -12,9 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from emoalign.analysis.verdict import BEYOND_VOCABULARY, NO_CORRESPONDENCE, VOCABULARY_ONLY
+from emoalign.analysis.verdict import (
+    BEYOND_VOCABULARY,
+    NO_CORRESPONDENCE,
+    VOCABULARY_ONLY,
+)
 from emoalign.report.checks import AFTER_THRESHOLD, RELIABLE
-from emoalign.report.compare import Comparison, ModelEntry, depth_region
+from emoalign.report.compare import PLANTED_TWIN, Comparison, ModelEntry, depth_region
 from emoalign.report.marks import FAIL, WARN
 
 
@@ -25,6 +29,12 @@ class Statement:
     key: str
     labels: tuple[str, ...] = ()
     params: dict[str, Any] = field(default_factory=dict)
+
+
+def studied(comparison: Comparison) -> list[ModelEntry]:
+    """The pairs under study: every entry that is not a control (untrained target, random-weight pair,
+    planted twin: ``config["control"]``), which the findings report on their own."""
+    return [e for e in comparison.entries if not e.result.config.get("control")]
 
 
 def _labels(entries: Sequence[ModelEntry]) -> tuple[str, ...]:
@@ -48,7 +58,9 @@ def _low_reliability(entry: ModelEntry) -> bool:
 
 def findings_generality(comparison: Comparison) -> list[Statement]:
     """Which pairs share structure beyond vocabulary, which do not, and which have no verdict."""
-    entries = comparison.entries
+    entries = studied(comparison)
+    if not entries:
+        return []
     beyond = [e for e in entries if _verdict(e) == BEYOND_VOCABULARY]
     below = [e for e in entries if _verdict(e) == VOCABULARY_ONLY]
     no_corr = [e for e in entries if _verdict(e) == NO_CORRESPONDENCE]
@@ -68,7 +80,9 @@ def findings_generality(comparison: Comparison) -> list[Statement]:
 
 def findings_original(comparison: Comparison) -> list[Statement]:
     """The original study's criterion (mean after ≥ 0.1) against the random-copy baseline."""
-    entries = comparison.entries
+    entries = studied(comparison)
+    if not entries:
+        return []
     met = [e for e in entries if e.summary["mean_after"] >= AFTER_THRESHOLD]
     judged = [e for e in met if _tested(e)]
     rejected = [e for e in judged if _verdict(e) != BEYOND_VOCABULARY]
@@ -84,7 +98,7 @@ def findings_original(comparison: Comparison) -> list[Statement]:
 
 def findings_emotion(comparison: Comparison) -> list[Statement]:
     """Whether any pair has emotion-specific cells (all three steps)."""
-    current = [e for e in comparison.entries if e.summary.get("n_emotion_specific") is not None]
+    current = [e for e in studied(comparison) if e.summary.get("n_emotion_specific") is not None]
     if not current:
         return []
     specific = [e for e in current if e.summary["n_emotion_specific"]]
@@ -98,7 +112,7 @@ def findings_emotion(comparison: Comparison) -> list[Statement]:
 def findings_layers(comparison: Comparison) -> list[Statement]:
     """Where each pair's improvement is largest (relative depth of the target layer)."""
     out = []
-    for entry in comparison.entries:
+    for entry in studied(comparison):
         s = entry.summary
         if not np.isfinite(s["max_delta"]) or s["max_delta"] <= 0:
             out.append(Statement("find_layers_none", (entry.label,), {}))
@@ -114,9 +128,26 @@ def findings_numerics(comparison: Comparison) -> list[Statement]:
     entries = comparison.entries
     broken = [e for e in entries if not e.numerics.clean]
     out = [Statement("find_numerics_bad", _labels(broken)) if broken else Statement("find_numerics_clean")]
-    noisy = [e for e in entries if _low_reliability(e)]
+    noisy = [e for e in studied(comparison) if _low_reliability(e)]
     if noisy:
         out.append(Statement("find_reliability_low", _labels(noisy), {"threshold": RELIABLE}))
+    return out
+
+
+def findings_controls(comparison: Comparison) -> list[Statement]:
+    """Whether each control came out as a control should: a planted twin shares structure beyond
+    vocabulary, an untrained target or a random-weight pair does not. A control that misbehaves puts
+    the instrument or the baseline in question, and says so."""
+    controls = [e for e in comparison.entries if e.result.config.get("control")]
+    expected = [e for e in controls
+                if (_verdict(e) == BEYOND_VOCABULARY) == (e.result.config["control"] == PLANTED_TWIN)]
+    unexpected = [e for e in controls if e not in expected]
+    out = []
+    if expected:
+        out.append(Statement("find_controls_expected", _labels(expected), {"n": len(expected), "total": len(controls)}))
+    if unexpected:
+        out.append(Statement("find_controls_unexpected", _labels(unexpected),
+                             {"n": len(unexpected), "total": len(controls)}))
     return out
 
 
@@ -126,6 +157,7 @@ FINDING_SECTIONS: tuple[tuple[str, Any], ...] = (
     ("h_find_emotion", findings_emotion),
     ("h_find_layers", findings_layers),
     ("h_find_numerics", findings_numerics),
+    ("h_find_controls", findings_controls),
 )
 
 
@@ -137,8 +169,10 @@ def key_findings(comparison: Comparison) -> list[tuple[str, list[Statement]]]:
 
 def next_steps(comparison: Comparison) -> list[Statement]:
     """What to run next, each step following from a result: missing statistics or baselines first, then
-    pairs that failed a step, then what would strengthen the pairs that passed."""
-    entries = comparison.entries
+    pairs that failed a step, then what would strengthen the pairs that passed (controls only for
+    their numerics)."""
+    entries = studied(comparison)
+    every = comparison.entries
     schema = {e.label: e.summary.get("schema") for e in entries}
     checks = {e.label: {c.key: c for c in e.checks} for e in entries}
     rules: list[tuple[str, list[ModelEntry], dict[str, Any]]] = [
@@ -153,7 +187,7 @@ def next_steps(comparison: Comparison) -> list[Statement]:
         ("step_not_beyond", [e for e in entries if _verdict(e) == VOCABULARY_ONLY
                              and not e.result.config.get("control")], {}),
         ("step_reliability", [e for e in entries if _low_reliability(e)], {"threshold": RELIABLE}),
-        ("step_numerics", [e for e in entries if not e.numerics.clean], {}),
+        ("step_numerics", [e for e in every if not e.numerics.clean], {}),
         ("step_control", [e for e in entries if _verdict(e) == BEYOND_VOCABULARY and e.control is None
                           and not e.result.config.get("control")
                           and checks[e.label]["control"].status not in (WARN, FAIL)], {}),

@@ -319,6 +319,12 @@ EN: dict[str, str] = {
     "h_find_emotion": "3. Emotion specificity",
     "h_find_layers": "4. Where the improvement is largest",
     "h_find_numerics": "5. Numerics and reliability",
+    "h_find_controls": "6. Controls",
+    "find_controls_expected": "**{pairs}**: the control(s) came out as they should ({n} of {total}): a planted twin "
+                              "shares structure beyond vocabulary, an untrained or random-weight pair does not. "
+                              "The findings above are about the other pairs.",
+    "find_controls_unexpected": "**{pairs}**: the control(s) did NOT come out as they should ({n} of {total}); the "
+                                "instrument or the baseline is in question until this is understood.",
     "h_next_steps": "Next steps",
     "pairs_join": ", ",
     "find_beyond": "**{pairs}**: structure shared beyond vocabulary ((a)+(b)), {n} of {total} pair(s).",
@@ -662,6 +668,11 @@ JA: dict[str, str] = {
     "h_find_emotion": "3. 感情特異性",
     "h_find_layers": "4. 改善が最も大きい層",
     "h_find_numerics": "5. 数値と信頼性",
+    "h_find_controls": "6. コントロール",
+    "find_controls_expected": "**{pairs}** はコントロールとして期待どおりの結果です（{total}件中{n}件）。人工双子は語彙を超えて"
+                              "共有し、未学習やランダム重みのペアは共有しません。上の知見はこれら以外のペアについてのものです。",
+    "find_controls_unexpected": "**{pairs}** はコントロールとして期待どおりではありません（{total}件中{n}件）。原因が"
+                                "わかるまで、計測器または基準を疑ってください。",
     "h_next_steps": "今後のステップ",
     "pairs_join": "、",
     "find_beyond": "**{pairs}** は語彙を超えた構造を共有しています。(a)+(b) を満たすのは{total}ペア中{n}ペアです。",

@@ -82,7 +82,7 @@ def format_layer_table(result: AlignmentResult) -> str:
     legacy = schema == "legacy"
     stats = schema in ("current", "old")
     steps = schema == "current" and "n_correspondence" in profile
-    control = " (untrained control)" if result.config.get("control") else ""
+    control = f" ({result.config['control']} control)" if result.config.get("control") else ""
     copies = int(result.config.get("baseline_copies") or 0)
     title = (f"{result.pair_name}{control}  metric: {'legacy' if legacy else 'bounded'}  "
              f"k = {result.config.get('n_components')}")
