@@ -35,6 +35,7 @@ def test_token_plan_pooling_equals_emoalign_extraction(tiny_model_path):
     from transformers import AutoModel, AutoTokenizer
 
     import emoalign
+    from emoalign.data.dataset import load_profile
 
     folder = tiny_model_path("gpt2")
     tokenizer, model = AutoTokenizer.from_pretrained(folder), AutoModel.from_pretrained(folder).eval()
@@ -46,7 +47,7 @@ def test_token_plan_pooling_equals_emoalign_extraction(tiny_model_path):
             for layer in hidden:
                 hidden[layer].append(states[layer + 1])
     mine = plan.model_activations(hidden, "tiny")
-    dataset = emoalign.extract.loaded.load_profile("baseline").limit_per_label(6)
+    dataset = load_profile("baseline").limit_per_label(6)
     theirs = emoalign.arrays.ModelActivations.from_activation_set(
         emoalign.extract(model, tokenizer, dataset=dataset, layers=[0, 2], quiet=True)
     )
