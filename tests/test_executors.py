@@ -162,7 +162,10 @@ def test_ray_sweep_equals_the_local_sweep_even_when_a_worker_is_killed(tiny_mode
     assert main([*common, *local_dirs]) == 0
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    # configure_logging=False: Ray's handler would keep this test's captured stderr and write into it,
+    # closed, when a later test in this process logs
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+             _node_ip_address="127.0.0.1")
     try:
         # the executor itself: results in task order, a retried task, bad input never retried
         ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import tests/

@@ -311,10 +311,10 @@ def _controls(args: argparse.Namespace) -> tuple[bool, ...]:
     return (False, True) if args.control == "untrained" else (False,)
 
 
-def prepare_studies(args: argparse.Namespace) -> dict:
+def prepare_studies(args: argparse.Namespace) -> tuple[dict, PromptDataset, dict]:
     """What every study of the options can check before any model runs (the dataset, every k's
     settings, the output folders, the lexicon); returns each k's output layout (``<profile>/k<k>``
-    folders for a k-sweep)."""
+    folders for a k-sweep), the limited dataset and the lexicon, each read once."""
     from emoalign.analysis.alignment import check_components
     from emoalign.pipeline import StudyLayout, preflight_study
 
@@ -334,12 +334,13 @@ def prepare_studies(args: argparse.Namespace) -> dict:
         )
         for k in args.n_components
     }
+    lexicon = lexicon_from_args(args, dataset)
     preflight_study(
-        dataset, lexicon_from_args(args, dataset), configs[0], cache_dir=cache_dir_from_args(args),
+        dataset, lexicon, configs[0], cache_dir=cache_dir_from_args(args),
         outputs=[folder for layout in layouts.values() for folder in (layout.root, layout.report_dir)],
         where=str(args.dataset) if args.dataset is not None else None,
     )
-    return layouts
+    return layouts, dataset, lexicon
 
 
 def iter_studies(args: argparse.Namespace, *, allow_extract: bool, executor=None, command: str | None = None):
@@ -348,7 +349,7 @@ def iter_studies(args: argparse.Namespace, *, allow_extract: bool, executor=None
     ``command`` is the recorded command line (default: this process's)."""
     from emoalign.pipeline import PairStudy
 
-    layouts = prepare_studies(args)
+    layouts, _, _ = prepare_studies(args)
     for k in args.n_components:
         for control in _controls(args):
             result, source_acts, target_acts, _ = _study(
@@ -386,9 +387,7 @@ def study_plan(args: argparse.Namespace) -> tuple[str, list[ExtractionRequest]]:
     from emoalign.pipeline import check_overwrite, match_pair_layers
     from emoalign.workplan import study_units
 
-    layouts = prepare_studies(args)
-    dataset = dataset_from_args(args)
-    lexicon = lexicon_from_args(args, dataset)
+    layouts, dataset, lexicon = prepare_studies(args)
     units: list[ExtractionRequest] = []
     for control in _controls(args):
         source, target = _pair_requests(args, dataset, lexicon, control=control)
