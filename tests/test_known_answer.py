@@ -39,6 +39,9 @@ def test_defaults_recover_the_planted_twin(twin_study, capsys):
     assert result.summary["verdict"] == "shared beyond vocabulary" and result.summary["n_baseline_copies"] == 20
     assert (cells["overlap_after"] > cells["baseline_overlap_bound"]).all()
     assert (cells["p_group"] == 1 / 201).all()  # the prompt-group null (context) at its floor
+    # step (c): the twin shares every prompt grouping, so relabelled groups align as well as the emotions
+    # up to float32 round-off, which counts as ties: never "emotion-specific" by round-off
+    assert (cells["p_emotion"] == 1).all() and not cells["emotion_specific"].any()
     assert (cells["normalised_overlap"] > 0.95).all()
     assert (cells["ci_low"] > 0.9).all()
     assert result.summary["p_group_assignment"] == pytest.approx(1 / 6)  # the best an exact test can say with 3 emotions

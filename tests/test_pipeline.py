@@ -44,7 +44,7 @@ def test_run_writes_every_artifact_of_the_original_layout(study, capsys):
         assert path.is_file(), path
     csv = pd.read_csv(root / "statistics" / f"{pair}_alignment_summary.csv")
     assert list(csv.columns[:4]) == ["layer", "mean_overlap_before", "mean_overlap_after", "delta"]
-    assert csv["layer"].tolist() == [0, 1, 2, 3]
+    assert csv["layer"].tolist() == [-1, 0, 1, 2, 3]  # -1: the lexical floor (input embeddings), first
     np.testing.assert_allclose(csv["delta"], csv["mean_overlap_after"] - csv["mean_overlap_before"], atol=1e-5)
     assert ((csv["mean_overlap_after"] >= 0) & (csv["mean_overlap_after"] <= 1)).all()
     report = (out / "report" / f"{pair}_report.md").read_text()
@@ -113,7 +113,8 @@ def test_summarize_with_the_original_flags(study, tmp_path, capsys):
     table = pd.read_csv(tmp_path / "s.csv")
     assert list(table.columns[:4]) == ["layer", "mean_overlap_before", "mean_overlap_after", "delta"]
     first = re.search(r"^\s+0\s+0\s+([\d.]+)\s+([\d.]+)", printed, re.M)
-    assert float(first.group(2)) == pytest.approx(table["mean_overlap_after"][0], abs=1e-6)
+    layer0 = table[table["layer"] == 0].iloc[0]  # row 0 is the lexical floor (layer -1)
+    assert float(first.group(2)) == pytest.approx(layer0["mean_overlap_after"], abs=1e-6)
     assert "## Per-layer results" in (tmp_path / "r.md").read_text()
 
 

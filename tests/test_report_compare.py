@@ -372,7 +372,8 @@ def test_a_report_of_two_unrelated_random_models_never_says_emotion_specific(tin
     assert verdict in ("not beyond vocabulary", "no cross-model correspondence")
     for name in ("pair.md", "cmp.md"):
         text = (tmp_path / name).read_text()
-        assert f"**Pair verdict**: {verdict} — " in text
+        # the headline says first that no cell is emotion-specific, then the vocabulary verdict
+        assert f"**Pair verdict**: No cell is emotion-specific (0 of 6 pass all three steps); {verdict} — " in text
         assert "emotion-specific" not in " ".join(verdict_cells(text))
         assert not re.search(r"(verdict|Verdict)\**:?\s*(\[pass\])?\s*emotion-specific", text)
     assert "Sanity checks" in (tmp_path / "pair.md").read_text()
@@ -545,7 +546,8 @@ def test_summarize_report_embeds_the_pair_figures_and_the_verdict(tmp_path):
     text = (tmp_path / "pair.md").read_text()
     for heading in ("## Figures", "## Per-layer results", "## Verdict against k", "## Sanity checks"):
         assert heading in text, heading
-    assert "**Pair verdict**: shared beyond vocabulary — " in text and "_k_profile.png" in text
+    assert ("**Pair verdict**: No cell is emotion-specific (0 of 18 pass all three steps); shared beyond vocabulary"
+            ", with 18 of 18 cells passing (b) — ") in text and "_k_profile.png" in text
     for src in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
         assert (tmp_path / src).is_file()
     assert load(path).layers.equals(twin().layers)

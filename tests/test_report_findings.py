@@ -68,7 +68,7 @@ def test_controls_are_reported_on_their_own_and_judged_by_their_kind():
     assert controls["find_controls_unexpected"] == (labels[4],)
     steps = {s.key: s.labels for s in next_steps(comparison)}
     assert all(set(found) <= set(labels[:2]) for found in steps.values()), steps
-    assert "6. コントロール" in report([deep(), planted], "ja") and "6. Controls" in report([deep(), planted], "en")
+    assert "7. コントロール" in report([deep(), planted], "ja") and "7. Controls" in report([deep(), planted], "en")
 
 
 def test_steps_ask_for_what_an_artifact_lacks():

@@ -18,6 +18,7 @@ import numpy as np
 
 from emoalign.activations import ActivationSet
 from emoalign.errors import EmoalignError
+from emoalign.layer_spec import EMBEDDING_LAYER
 from emoalign.log import get_logger
 
 __all__ = ["ModelActivations", "TokenPlan", "token_plan", "from_arrays", "analyze", "LayerArrays"]
@@ -50,6 +51,8 @@ class ModelActivations:
         prompt. Defaults to ``reference``.
     layers : sequence of int, optional
         Layer numbers of the rows of a stacked array (default 0..L-1); a mapping names its own.
+        Layer -1 is the input embeddings (HF ``hidden_states[0]``): given for both models, it is
+        analysed as the lexical floor, the reference every layer's overlap is compared with.
     name : str
         Model name used in tables, reports and file names.
     n_layers : int, optional
@@ -159,7 +162,7 @@ def _activation_set(
         all_texts = tuple(texts)
         if len(all_texts) != n + m:
             raise EmoalignError(f"texts: {len(all_texts)} given for {n} emotion and {m} reference prompts")
-    n_layers = model.n_layers if model.n_layers is not None else max(layers) + 1
+    n_layers = model.n_layers if model.n_layers is not None else max(max(layers), 0) + 1
     info: dict[str, Any] = {
         "name": model.name, "id": model.name, "model_type": "arrays", "n_layers": int(n_layers),
         "d_model": int(emotion.shape[2]), "dtype": "float32", "device": "arrays", "weights": "given as arrays",
@@ -272,7 +275,8 @@ def analyze(
         )
     if layer_pairs is None:
         pairs = match_layers(
-            source_acts.layers, source_acts.model["n_layers"], target_acts.model["n_layers"], layer_match,  # type: ignore[arg-type]
+            [layer for layer in source_acts.layers if layer != EMBEDDING_LAYER],  # -1: the lexical floor, paired with -1
+            source_acts.model["n_layers"], target_acts.model["n_layers"], layer_match,  # type: ignore[arg-type]
             target_layers, names=(source.name, target.name),
         )
     else:
@@ -300,8 +304,9 @@ def analyze(
 @dataclass(frozen=True)
 class TokenPlan:
     """Where to read activations in emoalign's prompts, for a tool of your own (TransformerLens,
-    nnsight, hooks): run each of ``texts`` tokenized by the same tokenizer (``input_ids[i]``, no
-    padding), then :meth:`model_activations` pools the hidden states as ``emoalign run`` does."""
+    nnsight, hooks): run each of ``input_ids[i]`` (no padding; it begins with the start token where
+    one is prepended, see ``start_token``), then :meth:`model_activations` pools the hidden states
+    as ``emoalign run`` does."""
 
     texts: tuple[str, ...]
     labels: tuple[str, ...]
@@ -309,6 +314,7 @@ class TokenPlan:
     input_ids: tuple[tuple[int, ...], ...]
     pooled: tuple[tuple[int, ...], ...]  # per prompt: the emotion word's sub-tokens (or the last token)
     words: tuple[tuple[int, ...], ...]  # per reference prompt: the last sub-token of each word
+    start_token: str = "none"  # "prepended <token> (id N)", "tokenizer's own" or "none"
 
     def model_activations(self, hidden: Mapping[int, Sequence[Any]], name: str) -> ModelActivations:
         """``hidden[layer][i]``: the (tokens, d) residual stream of prompt ``i`` at ``layer`` (numpy or
@@ -347,16 +353,22 @@ def token_plan(
     max_samples_per_emotion: int | None = None,
     lexicon: Mapping[str, Sequence[str]] | None = None,
     position_policy: str = "all",
+    bos: str = "auto",
 ) -> TokenPlan:
     """The :class:`TokenPlan` of emoalign's prompts (``dataset``: a path or ``PromptDataset``; default
     the ``profile``) for ``tokenizer`` (a fast Hugging Face tokenizer): emotion words found from
-    character offsets, as ``emoalign run`` finds them."""
+    character offsets, as ``emoalign run`` finds them. ``bos``: the start token before every prompt,
+    auto (default), always or never, as ``emoalign run --bos`` (:mod:`emoalign.extract.start_token`)."""
     from emoalign.data.dataset import resolve_dataset
     from emoalign.data.lexicon import DEFAULT_LEXICON
     from emoalign.extract.activations import plan_positions
+    from emoalign.extract.start_token import resolve_start_token
 
     prompts = resolve_dataset(dataset, profile).limit_per_label(max_samples_per_emotion)
-    plans, encoded = plan_positions(tokenizer, prompts, dict(lexicon or DEFAULT_LEXICON), position_policy)  # type: ignore[arg-type]
+    start = resolve_start_token(tokenizer, bos)
+    plans, encoded = plan_positions(
+        tokenizer, prompts, dict(lexicon or DEFAULT_LEXICON), position_policy, start  # type: ignore[arg-type]
+    )
     labels = tuple(prompt.label for prompt in prompts.prompts)
     return TokenPlan(
         texts=tuple(prompt.text for prompt in prompts.prompts),
@@ -365,4 +377,5 @@ def token_plan(
         input_ids=tuple(tuple(ids) for ids in encoded["input_ids"]),
         pooled=tuple(tuple(plan.pooled) for plan in plans),
         words=tuple(tuple(plan.word_tokens) for plan, label in zip(plans, labels) if label == prompts.reference_label),
+        start_token=start.describe(),
     )

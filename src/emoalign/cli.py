@@ -41,6 +41,10 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                             "loaded shared machine)")
     group.add_argument("--position-policy", choices=["all", "first", "last"], default="all",
                        help="sub-tokens of a multi-token emotion word: all (mean), first or last")
+    group.add_argument("--bos", choices=["auto", "always", "never"], default="auto",
+                       help="start token before every prompt, so no readout is on the attention sink at position 0: "
+                            "auto (default: prepended where the tokenizer adds none), always (the same, said "
+                            "explicitly; never a second), never (the prompts as tokenized, the original study)")
 
 
 def _add_analysis_options(parser: argparse.ArgumentParser) -> None:

@@ -89,6 +89,7 @@ def extraction_request(
         layers=resolve_layers(parse_layers(args.layers), spec, args) if layers else (),
         lexicon=lexicon,
         position_policy=args.position_policy,
+        bos=args.bos,
         dtype=None if args.dtype == "auto" else args.dtype,
         revision=args.revision,
         device=args.device,
@@ -107,6 +108,7 @@ def cache_dir_from_args(args: argparse.Namespace) -> Path:
 def describe_activations(activations: ActivationSet, path: Path, hit: bool) -> str:
     """A short human-readable summary of an extraction: shapes, match rates, fallbacks."""
     model = activations.model
+    start = f"{activations.extra.get('start_token', 'not recorded')} (--bos {activations.extra.get('bos', 'never')})"
     lines = [
         f"model      {model['name']} ({model['id']}), {model['model_type']}, {model['n_layers']} layers, "
         f"d={model['d_model']}, {model['dtype']} on {model['device']}",
@@ -114,6 +116,7 @@ def describe_activations(activations: ActivationSet, path: Path, hit: bool) -> s
         f"{len(activations.word_prompt)} reference words)",
         f"layers     {', '.join(map(str, activations.layers))}",
         f"positions  {activations.position_policy} sub-tokens of each emotion word",
+        f"start      {start}",
         "label        prompts  matched  fallback (last token)",
     ]
     counts = activations.dataset["label_counts"]

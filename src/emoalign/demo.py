@@ -49,9 +49,11 @@ from emoalign.pipeline import (
     study_baseline,
     write_study,
 )
-from emoalign.report.compare import PLANTED_TWIN
+from emoalign.report.comparative import headline
+from emoalign.report.compare import PLANTED_TWIN, compare_results
 from emoalign.report.demo_text import demo_text, verdict_words
 from emoalign.report.document import Block, Heading, Paragraph, table
+from emoalign.report.i18n import strings
 from emoalign.report.marks import FAIL, PASS, mark
 from emoalign.results import AlignmentResult
 from emoalign.synthetic.twin import twin_loaded_model
@@ -280,11 +282,12 @@ def _finding(result: AlignmentResult, lang: str = "en") -> str:
     summary = result.summary
     observed = float(result.cell_table()["overlap_after"].mean())
     copies = float(summary.get("baseline_overlap_mean", float("nan")))
-    plain = ""
+    entry = compare_results([result]).entries[0]
+    plain = demo_text(lang, "headline", headline=headline(strings(lang), entry.summary))
     if copies > 0:
         ratio = observed / copies
-        plain = demo_text(lang, "beyond" if summary.get("beyond_vocabulary") else "below" if ratio < 1 else "level",
-                          ratio=ratio)
+        plain += demo_text(lang, "beyond" if summary.get("beyond_vocabulary") else "below" if ratio < 1 else "level",
+                           ratio=ratio)
     return plain + demo_text(
         lang, "finding", pair=result.pair_name, verdict=verdict_words(lang, summary["verdict"]), observed=observed,
         chance=float(result.cell_table()["chance"].iloc[0]), copies=copies,

@@ -6,7 +6,16 @@ from collections.abc import Sequence
 
 from emoalign.errors import EmoalignError
 
-__all__ = ["parse_layers"]
+__all__ = ["EMBEDDING_LAYER", "layer_name", "parse_layers"]
+
+#: The input embeddings (HF ``hidden_states[0]``, the input of block 0), extracted in every study
+#: as the lexical floor: what two models share through static word meaning alone.
+EMBEDDING_LAYER = -1
+
+
+def layer_name(layer: int) -> str:
+    """``"emb"`` for the embedding layer, the block number otherwise."""
+    return "emb" if layer == EMBEDDING_LAYER else str(int(layer))
 
 
 def parse_layers(tokens: Sequence[str]) -> list[int] | None:

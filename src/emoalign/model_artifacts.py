@@ -1,4 +1,5 @@
-"""Per-model artifacts: emotion vectors and emotion subspaces at every extracted layer."""
+"""Per-model artifacts: emotion vectors at every extracted layer (the input embeddings under
+``emb/``), emotion subspaces at every extracted block."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from emoalign.activations import ActivationSet
 from emoalign.analysis.alignment import emotion_vector_sets
 from emoalign.analysis.subspace import fit_subspace
 from emoalign.analysis.vectors import cosine_similarity_matrix, mean_emotion_vectors
+from emoalign.layer_spec import EMBEDDING_LAYER
 from emoalign.storage import save_arrays
 
 
@@ -19,10 +21,11 @@ def save_emotion_vectors(acts: ActivationSet, path: str | Path, *, reference: st
     for layer in acts.layers:
         vectors = emotion_vector_sets(acts, layer, reference)
         means = mean_emotion_vectors(vectors)
+        prefix = "emb" if layer == EMBEDDING_LAYER else f"layer{layer}"
         for label, values in vectors.items():
-            arrays[f"layer{layer}/{label}/vectors"] = values.astype(np.float32)
-            arrays[f"layer{layer}/{label}/mean"] = means[label]
-        arrays[f"layer{layer}/cosine"] = cosine_similarity_matrix(np.stack([means[e] for e in vectors]))
+            arrays[f"{prefix}/{label}/vectors"] = values.astype(np.float32)
+            arrays[f"{prefix}/{label}/mean"] = means[label]
+        arrays[f"{prefix}/cosine"] = cosine_similarity_matrix(np.stack([means[e] for e in vectors]))
     metadata = {
         "kind": "emotion_vectors",
         "model": acts.model,
@@ -40,12 +43,14 @@ def save_emotion_vectors(acts: ActivationSet, path: str | Path, *, reference: st
 def save_emotion_subspaces(
     acts: ActivationSet, path: str | Path, *, k: int, reference: str, provenance: dict
 ) -> Path:
-    """Per layer and emotion: the k-dimensional PCA basis, explained-variance ratios and mean."""
+    """Per block and emotion: the k-dimensional PCA basis, explained-variance ratios and mean (not
+    at the embedding layer, whose vectors may span fewer than k dimensions: one per distinct word)."""
     emotions = acts.emotion_labels
+    layers = [layer for layer in acts.layers if layer != EMBEDDING_LAYER]
     subspaces = [
         [fit_subspace(v, k, context=f"{acts.model['name']} layer {layer} {e!r}") for e, v in
          emotion_vector_sets(acts, layer, reference).items()]
-        for layer in acts.layers
+        for layer in layers
     ]
     arrays = {
         "bases": np.stack([[s.basis for s in row] for row in subspaces]),
@@ -56,7 +61,7 @@ def save_emotion_subspaces(
         "kind": "emotion_subspaces",
         "model": acts.model,
         "dataset": acts.dataset,
-        "layers": list(acts.layers),
+        "layers": layers,
         "emotions": list(emotions),
         "n_components": k,
         "reference": reference,

@@ -12,6 +12,7 @@ from emoalign.analysis.alignment import (
     AlignConfig,
     align_activation_sets,
     check_components,
+    lexical_floor_config,
 )
 from emoalign.analysis.baseline import baseline_cross_overlaps
 from emoalign.analysis.layer_match import match_layers
@@ -34,6 +35,7 @@ from emoalign.extract.preflight import (
     check_statistics,
     warn_unmatched_labels,
 )
+from emoalign.layer_spec import EMBEDDING_LAYER, layer_name
 from emoalign.log import get_logger
 from emoalign.model_artifacts import save_emotion_subspaces, save_emotion_vectors
 from emoalign.models.loading import load_config, text_config
@@ -127,8 +129,9 @@ def match_pair_layers(
         layers, n_source, n_target, layer_match, target_layers,  # type: ignore[arg-type]
         names=(source.spec.name, target.spec.name),
     )
-    source = replace(source, layers=tuple(sorted({s for s, _ in pairs})))
-    target = replace(target, layers=tuple(sorted({t for _, t in pairs})))
+    # the embedding layer rides along in every extraction (no extra forward): the lexical floor
+    source = replace(source, layers=tuple(sorted({EMBEDDING_LAYER} | {s for s, _ in pairs})))
+    target = replace(target, layers=tuple(sorted({EMBEDDING_LAYER} | {t for _, t in pairs})))
     return source, target, pairs
 
 
@@ -216,6 +219,7 @@ def run(
     dtype: str | None = None,
     batch_size: int = 16,
     position_policy: str = "all",
+    bos: str = "auto",
     results_dir: str | Path = "results",
     cache_dir: str | Path | None = None,
     report_dir: str | Path | None = None,
@@ -242,6 +246,8 @@ def run(
     runs the statistics in that many processes (0: one per core), with identical numbers;
     ``executor`` (:func:`emoalign.execution.make_executor`, e.g. ``make_executor("ray")``) runs them
     as its tasks instead, with the same numbers (the extraction stays in this process).
+    ``bos``: the start token before every prompt, auto (default), always or never
+    (:mod:`emoalign.extract.start_token`).
     """
     quiet = resolve_quiet(quiet)
     prompts = resolve_dataset(dataset, profile)
@@ -266,6 +272,7 @@ def run(
     base = ExtractionRequest(
         spec=source_spec, dataset=prompts, layers=(), lexicon=lexicon, loaded=source_loaded,
         position_policy=position_policy, dtype=dtype, device=device, batch_size=batch_size,  # type: ignore[arg-type]
+        bos=bos,  # type: ignore[arg-type]
     )
     target_request = replace(base, spec=target_spec, loaded=target_loaded)
     if untrained_target:
@@ -325,8 +332,15 @@ def align_study(
     random-weight ``baseline_copies`` (source copy, target copy) when given (``control`` marks a
     control run). The layer pairs (and the copies) run as tasks of ``executor`` (default: the local
     one with ``workers`` processes, 0: one per CPU core), with the same result on every executor."""
+    pairs = [pair for pair in pairs if EMBEDDING_LAYER not in pair]
+    floor_config = lexical_floor_config(source_acts, target_acts, config)
     aligned = align_activation_sets(
         source_acts, target_acts, pairs, config, quiet=quiet, workers=workers, executor=executor
+    )
+    floor = (
+        align_activation_sets(source_acts, target_acts, [(EMBEDDING_LAYER, EMBEDDING_LAYER)], floor_config,
+                              executor=executor, workers=1)[0]
+        if floor_config is not None else None
     )
     baseline = (
         baseline_cross_overlaps(
@@ -335,10 +349,39 @@ def align_study(
         if baseline_copies
         else None
     )
-    result = build_alignment_result(source_acts, target_acts, aligned, config, baseline=baseline, command=command)
+    result = build_alignment_result(
+        source_acts, target_acts, aligned, config, baseline=baseline, command=command, floor=floor
+    )
     if control is not None:
         result.config["control"] = control
+    for message in readout_warnings(result, source_acts, target_acts):
+        log.warning(message)
     return result
+
+
+def readout_warnings(result: AlignmentResult, source_acts: ActivationSet, target_acts: ActivationSet) -> list[str]:
+    """One line per (model, layer, emotion) whose readout is one direction or holds outlying
+    vectors, naming the prompts at fault; one per layer whose map-fit activations hold outliers."""
+    readout = result.summary.get("readout", {})
+    messages = []
+    for flag in readout.get("cells", []):
+        acts = source_acts if flag["role"] == "source" else target_acts
+        texts = [text for text, label in zip(acts.texts, acts.labels) if label == flag["emotion"]]
+        prompts = "; ".join(repr(texts[i][:50]) for i in flag["outlying_prompts"][:3])
+        more = len(flag["outlying_prompts"]) - 3
+        messages.append(
+            f"{acts.model['name']} layer {layer_name(flag['layer'])} {flag['emotion']!r}: first principal component "
+            f"{flag['pc1']:.3f} of the variance, largest emotion vector {flag['norm_ratio']:.1f}x the median norm"
+            + (f"; outlying prompts: {prompts}" + (f" (+{more} more)" if more > 0 else "") if prompts else "")
+            + " (a readout on an attention sink, e.g. position 0 of a model without a start token? see --bos)"
+        )
+    for flag in readout.get("fit", []):
+        acts = source_acts if flag["role"] == "source" else target_acts
+        messages.append(
+            f"{acts.model['name']} layer {layer_name(flag['layer'])}: map-fit activations up to "
+            f"{flag['norm_ratio']:.1f}x the median norm; {flag['n_dropped']} outlying word pairs left out of the map fit"
+        )
+    return messages
 
 
 def study_baseline(

@@ -18,6 +18,7 @@ from emoalign.analysis.baseline import (
     baseline_pair_means,
     k_profile_table,
 )
+from emoalign.analysis.diagnostics import NORM_RATIO_BOUND, PC1_DOMINANCE
 from emoalign.analysis.inference import grid_maximum, group_assignment_p
 from emoalign.analysis.verdict import add_verdicts, pair_summary
 from emoalign.errors import EmoalignError
@@ -93,6 +94,10 @@ class AlignmentResult:
     provenance: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
     k_profile: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the lexical floor: the input-embedding pair (layer -1) analysed like a layer pair, as a
+    #: reference (no verdict); empty where there is none (legacy metric, activations without it)
+    floor_cells: pd.DataFrame = field(default_factory=pd.DataFrame)
+    floor_layer: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def layer_table(self) -> pd.DataFrame:
         """Per-layer table (copy)."""
@@ -124,6 +129,7 @@ class AlignmentResult:
             "provenance": self.provenance,
             "summary": self.summary,
             "k_profile": _frame_to_json(self.k_profile),
+            "floor": {"cells": _frame_to_json(self.floor_cells), "layer": _frame_to_json(self.floor_layer)},
         }
         return save_arrays(path, self.arrays, metadata)
 
@@ -142,6 +148,8 @@ class AlignmentResult:
             provenance=meta.get("provenance", {}),
             summary=meta.get("summary", {}),
             k_profile=pd.DataFrame(meta.get("k_profile", {})),
+            floor_cells=pd.DataFrame(meta.get("floor", {}).get("cells", {})),
+            floor_layer=pd.DataFrame(meta.get("floor", {}).get("layer", {})),
         )
 
 
@@ -153,9 +161,10 @@ def build_alignment_result(
     *,
     baseline: BaselineCopies | None = None,
     command: str | None = None,
+    floor: LayerPairAlignment | None = None,
 ) -> AlignmentResult:
-    """Collect per-pair alignments (and the random-weight copies of the baseline) into tables,
-    verdicts and stacked arrays."""
+    """Collect per-pair alignments (and the random-weight copies of the baseline, and the lexical
+    ``floor``: the embedding-layer pair) into tables, verdicts and stacked arrays."""
     emotions = list(source.emotion_labels)
     k = config.n_components
     profile_ks = list(pairs[0].profile_ks)
@@ -181,6 +190,7 @@ def build_alignment_result(
             "match_rates": acts.match_rates(),
             "fallbacks": acts.fallback_counts(),
             "position_policy": acts.position_policy,
+            "start_token": acts.extra.get("start_token", "not recorded"),
             "layers": list(acts.layers),
         }
         for role, acts in (("source", source), ("target", target))
@@ -213,6 +223,13 @@ def build_alignment_result(
     k_profile = k_profile_table(
         arrays["cross_overlap_by_k"], baseline, profile_ks, alpha=config.alpha
     )
+    floor_cells, floor_layer = pd.DataFrame(), pd.DataFrame()
+    if floor is not None:
+        floor_cells = pd.DataFrame(floor.cells)
+        floor_layer = pd.DataFrame([{**layer_row(floor, config), "n_components": floor.source_subspaces[emotions[0]].k}])
+        layers["beyond_static_meaning"] = beyond_static_meaning(layers["mean_overlap_after"], floor_layer)
+        summary["n_beyond_static_meaning"] = int(np.nansum(layers["beyond_static_meaning"].to_numpy(dtype=float)))
+    summary["readout"] = readout_summary(cells, layers)
     return AlignmentResult(
         config={**asdict(config), "emotions": emotions, "profile_ks": profile_ks,
                 "baseline_copies": 0 if baseline is None else len(baseline.seeds)},
@@ -226,7 +243,44 @@ def build_alignment_result(
         provenance=provenance(command),
         summary=summary,
         k_profile=k_profile,
+        floor_cells=floor_cells,
+        floor_layer=floor_layer,
     )
+
+
+def beyond_static_meaning(layer_overlaps: pd.Series, floor_layer: pd.DataFrame) -> list[float]:
+    """Per layer pair, 1.0 when its mean overlap after the map lies above the lexical floor's 95 %
+    interval (the embedding pair's ``ci_high``), 0.0 when not, NaN without a floor interval."""
+    high = float(floor_layer["ci_high"].iloc[0]) if "ci_high" in floor_layer else float("nan")
+    if not np.isfinite(high):
+        return [float("nan")] * len(layer_overlaps)
+    return [float(value > high) for value in layer_overlaps]
+
+
+def readout_summary(cells: pd.DataFrame, layers: pd.DataFrame) -> dict[str, Any]:
+    """Where a readout is dominated by one direction or by outlying vectors (see
+    :mod:`emoalign.analysis.diagnostics`): one record per (model, layer, emotion) at fault."""
+    flagged = []
+    for role, layer_column in (("source", "layer"), ("target", "target_layer")):
+        if f"{role}_pc1" not in cells:
+            continue
+        for _, cell in cells.iterrows():
+            dominated = cell[f"{role}_pc1"] >= PC1_DOMINANCE
+            outlying = str(cell.get(f"{role}_outlying_prompts") or "").split()
+            if dominated or outlying:
+                flagged.append({
+                    "role": role, "layer": int(cell[layer_column]), "emotion": cell["emotion"],
+                    "pc1": float(cell[f"{role}_pc1"]), "norm_ratio": float(cell[f"{role}_norm_ratio"]),
+                    "outlying_prompts": [int(i) for i in outlying],
+                })
+    fit = []
+    for role in ("source", "target"):
+        column = f"{role}_fit_norm_ratio"
+        if column in layers:
+            for _, row in layers[layers[column] > NORM_RATIO_BOUND].iterrows():
+                fit.append({"role": role, "layer": int(row["layer" if role == "source" else "target_layer"]),
+                            "norm_ratio": float(row[column]), "n_dropped": int(row["n_fit_pairs_dropped"])})
+    return {"pc1_bound": PC1_DOMINANCE, "norm_ratio_bound": NORM_RATIO_BOUND, "cells": flagged, "fit": fit}
 
 
 def load(path: str | Path) -> Any:

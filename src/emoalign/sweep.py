@@ -170,7 +170,7 @@ def sweep(
     """Python API of ``emoalign sweep``: :func:`emoalign.pipeline.run` for every target (writing
     each pair's artifacts; the source comes from the cache after the first pair), with its untrained
     control when ``control``, then the comparative report. ``run_kwargs`` are those of ``run``
-    (layers, n_components, device, cache_dir, ...)."""
+    (layers, n_components, device, cache_dir, bos, ...)."""
     report_dir = Path(report_dir) if report_dir else Path("docs/report")
     pairs = []
     for target in check_targets(targets):

@@ -25,6 +25,7 @@ from emoalign.extract.cache import (
     get_activations,
 )
 from emoalign.extract.preflight import check_request
+from emoalign.layer_spec import EMBEDDING_LAYER
 
 if TYPE_CHECKING:
     from emoalign.analysis.alignment import AlignConfig
@@ -65,8 +66,9 @@ def study_units(
 
 
 def unit_name(request: ExtractionRequest) -> str:
-    """``extract <model> layers 0-3`` or ``copy <model> seed 10002 layers 0-3``."""
-    layers = sorted(request.layers)
+    """``extract <model> layers 0-3`` or ``copy <model> seed 10002 layers 0-3`` (the blocks; the input
+    embeddings, read on the way, are not named)."""
+    layers = sorted(layer for layer in request.layers if layer != EMBEDDING_LAYER)
     span = f"{layers[0]}-{layers[-1]}" if len(layers) > 1 and layers == list(range(layers[0], layers[-1] + 1)) \
         else ",".join(map(str, layers))
     if request.untrained_seed is None:

@@ -4,7 +4,7 @@ overlaps before/after, as tables of plain numbers."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -13,6 +13,8 @@ from tqdm.auto import tqdm
 
 from emoalign.activations import ActivationSet
 from emoalign.analysis.cka import linear_cka_debiased
+from emoalign.analysis.diagnostics import outlying_rows, robust_fit_mask, row_norm_ratio
+from emoalign.analysis.linalg import FLOAT32_RTOL, centred_rank, count_distinct_rows
 from emoalign.analysis.inference import LayerNulls, cell_statistics, group_assignment_p
 from emoalign.analysis.maps import MAP_METHODS, LinearMap, fit_map
 from emoalign.analysis.overlap import (
@@ -27,11 +29,15 @@ from emoalign.analysis.vectors import emotion_vectors
 from emoalign.errors import EmoalignError
 from emoalign.execution import Executor
 from emoalign.execution.local import LocalExecutor
+from emoalign.layer_spec import EMBEDDING_LAYER
+from emoalign.log import get_logger
 
 FitData = Literal["neutral-words", "neutral-last"]
 FIT_DATA: tuple[str, ...] = ("neutral-words", "neutral-last")
 METRICS: tuple[str, ...] = ("bounded", "legacy")
 REFERENCES: tuple[str, ...] = ("mean", "index")
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,8 @@ class AlignConfig:
         return self.n_permutations > 0
 
     def profile_ks(self, max_k: int) -> tuple[int, ...]:
-        """The k of the verdict-vs-k profile that fit (at most ``max_k``), always including n_components."""
+        """The k of the verdict-vs-k profile that fit (at most ``max_k``: the smallest numerical rank of
+        the emotion vectors, see :func:`check_numerical_rank`), always including n_components."""
         return tuple(sorted({k for k in self.k_profile if k <= max_k} | {self.n_components}))
 
 
@@ -162,6 +169,18 @@ def fit_pairs(
     )
 
 
+def drop_outlying_pairs(
+    X_t: np.ndarray, X_s: np.ndarray, config: AlignConfig
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The fit pairs without those whose activation norm is an outlier in either model
+    (:func:`~emoalign.analysis.diagnostics.robust_fit_mask`), and how many were dropped. The legacy
+    metric keeps every pair, as the original study did."""
+    if config.metric == "legacy":
+        return X_t, X_s, 0
+    keep = robust_fit_mask(X_t, X_s)
+    return X_t[keep], X_s[keep], int(np.count_nonzero(~keep))
+
+
 def truncate_coordinates(basis: np.ndarray, dim: int) -> np.ndarray:
     """The basis restricted to its first ``dim`` coordinates (zero-padded if shorter): the
     identity on shared coordinates, the only "before" possible without a map."""
@@ -190,6 +209,7 @@ class LayerPairAlignment:
     nulls: LayerNulls | None  # (N, E) each; permutations shared across layer pairs
     profile: np.ndarray  # (K, E, E): cross overlaps at every k of profile_ks
     profile_ks: tuple[int, ...]
+    diagnostics: dict[str, float] = field(default_factory=dict)  # readout checks (analysis.diagnostics)
 
 
 def cross_overlap_profile(
@@ -219,8 +239,48 @@ def _truncated(subspace: EmotionSubspace, k: int) -> EmotionSubspace:
     return EmotionSubspace(subspace.basis[:k], subspace.explained_variance_ratio[:k], subspace.mean, subspace.n_samples)
 
 
-def _max_k(vector_sets: Sequence[dict[str, np.ndarray]]) -> int:
-    return min(min(v.shape[0] - 1, v.shape[1]) for vectors in vector_sets for v in vectors.values())
+def check_numerical_rank(vectors: dict[str, np.ndarray], k: int, *, model: str, layer: int) -> int:
+    """The smallest numerical rank of the centred emotion vectors of one model at one layer
+    (:func:`~emoalign.analysis.linalg.centred_rank`: float32 round-off is not a dimension), after
+    checking that ``k`` fits it: a one-line EmoalignError naming model, layer, emotion and rank if not."""
+    ranks = {label: centred_rank(v) for label, v in vectors.items()}
+    label = min(ranks, key=ranks.__getitem__)
+    if k > ranks[label]:
+        raise EmoalignError(
+            f"k={k} exceeds the numerical rank {ranks[label]} of the {vectors[label].shape[0]} centred emotion vectors "
+            f"of {label!r} at layer {layer} of {model} (directions below {FLOAT32_RTOL:g} of the largest are float32 "
+            f"round-off); lower k (--n-components) or use more distinct prompts"
+        )
+    return ranks[label]
+
+
+def warn_duplicate_vectors(acts: ActivationSet, layers: Sequence[int], reference: str) -> None:
+    """One warning line per emotion whose prompts give duplicate emotion vectors at any of ``layers``
+    (:func:`~emoalign.analysis.linalg.count_distinct_rows`), with the counts. Not at the embedding
+    layer, where prompts with the same emotion word give the same vector by design."""
+    found: dict[str, dict[int, tuple[int, int]]] = {}
+    for layer in sorted(set(layers)):
+        if layer == EMBEDDING_LAYER:
+            continue
+        for label, v in emotion_vector_sets(acts, layer, reference).items():
+            distinct = count_distinct_rows(v)
+            if distinct < v.shape[0]:
+                found.setdefault(label, {})[layer] = (v.shape[0], distinct)
+    for label, by_layer in found.items():
+        n = max(total for total, _ in by_layer.values())
+        low, high = min(d for _, d in by_layer.values()), max(d for _, d in by_layer.values())
+        where = list(by_layer)
+        if len(where) == 1:
+            at = f"layer {where[0]}"
+        elif len(where) <= 6:
+            at = f"layers {', '.join(map(str, where))}"
+        else:
+            at = f"{len(where)} layers ({where[0]}-{where[-1]})"
+        distinct = str(low) if low == high else f"{low}-{high}"
+        log.warning(
+            f"{label} at {at} of {acts.model['name']}: {n} prompts give only {distinct} distinct emotion vectors "
+            "(identical left context before the emotion word in a causal model?)"
+        )
 
 
 def copy_cross_overlaps(
@@ -235,7 +295,7 @@ def copy_cross_overlaps(
     :func:`align_layer_pair`, without statistics (for the random-weight copies of the baseline)."""
     src_vectors = emotion_vector_sets(source, source_layer, config.reference)
     tgt_vectors = emotion_vector_sets(target, target_layer, config.reference)
-    X_t, X_s = fit_pairs(source, target, source_layer, target_layer, config.fit_data)
+    X_t, X_s, _ = drop_outlying_pairs(*fit_pairs(source, target, source_layer, target_layer, config.fit_data), config)
     linear_map = fit_map(
         config.map_method, X_t, X_s, heldout_fraction=0.0, seed=config.seed,  # type: ignore[arg-type]
         context=f"map {target.model['name']} layer {target_layer} -> {source.model['name']} layer {source_layer}",
@@ -255,7 +315,11 @@ def align_layer_pair(
     emotions = source.emotion_labels
     src_vectors = emotion_vector_sets(source, source_layer, config.reference)
     tgt_vectors = emotion_vector_sets(target, target_layer, config.reference)
-    profile_ks = config.profile_ks(_max_k([src_vectors, tgt_vectors]))
+    rank = min(
+        check_numerical_rank(vectors, k, model=acts.model["name"], layer=layer)
+        for acts, layer, vectors in ((source, source_layer, src_vectors), (target, target_layer, tgt_vectors))
+    )
+    profile_ks = config.profile_ks(rank)  # only the ks the data span (round-off is no dimension)
     k_fit = max(k, *profile_ks)  # one PCA per emotion serves k and the profile (k_fit = k if k does not fit)
     # through the caches the pairing null reads: one SVD per emotion and model serves both
     src_top = {
@@ -268,7 +332,8 @@ def align_layer_pair(
     }
     src_sub = {e: _truncated(s, k) for e, s in src_top.items()}
     tgt_sub = {e: _truncated(s, k) for e, s in tgt_top.items()}
-    X_t, X_s = fit_pairs(source, target, source_layer, target_layer, config.fit_data)
+    X_t_all, X_s_all = fit_pairs(source, target, source_layer, target_layer, config.fit_data)
+    X_t, X_s, n_dropped = drop_outlying_pairs(X_t_all, X_s_all, config)
     linear_map = fit_map(
         config.map_method,  # type: ignore[arg-type]
         X_t,
@@ -306,8 +371,17 @@ def align_layer_pair(
                 "explained_variance_source": float(src_sub[e].explained_variance_ratio.sum()),
                 "explained_variance_target": float(tgt_sub[e].explained_variance_ratio.sum()),
                 "n_prompts": int(src_sub[e].n_samples),
+                **readout_diagnostics(src_top[e], src_vectors[e], "source"),
+                **readout_diagnostics(tgt_top[e], tgt_vectors[e], "target"),
             }
         )
+    diagnostics = {
+        "source_pc1_max": max(float(s.explained_variance_ratio[0]) for s in src_top.values()),
+        "target_pc1_max": max(float(s.explained_variance_ratio[0]) for s in tgt_top.values()),
+        "source_fit_norm_ratio": row_norm_ratio(X_s_all),
+        "target_fit_norm_ratio": row_norm_ratio(X_t_all),
+        "n_fit_pairs_dropped": n_dropped,
+    }
     layer_statistics: dict[str, float] = {}
     nulls = None
     if config.with_statistics:
@@ -321,8 +395,37 @@ def align_layer_pair(
             cell.update(per_emotion[cell["emotion"]])
     return LayerPairAlignment(
         source_layer, target_layer, src_sub, tgt_sub, linear_map, mapped, cross, angles, cka, X_t.shape[0], cells,
-        layer_statistics, nulls, profile, profile_ks,
+        layer_statistics, nulls, profile, profile_ks, diagnostics,
     )
+
+
+def readout_diagnostics(subspace: EmotionSubspace, vectors: np.ndarray, role: str) -> dict[str, object]:
+    """One model's readout checks for one cell: the first component's share of the variance, the
+    max/median norm ratio of the emotion vectors and the outlying prompts (indices within the label,
+    space-separated)."""
+    return {
+        f"{role}_pc1": float(subspace.explained_variance_ratio[0]),
+        f"{role}_norm_ratio": row_norm_ratio(vectors),
+        f"{role}_outlying_prompts": " ".join(str(i) for i in outlying_rows(vectors)),
+    }
+
+
+def lexical_floor_config(source: ActivationSet, target: ActivationSet, config: AlignConfig) -> AlignConfig | None:
+    """The settings of the lexical floor (the embedding-layer pair), or None where there is none:
+    either model lacks the embedding layer, or the metric is legacy (the original had no floor).
+
+    The input embeddings of an emotion word do not depend on its context: models without position
+    embeddings give one vector per distinct emotion word, so the floor's subspaces may span fewer
+    than k dimensions. The floor then runs at that smaller k (recorded as its ``n_components``)."""
+    if config.metric == "legacy" or EMBEDDING_LAYER not in source.layers or EMBEDDING_LAYER not in target.layers:
+        return None
+    rank = min(
+        centred_rank(vectors)
+        for acts in (source, target)
+        for vectors in emotion_vector_sets(acts, EMBEDDING_LAYER, config.reference).values()
+    )
+    k = min(config.n_components, rank)
+    return replace(config, n_components=k, k_profile=(k,)) if k >= 1 else None
 
 
 def layer_row(pair: LayerPairAlignment, config: AlignConfig) -> dict:
@@ -344,6 +447,7 @@ def layer_row(pair: LayerPairAlignment, config: AlignConfig) -> dict:
         "map": config.map_method,
         "fit_data": config.fit_data,
         "n_fit_pairs": pair.n_fit_pairs,
+        **pair.diagnostics,
         "map_heldout_r2": pair.linear_map.heldout_r2,
         "cka": pair.cka,
         "p_group_assignment": group_assignment_p(pair.cross_overlap),
@@ -365,15 +469,32 @@ def align_activation_sets(
 
     The layer pairs run as tasks of ``executor`` (default: the local one with ``workers`` processes,
     0: one per CPU core); every random stream is seeded per layer pair, so the result is identical
-    for every executor and number of workers.
+    for every executor and number of workers. Prompts that give duplicate emotion vectors are
+    warned about (once per model and emotion); every pair is profiled at the same ks: those that fit
+    the numerical rank of the emotion vectors at every pair.
     """
     check_paired(source, target)
     pairs = list(layer_pairs)
+    warn_duplicate_vectors(source, [s for s, _ in pairs], config.reference)
+    warn_duplicate_vectors(target, [t for _, t in pairs], config.reference)
     executor = executor or LocalExecutor(workers)
     with tqdm(total=len(pairs), desc=f"align {target.model['name']}", unit="layer", disable=quiet) as progress:
-        return executor.map(
+        aligned = executor.map(
             _align_task, (source, target, pairs, config), len(pairs), done=progress.update, cache=SOURCE_CACHE
         )
+    return _common_profile(aligned)
+
+
+def _common_profile(aligned: list[LayerPairAlignment]) -> list[LayerPairAlignment]:
+    """The layer pairs with their verdict-vs-k profiles cut to the ks every pair has (the numerical
+    rank, and so the ks that fit, can differ between layers)."""
+    if not aligned:
+        return aligned
+    ks = tuple(sorted(set(aligned[0].profile_ks).intersection(*(p.profile_ks for p in aligned[1:]))))
+    return [
+        p if p.profile_ks == ks else replace(p, profile=p.profile[[p.profile_ks.index(k) for k in ks]], profile_ks=ks)
+        for p in aligned
+    ]
 
 
 def _align_task(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from emoalign.analysis.linalg import TIE_TOL
 from emoalign.analysis.maps import LinearMap
 from emoalign.analysis.stats import (
     bootstrap_overlap_ci,
@@ -122,7 +123,8 @@ def group_assignment_p(cross_overlap: np.ndarray, *, max_exact: int = 7, n_sampl
     assignment (source e <-> target e) among all assignments of target emotions to source emotions.
 
     ``cross_overlap`` is (E, E) — or (P, E, E) for one assignment shared by P layer pairs. The
-    statistic is the summed matched overlap; p = #{assignments scoring >= identity} / #assignments.
+    statistic is the summed matched overlap; p = #{assignments scoring >= identity} / #assignments
+    (scores within :data:`~emoalign.analysis.linalg.TIE_TOL` of the identity's count as ties).
     Unlike the label null it leaves each model's emotion structure intact, so it stays exact when
     the target has strong emotion structure of its own; its price is resolution: the smallest
     p-value is 1/E! (1/6 with three emotions). More than ``max_exact`` emotions: sampled assignments.
@@ -138,7 +140,7 @@ def group_assignment_p(cross_overlap: np.ndarray, *, max_exact: int = 7, n_sampl
         assignments = np.vstack([np.arange(n_emotions), [rng.permutation(n_emotions) for _ in range(n_sampled)]])
     scores = summed[np.arange(n_emotions), assignments].sum(axis=1)
     identity = np.trace(summed)
-    return float(np.mean(scores >= identity - 1e-12))
+    return float(np.mean(scores >= identity - TIE_TOL))
 
 
 def grid_maximum(cells: pd.DataFrame, label_nulls: Sequence[np.ndarray]) -> dict[str, dict[str, object]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
+from emoalign.analysis.linalg import FLOAT32_RTOL
 from emoalign.analysis.validation import as_matrix as _as_matrix
 from emoalign.analysis.validation import where as _where
 from emoalign.errors import EmoalignError
@@ -35,7 +36,11 @@ def orthonormal_basis(U: np.ndarray, *, rtol: float | None = None, context: str 
     U : (k, d) array
         Spanning rows (e.g. a mapped subspace basis).
     rtol : float, optional
-        Directions with ``|R_ii| <= rtol * |R_00|`` are dropped; default ``max(k, d) * eps``.
+        The numerical rank k' counts the singular values of ``U`` above ``rtol`` × the largest;
+        default :data:`~emoalign.analysis.linalg.FLOAT32_RTOL` (1e-6): the bases come from float32
+        activations, and a direction a map shrinks below 1e-6 of the others is round-off, not a
+        direction (``max(k, d) * eps`` would keep it and count it as a full dimension). Input with
+        condition number below 1e6 keeps every row, as before.
     context : str
         Phrase used in error messages.
 
@@ -49,8 +54,10 @@ def orthonormal_basis(U: np.ndarray, *, rtol: float | None = None, context: str 
     diag = np.abs(np.diag(R))
     if diag.size == 0 or diag[0] == 0:
         return np.zeros((0, d))
-    tol = (max(k, d) * np.finfo(np.float64).eps if rtol is None else float(rtol)) * diag[0]
-    rank = int(np.count_nonzero(diag > tol))
+    # the rank from the singular values, as the batched overlap of the statistics counts it
+    s = np.linalg.svd(A, compute_uv=False)
+    tol = max(FLOAT32_RTOL if rtol is None else float(rtol), max(k, d) * np.finfo(np.float64).eps) * s[0]
+    rank = int(np.count_nonzero(s > tol))
     return np.ascontiguousarray(Q[:, :rank].T)
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from emoalign.analysis.linalg import FLOAT32_RTOL
 from emoalign.analysis.validation import as_matrix as _as_matrix
 from emoalign.analysis.validation import where as _where
 from emoalign.analysis.validation import check_k as _check_k
@@ -24,7 +25,9 @@ class EmotionSubspace:
         Orthonormal rows, in order of decreasing variance; sign fixed so the largest-|.|
         coordinate of each row is positive.
     explained_variance_ratio : (k,) float64 array
-        Variance along each component divided by the total variance of the vectors.
+        Variance along each component divided by the total variance of the vectors; components
+        below the float32 rank tolerance (:data:`~emoalign.analysis.linalg.FLOAT32_RTOL`) are
+        round-off and explain 0.
     mean : (d,) float64 array
         Mean of the vectors that were centred before the SVD.
     n_samples : int
@@ -86,6 +89,9 @@ def fit_subspace(vectors: np.ndarray, k: int, *, context: str = "") -> EmotionSu
     -------
     EmotionSubspace
         Basis rows are the top-k principal directions; ratios are relative to the total variance.
+        k is checked against the shape only: components beyond the numerical rank of the centred
+        vectors (:func:`~emoalign.analysis.linalg.centred_rank`) are round-off directions with ratio 0
+        (the alignment refuses such a k, see :func:`emoalign.analysis.alignment.check_numerical_rank`).
     """
     X = _as_matrix(vectors, "emotion vectors", context)
     n, d = X.shape
@@ -97,7 +103,8 @@ def fit_subspace(vectors: np.ndarray, k: int, *, context: str = "") -> EmotionSu
     if total <= 0.0:
         raise EmoalignError(f"all {n} emotion vectors are identical{_where(context)}; PCA is undefined")
     basis = _fix_signs(vt[:k])
-    ratio = s[:k] ** 2 / total
+    power = np.where(s > FLOAT32_RTOL * s[0], s**2, 0.0)  # round-off directions explain no variance
+    ratio = power[:k] / float(np.sum(power))
     return EmotionSubspace(basis=basis, explained_variance_ratio=ratio, mean=mean, n_samples=n)
 
 

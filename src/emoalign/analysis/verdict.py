@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from emoalign.analysis.linalg import TIE_TOL
 from emoalign.analysis.stats import benjamini_hochberg, prediction_test
 
 BEYOND_VOCABULARY = "shared beyond vocabulary"
@@ -114,7 +115,7 @@ def pair_summary(
         return summary
     observed_mean = float(cells["overlap_after"].mean())
     null = np.asarray(pairing_null_means, dtype=np.float64)
-    p_pairing = float((1 + np.sum(null >= observed_mean - 1e-12)) / (1 + null.size))
+    p_pairing = float((1 + np.sum(null >= observed_mean - TIE_TOL)) / (1 + null.size))  # ties: linalg.TIE_TOL
     correspondence = p_pairing < alpha
     summary.update(p_pairing=p_pairing, correspondence=bool(correspondence))
     beyond: bool | None = None

@@ -23,6 +23,8 @@ from emoalign.extract.positions import (
     whitespace_word_spans,
     word_last_tokens,
 )
+from emoalign.extract.start_token import StartToken, encode_texts, resolve_start_token, tokenizer_name
+from emoalign.layer_spec import EMBEDDING_LAYER
 from emoalign.models.blocks import find_blocks
 from emoalign.models.loading import LoadedModel
 from emoalign.provenance import provenance
@@ -64,27 +66,32 @@ def plan_positions(
     dataset: PromptDataset,
     lexicon: Mapping[str, Sequence[str]],
     policy: PositionPolicy = "all",
-) -> tuple[list[PromptPlan], dict[str, list[list[int]]]]:
-    """Token positions to read for every prompt, from character offsets; also returns the encoding.
+    bos: str | StartToken = "auto",
+) -> tuple[list[PromptPlan], dict[str, list[list[Any]]]]:
+    """Token positions to read for every prompt, from character offsets; also returns the encoding
+    (``input_ids`` and ``offset_mapping`` per prompt, the start token included).
 
     Emotion prompts: the sub-tokens of their emotion words (``policy``), or the last content token
     as a counted fallback. Reference prompts: the last content token plus each word's last sub-token.
+    ``bos``: the start-token option (auto, always, never) or its resolved :class:`StartToken`.
     """
+    start = bos if isinstance(bos, StartToken) else resolve_start_token(tokenizer, bos)
     texts = [prompt.text for prompt in dataset.prompts]
-    encoded = tokenizer(texts, return_offsets_mapping=True)
+    encoded = encode_texts(tokenizer, texts, start)
     plans = [
-        _plan_prompt(prompt.text, prompt.label, [tuple(o) for o in offsets], dataset.reference_label, lexicon, policy)
+        _plan_prompt(prompt.text, prompt.label, offsets, dataset.reference_label, lexicon, policy)
         for prompt, offsets in zip(dataset.prompts, encoded["offset_mapping"])
     ]
     return plans, encoded
 
 
 def validate_layers(layers: Sequence[int], n_layers: int, model_name: str) -> tuple[int, ...]:
-    """Sorted unique layers, each within the model's depth; otherwise an error naming the layer."""
+    """Sorted unique layers, each within the model's depth (or the embedding layer, -1); otherwise an
+    error naming the layer."""
     if not layers:
         raise EmoalignError(f"no layers requested for {model_name}")
     for layer in layers:
-        if not 0 <= layer < n_layers:
+        if not (0 <= layer < n_layers or layer == EMBEDDING_LAYER):
             raise EmoalignError(
                 f"layer {layer} is beyond the depth of {model_name} ({n_layers} blocks: layers 0-{n_layers - 1})"
             )
@@ -101,6 +108,8 @@ class TokenizedPrompts:
     lexicon_hash: str
     position_policy: str
     batch_size: int
+    bos: str  # the start-token option the positions were planned with (auto, always, never)
+    start_token: str  # what it resolved to (StartToken.describe)
     texts: tuple[str, ...]
     labels: tuple[str, ...]
     plans: tuple[PromptPlan, ...]
@@ -121,6 +130,20 @@ def lexicon_hash(lexicon: Mapping[str, Sequence[str]]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def pad_right(rows: Sequence[Sequence[int]], pad_id: int) -> dict[str, Any]:
+    """``input_ids`` / ``attention_mask`` (int64 tensors) of ``rows`` right-padded with ``pad_id``;
+    every token of a row (a prepended start token included) is marked real."""
+    import torch
+
+    width = max(len(row) for row in rows)
+    input_ids = torch.full((len(rows), width), int(pad_id), dtype=torch.long)
+    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        input_ids[i, : len(row)] = torch.tensor(list(row), dtype=torch.long)
+        attention_mask[i, : len(row)] = 1
+    return {"input_ids": input_ids, "attention_mask": attention_mask}
+
+
 def tokenize_prompts(
     tokenizer: Any,
     dataset: PromptDataset,
@@ -128,20 +151,26 @@ def tokenize_prompts(
     lexicon: Mapping[str, Sequence[str]],
     position_policy: PositionPolicy = "all",
     batch_size: int = 16,
+    bos: str = "auto",
+    name: str | None = None,
 ) -> TokenizedPrompts:
-    """Plan the positions (:func:`plan_positions`) and tokenize the batches of ``dataset``."""
+    """Plan the positions (:func:`plan_positions`) and build the right-padded batches of ``dataset``
+    from the planned token ids (so a prepended start token is in both). ``name``: the model, for errors."""
     if batch_size < 1:
         raise EmoalignError(f"--batch-size {batch_size}: must be at least 1")
     texts = [prompt.text for prompt in dataset.prompts]
     if not texts:
         raise EmoalignError(f"dataset {dataset.name!r} is empty")
-    plans, encoded = plan_positions(tokenizer, dataset, lexicon, position_policy)
+    start = resolve_start_token(tokenizer, bos, name)
+    plans, encoded = plan_positions(tokenizer, dataset, lexicon, position_policy, start)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if pad_id is None:
+        raise EmoalignError(
+            f"model {tokenizer_name(tokenizer, name)!r}: the tokenizer has neither a pad nor an EOS token"
+        )
     order = np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable")
-    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
-    inputs = []
-    for batch in batches:
-        tokens = tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True)
-        inputs.append({k: tokens[k] for k in ("input_ids", "attention_mask")})
+    batches = [order[first : first + batch_size] for first in range(0, len(order), batch_size)]
+    inputs = [pad_right([encoded["input_ids"][i] for i in batch], pad_id) for batch in batches]
     matched_tokens = tuple(
         tuple(tokenizer.convert_ids_to_tokens([encoded["input_ids"][i][t] for t in plan.pooled]))
         for i, plan in enumerate(plans)
@@ -151,6 +180,8 @@ def tokenize_prompts(
         lexicon_hash=lexicon_hash(lexicon),
         position_policy=position_policy,
         batch_size=batch_size,
+        bos=bos,
+        start_token=start.describe(),
         texts=tuple(texts),
         labels=tuple(prompt.label for prompt in dataset.prompts),
         plans=tuple(plans),
@@ -170,21 +201,24 @@ def extract_activations(
     batch_size: int = 16,
     quiet: bool = False,
     tokenized: TokenizedPrompts | None = None,
+    bos: str = "auto",
 ) -> ActivationSet:
     """Run the model over the dataset in length-bucketed, right-padded batches and pool activations.
 
     ``tokenized``: the dataset already tokenized by :func:`tokenize_prompts` with this model's
-    tokenizer (and the same lexicon, policy and batch size), to reuse across models.
+    tokenizer (and the same lexicon, policy, batch size and ``bos``), to reuse across models.
+    ``bos``: the start-token option (:mod:`emoalign.extract.start_token`), recorded in ``extra``.
     """
     model_name = loaded.spec.name
     layers = validate_layers(layers, loaded.n_layers, model_name)
     if tokenized is None:
         tokenized = tokenize_prompts(
-            loaded.tokenizer, dataset, lexicon=lexicon, position_policy=position_policy, batch_size=batch_size
+            loaded.tokenizer, dataset, lexicon=lexicon, position_policy=position_policy, batch_size=batch_size,
+            bos=bos, name=model_name,
         )
-    elif (tokenized.dataset_hash, tokenized.lexicon_hash, tokenized.position_policy, tokenized.batch_size) != (
-        dataset.content_hash(), lexicon_hash(lexicon), position_policy, batch_size
-    ):
+    elif (
+        tokenized.dataset_hash, tokenized.lexicon_hash, tokenized.position_policy, tokenized.batch_size, tokenized.bos
+    ) != (dataset.content_hash(), lexicon_hash(lexicon), position_policy, batch_size, bos):
         raise EmoalignError(f"{model_name}: the tokenized prompts were planned for another dataset or settings")
     texts, plans = tokenized.texts, tokenized.plans
     word_owner = [(i, w) for i, plan in enumerate(plans) for w in range(len(plan.word_tokens))]
@@ -238,5 +272,8 @@ def extract_activations(
         word_position=np.array([w for _, w in word_owner], dtype=np.int64),
         fallback=np.array([plan.fallback for plan in plans], dtype=bool),
         matched_tokens=tokenized.matched_tokens,
-        extra={"provenance": provenance(), "batch_size": batch_size},
+        extra={
+            "provenance": provenance(), "batch_size": batch_size, "bos": tokenized.bos,
+            "start_token": tokenized.start_token,
+        },
     )

@@ -4,8 +4,9 @@ Two models that read the same prompts share structure whatever their weights (DE
 cross-model overlap is judged against the same pipeline run on random-weight copies of both models.
 A copy's activations depend on the architecture, the tokenizer and the seed, not on the checkpoint:
 they are cached under a key of the architecture (:func:`~emoalign.models.random_copy.architecture_hash`),
-the tokenizer (:func:`tokenizer_hash`), the seed, the dataset, layers, position policy, lexicon, dtype
-and format versions, so studies that share an architecture and tokenizer share the copies.
+the tokenizer (:func:`tokenizer_hash`), the seed, the dataset, layers, position policy, start-token
+option, lexicon, dtype and format versions, so studies that share an architecture and tokenizer share
+the copies.
 
 Seeds are the caller's. Copies of two *different* architectures are independent for any seeds; two
 models of *one* architecture with the same seed get the same copy, so give the two sides of such a
@@ -95,7 +96,7 @@ class RandomCopySource:
     @property
     def n_blocks(self) -> int:
         """Blocks a copy needs: the deepest requested layer + 1."""
-        return max(self.layers) + 1
+        return max(max(self.layers), 0) + 1
 
 
 def load_random_copy_source(request: ExtractionRequest) -> RandomCopySource:
@@ -130,7 +131,8 @@ def load_random_copy_source(request: ExtractionRequest) -> RandomCopySource:
 
 def random_copy_key(source: RandomCopySource, seed: int) -> str:
     """sha256 of architecture + tokenizer + seed + init version + dtype + dataset hash + layers +
-    position policy + lexicon + format version (no model id, revision or name)."""
+    position policy + start-token option + lexicon + format version (no model id, revision or name;
+    ``bos="never"`` keeps the key of the files written before the option)."""
     request = source.request
     payload = {
         "kind": "random-copy",
@@ -145,6 +147,8 @@ def random_copy_key(source: RandomCopySource, seed: int) -> str:
         "lexicon": lexicon_hash(request.lexicon),
         "format_version": FORMAT_VERSION,
     }
+    if request.bos != "never":
+        payload["bos"] = request.bos
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -185,7 +189,7 @@ def _extract_copy(
     )
     activations = extract_activations(
         loaded, request.dataset, source.layers, lexicon=request.lexicon, position_policy=request.position_policy,
-        batch_size=request.batch_size, quiet=quiet, tokenized=tokenized,
+        batch_size=request.batch_size, quiet=quiet, tokenized=tokenized, bos=request.bos,
     )
     activations.model = {
         **{key: value for key, value in activations.model.items() if key in _COPY_PROVENANCE},
@@ -231,7 +235,8 @@ def random_copy_activation_files(
     if missing:
         tokenized = tokenize_prompts(
             source.tokenizer, request.dataset, lexicon=request.lexicon,
-            position_policy=request.position_policy, batch_size=request.batch_size,
+            position_policy=request.position_policy, batch_size=request.batch_size, bos=request.bos,
+            name=request.spec.name,
         )
         token_ids = tokenized.token_ids().tolist()
         several = len(missing) > 1

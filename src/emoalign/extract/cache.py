@@ -18,6 +18,7 @@ from emoalign.extract.activations import (
 )
 from emoalign.extract.positions import PositionPolicy
 from emoalign.extract.preflight import check_request
+from emoalign.extract.start_token import BosPolicy
 from emoalign.log import get_logger
 from emoalign.models.loading import (
     DTYPES,
@@ -45,6 +46,7 @@ class ExtractionRequest:
     layers: tuple[int, ...]
     lexicon: Mapping[str, Sequence[str]]
     position_policy: PositionPolicy = "all"
+    bos: BosPolicy = "auto"  # start token before every prompt (emoalign.extract.start_token)
     dtype: str | None = None
     revision: str | None = None
     device: str = "auto"
@@ -59,7 +61,10 @@ class ExtractionRequest:
 
 def cache_key(request: ExtractionRequest, dtype_name: str) -> str:
     """sha256 of model id + revision (or local folder fingerprint) + dtype + dataset hash + layers
-    + position policy + lexicon + format version."""
+    + position policy + start-token option + lexicon + format version.
+
+    ``bos="never"`` (the positions of every file written before the option) leaves the key as it
+    was, so those files stay valid for it."""
     spec = request.spec
     if spec.gguf is not None:  # a GGUF file: its bytes, not its mtime, identify the weights
         revision = spec.gguf.sha256
@@ -76,6 +81,8 @@ def cache_key(request: ExtractionRequest, dtype_name: str) -> str:
         "format_version": FORMAT_VERSION,
         "untrained_seed": request.untrained_seed,
     }
+    if request.bos != "never":
+        payload["bos"] = request.bos
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -159,7 +166,8 @@ def get_activations(
     if not allow_extract:
         raise EmoalignError(
             f"no cached activations of {request.spec.name} for these settings in {cache_dir} "
-            "(same dataset, layers, dtype and position policy); run `emoalign run` or `emoalign extract` first"
+            "(same dataset, layers, dtype, position policy and --bos); run `emoalign run` or `emoalign extract` "
+            "first"
         )
     if not checked:
         check_request(request)
@@ -173,7 +181,7 @@ def get_activations(
         quiet=quiet,
         untrained_seed=request.untrained_seed,
         allow_pickle_weights=request.allow_pickle_weights,
-        n_blocks=max(request.layers) + 1,  # later blocks never run: they are not even loaded
+        n_blocks=max(max(request.layers), 0) + 1,  # later blocks never run: they are not even loaded
     )
     activations = extract_activations(
         loaded,
@@ -183,6 +191,7 @@ def get_activations(
         position_policy=request.position_policy,
         batch_size=request.batch_size,
         quiet=quiet,
+        bos=request.bos,
     )
     activations.save(path)
     return activations, path, False
@@ -198,5 +207,5 @@ def _extract_loaded(request: ExtractionRequest, *, quiet: bool) -> ActivationSet
     with eval_mode(loaded.model):
         return extract_activations(
             loaded, request.dataset, layers, lexicon=request.lexicon, position_policy=request.position_policy,
-            batch_size=request.batch_size, quiet=quiet,
+            batch_size=request.batch_size, quiet=quiet, bos=request.bos,
         )

@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
+from emoalign.layer_spec import EMBEDDING_LAYER
+
 
 class _StopForward(Exception):
     """Raised inside the deepest hook to end the forward pass early."""
@@ -23,11 +25,19 @@ def capture_block_outputs(
 
     Layer ``i`` is the residual stream after block ``i`` (HF ``hidden_states[i + 1]``, except that
     HF's last entry may carry the final norm). Blocks return a tensor in transformers 5.x and a
-    tuple in older releases; both are handled.
+    tuple in older releases; both are handled. Layer ``EMBEDDING_LAYER`` (-1) is the input of block
+    0: the embeddings as the blocks see them (HF ``hidden_states[0]``, position embeddings and
+    Gemma's ``sqrt(d)`` scaling included).
     """
     wanted = sorted(set(layers))
     deepest = wanted[-1]
     captured: dict[int, torch.Tensor] = {}
+
+    def embedding_hook(_module: nn.Module, args: tuple, kwargs: dict) -> None:
+        hidden = args[0] if args else kwargs["hidden_states"]
+        captured[EMBEDDING_LAYER] = hidden.detach()
+        if deepest == EMBEDDING_LAYER:
+            raise _StopForward
 
     def make_hook(layer: int):
         def hook(_module: nn.Module, _args: object, output: object) -> None:
@@ -38,7 +48,9 @@ def capture_block_outputs(
 
         return hook
 
-    handles = [blocks[layer].register_forward_hook(make_hook(layer)) for layer in wanted]
+    handles = [blocks[layer].register_forward_hook(make_hook(layer)) for layer in wanted if layer >= 0]
+    if EMBEDDING_LAYER in wanted:
+        handles.append(blocks[0].register_forward_pre_hook(embedding_hook, with_kwargs=True))
     try:
         with torch.no_grad():
             model(**inputs, use_cache=False)

@@ -143,12 +143,14 @@ def extract(
     lexicon: Mapping[str, Sequence[str]] | None = None,
     position_policy: str = "all",
     batch_size: int = 16,
+    bos: str = "auto",
     name: str | None = None,
     quiet: bool | None = None,
 ) -> ActivationSet:
     """Activations of an already loaded ``transformers`` model (DESIGN §3): pooled emotion-word and
     reference activations at ``layers`` (default: all) on ``dataset`` (default: the ``profile``
-    prompts). Nothing is written; save the result with ``.save(path)``.
+    prompts). Nothing is written; save the result with ``.save(path)``. ``bos``: the start token
+    before every prompt, auto (default), always or never (:mod:`emoalign.extract.start_token`).
     """
     from emoalign.extract.activations import extract_activations, validate_layers
     from emoalign.progress import resolve_quiet
@@ -160,4 +162,5 @@ def extract(
         return extract_activations(
             loaded, prompts, chosen, lexicon=dict(lexicon or DEFAULT_LEXICON),
             position_policy=position_policy, batch_size=batch_size, quiet=resolve_quiet(quiet),  # type: ignore[arg-type]
+            bos=bos,
         )

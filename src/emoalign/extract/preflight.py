@@ -57,11 +57,15 @@ def check_weights(spec: ModelSpec, *, allow_pickle: bool = False) -> None:
 
 
 def check_prompt_tokens(
-    spec: ModelSpec, config: Any, tokenizer: Any, dataset: PromptDataset
+    spec: ModelSpec, config: Any, tokenizer: Any, dataset: PromptDataset, bos: str = "auto"
 ) -> None:
-    """Every prompt fits the model's positions, and every token id exists in its embedding table."""
+    """A start token can be found (``bos``), every prompt fits the model's positions (the start
+    token included), and every token id exists in its embedding table."""
+    from emoalign.extract.start_token import encode_texts, resolve_start_token
+
     cfg = text_config(config)
-    encoded = tokenizer([p.text for p in dataset.prompts])["input_ids"]
+    start = resolve_start_token(tokenizer, bos, spec.name)
+    encoded = encode_texts(tokenizer, [p.text for p in dataset.prompts], start)["input_ids"]
     max_positions = getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
     vocab_size = getattr(cfg, "vocab_size", None)
     position: dict[str, int] = {}
@@ -90,7 +94,7 @@ def check_request(request: Any) -> None:
     if request.untrained_seed is None:
         check_weights(request.spec, allow_pickle=request.allow_pickle_weights)
     tokenizer = load_tokenizer(request.spec, revision=request.revision, trust_remote_code=request.trust_remote_code)
-    check_prompt_tokens(request.spec, config, tokenizer, request.dataset)
+    check_prompt_tokens(request.spec, config, tokenizer, request.dataset, request.bos)
 
 
 def check_statistics(dataset: PromptDataset, with_statistics: bool, where: str | None = None) -> None:

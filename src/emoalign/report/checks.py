@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from emoalign.analysis.diagnostics import NORM_RATIO_BOUND, PC1_DOMINANCE
 from emoalign.report.marks import FAIL, INFO, NA, PASS, WARN
 from emoalign.results import AlignmentResult
 
@@ -216,9 +217,51 @@ def check_beyond_vocabulary(summary: dict[str, Any]) -> Check:
               "specificity": summary.get("mean_specificity"),
               "specificity_bound": summary.get("baseline_specificity_bound"),
               "n_copies": summary.get("n_baseline_copies")}
+    if pair and few_cells_beyond(summary):
+        return Check("beyond_vocabulary", WARN, "beyond_pass_few_cells", params)
     if pair:
         return Check("beyond_vocabulary", PASS, "beyond_pass", params)
     return Check("beyond_vocabulary", FAIL, "beyond_fail", params)
+
+
+def few_cells_beyond(summary: dict[str, Any]) -> bool:
+    """A pair-level "beyond vocabulary" carried by fewer than half of its cells: the pair mean passes
+    while most cells, tested on their own, do not."""
+    n, total = summary.get("n_beyond_vocabulary"), summary.get("n_cells")
+    return n is not None and bool(total) and n < total / 2
+
+
+def check_readout(summary: dict[str, Any]) -> Check:
+    """Are the readouts sound? No emotion subspace may be one direction (first principal component
+    >= 0.9 of the variance) and no emotion vector or map-fit activation an outlier (> 10x the median
+    norm): the signature of a readout on the attention sink."""
+    flags = summary.get("readout_flags")
+    if flags is None:
+        return Check("readout", NA, "readout_unknown", {})
+    params = {"source_pc1": summary.get("source_pc1_max"), "target_pc1": summary.get("target_pc1_max"),
+              "bound": PC1_DOMINANCE, "ratio": NORM_RATIO_BOUND, "n": len(flags)}
+    if not flags:
+        return Check("readout", PASS, "readout_ok", params)
+    cells = [f for f in flags if "emotion" in f]
+    where = [f"{f['role']} {f['layer']} {f['emotion']} ({f['pc1']:.3f}, {len(f['outlying_prompts'])})"
+             for f in cells[:4]]
+    where += [f"{f['role']} {f['layer']} map fit ({f['n_dropped']})" for f in flags if "emotion" not in f][:2]
+    return Check("readout", WARN, "readout_flagged", {**params, "where": "; ".join(where)})
+
+
+def check_static_meaning(summary: dict[str, Any]) -> Check:
+    """Does any layer go beyond static word meaning: its mean overlap above the 95 % interval of the
+    input-embedding pair (the lexical floor)?"""
+    if summary.get("n_beyond_static") is None:
+        return Check("static_meaning", NA, "static_no_floor", {})
+    params = {"floor": summary.get("floor_after"), "floor_low": summary.get("floor_ci_low"),
+              "floor_high": summary.get("floor_ci_high"), "floor_k": summary.get("floor_k"),
+              "layers": summary.get("static_layers"), "n": summary.get("n_beyond_static"),
+              "n_layers": summary.get("n_layer_pairs"), "best": summary.get("best_layer"),
+              "best_after": summary.get("best_after")}
+    if summary["n_beyond_static"] > 0:
+        return Check("static_meaning", PASS, "static_beyond", params)
+    return Check("static_meaning", INFO, "static_none", params)
 
 
 def check_emotion_group(summary: dict[str, Any]) -> Check:
@@ -337,6 +380,8 @@ def sanity_checks(
         check_emotion_group(summary),
         check_reliability(summary),
         check_control(summary, control, control_label),
+        check_readout(summary),
+        check_static_meaning(summary),
     ]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ import pandas as pd
 from emoalign.analysis.verdict import BEYOND_VOCABULARY, LEGACY_NO_VERDICT, NOT_TESTED
 from emoalign.errors import EmoalignError
 from emoalign.paths import safe_component
-from emoalign.report.checks import NA, format_layers, has_column
+from emoalign.report.checks import NA, few_cells_beyond, format_layers, has_column
 from emoalign.report.compare import (
     OLD_SCHEMA_NO_VERDICT,
     Comparison,
@@ -162,9 +162,22 @@ def _layer_table(T: Strings, entry: ModelEntry) -> Block:
     header += [T("col_copies_bound")] if copies else []
     header += [T("col_ci")] if ci else []
     header += [T("col_normalised")] if normalised else []
-    header += [T(key) for _, key in steps] + [T("col_verdict")]
+    floor = entry.result.floor_layer if bounded else pd.DataFrame()
+    static = not floor.empty and "beyond_static_meaning" in entry.result.layers
+    header += [T(key) for _, key in steps] + ([T("col_static")] if static else []) + [T("col_verdict")]
     rows = []
-    for _, r in p.iterrows():
+    if not floor.empty:  # the lexical floor: a reference row, no verdict
+        f = floor.iloc[0]
+        row = ["emb", "emb", "", f6(f["mean_overlap_before"]), f6(f["mean_overlap_after"]), f6(f["delta"])]
+        row += [f3(f["chance"])] if chance else []
+        row += [""] if copies else []
+        row += [f"[{f3(f.get('ci_low'))}, {f3(f.get('ci_high'))}]"] if ci else []
+        row += [f3(f.get("normalised_overlap"))] if normalised else []
+        row += [""] * len(steps) + ([""] if static else [])
+        row.append(T("floor_row", k=int(f["n_components"])))
+        rows.append(row)
+    beyond_static = entry.result.layers.get("beyond_static_meaning") if static else None
+    for i, (_, r) in enumerate(p.iterrows()):
         row = [int(r["layer"]), int(r["target_layer"]), f"{r['rel_depth']:.2f}", f6(r["before"]), f6(r["after"]),
                f"**{f6(r['delta'])}**"]
         row += [f3(r["chance"])] if chance else []
@@ -172,6 +185,9 @@ def _layer_table(T: Strings, entry: ModelEntry) -> Block:
         row += [f"[{f3(r['ci_low'])}, {f3(r['ci_high'])}]"] if ci else []
         row += [f3(r["normalised_overlap"])] if normalised else []
         row += [_count(r[column], r["n_cells"]) for column, _ in steps]
+        if beyond_static is not None:
+            flag = beyond_static.iloc[i]
+            row.append("n/a" if pd.isna(flag) else T("yes" if flag == 1.0 else "no"))
         row.append(layer_verdict(T, r, schema))
         rows.append(row)
     return table(header, rows)
@@ -197,7 +213,34 @@ def pair_verdict_line(T: Strings, entry: ModelEntry) -> str:
     if not details:
         details.append(T({"legacy": "legacy_no_verdict", "old": "overall_old_schema"}.get(s["schema"],
                                                                                           "overall_untested")))
-    return T("pair_verdict", verdict=T.verdict(s["verdict"]), details=T("details_join").join(details))
+    return T("pair_verdict", verdict=headline(T, s), details=T("details_join").join(details))
+
+
+def headline(T: Strings, s: Mapping[str, Any]) -> str:
+    """The pair's result in the order a reader must weigh it: whether any cell is emotion-specific,
+    then the vocabulary verdict (saying when fewer than half of the cells carry it), then, for a pair
+    beyond vocabulary, whether its best layer goes beyond static word meaning, then unsound readouts."""
+    parts = []
+    n_cells = s.get("n_cells")
+    if s.get("schema") == "current" and s.get("n_emotion_specific") is not None:
+        key = "head_specific" if s["n_emotion_specific"] else "head_no_specific"
+        parts.append(T(key, n=s["n_emotion_specific"], n_cells=n_cells))
+    verdict = T.verdict(s["verdict"])
+    if s.get("beyond_vocabulary") and s.get("n_beyond_vocabulary") is not None:
+        key = "head_beyond_few" if few_cells_beyond(s) else "head_beyond"
+        parts.append(T(key, verdict=verdict, n=s["n_beyond_vocabulary"], n_cells=n_cells))
+    else:
+        parts.append(T("head_verdict", verdict=verdict))
+    if s.get("beyond_vocabulary") and s.get("best_beyond_static") is not None:  # moot where (b) fails
+        parts.append(T(
+            "head_static_beyond" if s["best_beyond_static"] else "head_static_not",
+            layer=f"{s['best_layer']}↔{s['best_target_layer']}",
+            **_params({"after": s["best_after"], "floor": s["floor_after"], "floor_high": s["floor_ci_high"]}),
+        ))
+    if s.get("readout_flags"):
+        parts.append(T("head_readout", n=len(s["readout_flags"])))
+    text = T("head_join").join(parts)
+    return text[:1].upper() + text[1:]
 
 
 def _na(value: Any) -> Any:
@@ -302,7 +345,7 @@ def section_discussion(T: Strings, comparison: Comparison) -> list[Block]:
 
 CHECK_ORDER: tuple[str, ...] = (
     "before_near_zero", "after_increase", "delta_positive", "correspondence", "beyond_vocabulary", "emotion_group",
-    "reliability", "control",
+    "reliability", "control", "readout", "static_meaning",
 )
 
 

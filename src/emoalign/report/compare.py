@@ -334,7 +334,49 @@ def pair_summary(result: AlignmentResult, profile: pd.DataFrame, label: str) -> 
     )
     if schema == "current" and np.isnan(row["baseline_overlap_bound"]):
         row["baseline_overlap_bound"] = mean("baseline_overlap_bound")
+    row.update(floor_summary(result, profile))
+    row.update(readout_of(result))
     return row
+
+
+def floor_summary(result: AlignmentResult, profile: pd.DataFrame) -> dict[str, Any]:
+    """The lexical floor (the input-embedding pair) and the layers whose mean overlap goes beyond its
+    95 % interval; NaN / None / empty where the artifact has no floor."""
+    floor = result.floor_layer
+    after = profile["after_bounded"] if "after_bounded" in profile else profile["after"]
+    best = int(after.to_numpy().argmax()) if len(after) and np.isfinite(after).any() else None
+    out: dict[str, Any] = {
+        "best_layer": int(profile["layer"].iloc[best]) if best is not None else None,
+        "best_target_layer": int(profile["target_layer"].iloc[best]) if best is not None else None,
+        "best_after": float(after.iloc[best]) if best is not None else float("nan"),
+        "floor_after": float("nan"), "floor_ci_low": float("nan"), "floor_ci_high": float("nan"),
+        "floor_k": None, "n_beyond_static": None, "static_layers": "", "best_beyond_static": None,
+    }
+    if floor.empty:
+        return out
+    first = floor.iloc[0]
+    out.update(floor_after=float(first["mean_overlap_after"]), floor_ci_low=float(first.get("ci_low", np.nan)),
+               floor_ci_high=float(first.get("ci_high", np.nan)), floor_k=int(first["n_components"]))
+    if "beyond_static_meaning" in result.layers and np.isfinite(out["floor_ci_high"]):
+        beyond = result.layers["beyond_static_meaning"].to_numpy(dtype=float) == 1.0
+        out["n_beyond_static"] = int(beyond.sum())
+        out["static_layers"] = format_layers(result.layers.loc[beyond, "layer"].astype(int))
+        out["best_beyond_static"] = bool(beyond[best]) if best is not None else None
+    return out
+
+
+def readout_of(result: AlignmentResult) -> dict[str, Any]:
+    """The readout diagnostics of a pair: the largest first-component share per model and the cells
+    flagged (one direction, or outlying vectors); None where the artifact predates them."""
+    readout = (result.summary or {}).get("readout")
+    layers = result.layers
+    if readout is None:
+        return {"source_pc1_max": float("nan"), "target_pc1_max": float("nan"), "readout_flags": None}
+    return {
+        "source_pc1_max": float(layers["source_pc1_max"].max()) if "source_pc1_max" in layers else float("nan"),
+        "target_pc1_max": float(layers["target_pc1_max"].max()) if "target_pc1_max" in layers else float("nan"),
+        "readout_flags": list(readout.get("cells", [])) + list(readout.get("fit", [])),
+    }
 
 
 # ------------------------------------------------------------------------------------------------
@@ -489,6 +531,8 @@ def comparison_csv(comparison: Comparison) -> pd.DataFrame:
     of cells passing each step first, then the comparison-table numbers."""
     table = comparison.table.copy()
     table["alignment_path"] = [str(e.path) if e.path else "" for e in comparison.entries]
+    if "readout_flags" in table:  # the records are in the report; the CSV counts them
+        table["readout_flags"] = [None if flags is None else len(flags) for flags in table["readout_flags"]]
     first = [c for c in CSV_FIRST if c in table]
     for column in ("n_correspondence", "n_beyond_vocabulary", "n_emotion_group", "n_emotion_specific"):
         if column in table:

@@ -26,10 +26,11 @@ TEXT: dict[str, dict[str, str]] = {
         "row_twin": "planted twin", "row_controls": "random controls",
         "real_heading": "What the real models showed",
         "no_real": "No real pair was run.",
-        "beyond": "In plain words: the trained pair shares {ratio:.1f}× the overlap its random copies share. ",
-        "below": "In plain words: the trained pair shares less than its random copies do ({ratio:.2f}×), so nothing "
+        "headline": "In plain words: {headline}. ",
+        "beyond": "As a whole, the trained pair shares {ratio:.1f}× the overlap its random copies share. ",
+        "below": "As a whole, the trained pair shares less than its random copies do ({ratio:.2f}×), so nothing "
                  "in this overlap goes beyond what any two models reading the same prompts share. ",
-        "level": "In plain words: the overlap is no larger than what random copies reading the same prompts share. ",
+        "level": "As a whole, the overlap is no larger than what random copies reading the same prompts share. ",
         "finding": "{pair}: {verdict} — mean overlap {observed:.3f} (chance {chance:.3f}, random copies "
                    "{copies:.3f}, their 95 % bound {bound:.3f}); {summary}",
         "checks_heading": "Did the instrument find the known answers?",
@@ -59,10 +60,11 @@ TEXT: dict[str, dict[str, str]] = {
         "row_twin": "人工双子", "row_controls": "ランダム重みの対照",
         "real_heading": "実在モデルの結果",
         "no_real": "実在モデルのペアは実行していません。",
-        "beyond": "平たく言えば、学習済みのペアはランダム重みのコピーの{ratio:.1f}倍の overlap を共有しています。",
-        "below": "平たく言えば、学習済みのペアが共有する overlap はランダム重みのコピーの{ratio:.2f}倍しかなく、同じ"
+        "headline": "平たく言えば、{headline}。",
+        "beyond": "全体としては、学習済みのペアはランダム重みのコピーの{ratio:.1f}倍の overlap を共有しています。",
+        "below": "全体としては、学習済みのペアが共有する overlap はランダム重みのコピーの{ratio:.2f}倍しかなく、同じ"
                  "プロンプトを読む任意の2モデルが共有する以上のものはありません。",
-        "level": "平たく言えば、この overlap は同じプロンプトを読むランダム重みのコピーが共有する量を超えていません。",
+        "level": "全体としては、この overlap は同じプロンプトを読むランダム重みのコピーが共有する量を超えていません。",
         "finding": "{pair} の判定は「{verdict}」です。平均 overlap は {observed:.3f} で、チャンスレベルは {chance:.3f}、"
                    "ランダム重みのコピーは {copies:.3f}、その95%予測限界は {bound:.3f} です。写像の対応は p = "
                    "{p_pairing:.3g}、ランダム重みのコピー{n_copies}組との比較は p = {p_baseline:.3g} で、3ステップすべてを"

@@ -11,6 +11,7 @@ from typing import Any
 FIGURE_TEXT: dict[str, dict[str, str]] = {
     "en": {
         "copies_band": "random-weight copies: mean … 95% prediction bound",
+        "lexical_floor": "input embeddings (lexical floor, 95% CI shaded)",
         "copies_band_short": "random-weight copies: mean … 95% bound",
         "ci_band": "after: 95% CI of the layer mean",
         "before": "before",
@@ -48,6 +49,7 @@ FIGURE_TEXT: dict[str, dict[str, str]] = {
     },
     "ja": {
         "copies_band": "ランダム重みのコピー: 平均〜95%予測限界",
+        "lexical_floor": "入力埋め込み（語彙の下限、網掛けは95%信頼区間）",
         "copies_band_short": "ランダム重みのコピー: 平均〜95%予測限界",
         "ci_band": "after: 層平均の95%信頼区間",
         "before": "写像前 (before)",

@@ -17,8 +17,9 @@ from emoalign.analysis.verdict import (
     NO_CORRESPONDENCE,
     VOCABULARY_ONLY,
 )
-from emoalign.report.checks import AFTER_THRESHOLD, RELIABLE
+from emoalign.report.checks import AFTER_THRESHOLD, RELIABLE, few_cells_beyond
 from emoalign.report.compare import PLANTED_TWIN, Comparison, ModelEntry, depth_region
+from emoalign.report.document import md
 from emoalign.report.marks import FAIL, WARN
 
 
@@ -66,8 +67,12 @@ def findings_generality(comparison: Comparison) -> list[Statement]:
     no_corr = [e for e in entries if _verdict(e) == NO_CORRESPONDENCE]
     untested = [e for e in entries if not _tested(e) and _verdict(e) != NO_CORRESPONDENCE]
     out = []
+    few = [e for e in beyond if few_cells_beyond(e.summary)]
     if any(_tested(e) for e in entries):
-        out.append(Statement("find_beyond", _labels(beyond), {"n": len(beyond), "total": len(entries)}) if beyond
+        params: dict[str, Any] = {"n": len(beyond), "total": len(entries)}
+        if few:
+            params["few"] = ", ".join(f"**{md(e.label)}**" for e in few)
+        out.append(Statement("find_beyond_few" if few else "find_beyond", _labels(beyond), params) if beyond
                    else Statement("find_beyond_none", (), {"total": len(entries)}))
     if below:
         out.append(Statement("find_not_beyond", _labels(below), {"n": len(below), "total": len(entries)}))
@@ -123,11 +128,33 @@ def findings_layers(comparison: Comparison) -> list[Statement]:
     return out
 
 
+def findings_static(comparison: Comparison) -> list[Statement]:
+    """Per pair, the layers whose overlap goes beyond the lexical floor (the input embeddings' overlap
+    and its 95 % CI), or that none does: then what is shared may be static word meaning."""
+    out = []
+    for entry in studied(comparison):
+        s = entry.summary
+        if s.get("n_beyond_static") is None:
+            continue
+        params = {"floor": s["floor_after"], "floor_high": s["floor_ci_high"], "layers": s["static_layers"],
+                  "n": s["n_beyond_static"], "n_layers": s["n_layer_pairs"], "best": s["best_layer"],
+                  "best_after": s["best_after"]}
+        out.append(Statement("find_static" if s["n_beyond_static"] else "find_static_none", (entry.label,), params))
+    return out
+
+
+def _readout_flagged(entry: ModelEntry) -> bool:
+    return bool(entry.summary.get("readout_flags"))
+
+
 def findings_numerics(comparison: Comparison) -> list[Statement]:
-    """Non-finite values or skipped layers, and subspaces too noisy to compare."""
+    """Non-finite values or skipped layers, unsound readouts, and subspaces too noisy to compare."""
     entries = comparison.entries
     broken = [e for e in entries if not e.numerics.clean]
     out = [Statement("find_numerics_bad", _labels(broken)) if broken else Statement("find_numerics_clean")]
+    flagged = [e for e in entries if _readout_flagged(e)]
+    if flagged:
+        out.append(Statement("find_readout_bad", _labels(flagged)))
     noisy = [e for e in studied(comparison) if _low_reliability(e)]
     if noisy:
         out.append(Statement("find_reliability_low", _labels(noisy), {"threshold": RELIABLE}))
@@ -156,6 +183,7 @@ FINDING_SECTIONS: tuple[tuple[str, Any], ...] = (
     ("h_find_original", findings_original),
     ("h_find_emotion", findings_emotion),
     ("h_find_layers", findings_layers),
+    ("h_find_static", findings_static),
     ("h_find_numerics", findings_numerics),
     ("h_find_controls", findings_controls),
 )
@@ -188,6 +216,9 @@ def next_steps(comparison: Comparison) -> list[Statement]:
                              and not e.result.config.get("control")], {}),
         ("step_reliability", [e for e in entries if _low_reliability(e)], {"threshold": RELIABLE}),
         ("step_numerics", [e for e in every if not e.numerics.clean], {}),
+        ("step_readout", [e for e in every if _readout_flagged(e)], {}),
+        ("step_static", [e for e in entries if _verdict(e) == BEYOND_VOCABULARY
+                         and e.summary.get("n_beyond_static") == 0], {}),
         ("step_control", [e for e in entries if _verdict(e) == BEYOND_VOCABULARY and e.control is None
                           and not e.result.config.get("control")
                           and checks[e.label]["control"].status not in (WARN, FAIL)], {}),

@@ -120,7 +120,9 @@ EN: dict[str, str] = {
         "Random-copy bound: the copies' one-sided 95 % prediction bound of the overlap (mean over the layer's "
         "cells). (a) correspondence, (b) beyond vocabulary, (c) emotion vs any prompt group: cells passing "
         "each step (BH q < {alpha}); all three: emotion-specific cells. Norm. overlap: cross-half overlap "
-        "over the models' own split-half overlaps (1 = a twin)."
+        "over the models' own split-half overlaps (1 = a twin). The emb row is the lexical floor: the same "
+        "analysis on the models' input embeddings (static word meaning), a reference without a verdict; "
+        "beyond emb: the layer's mean overlap lies above the floor's 95 % CI."
     ),
     "mean_improvement": "**Mean improvement**: {delta} (mean before: {before} → mean after: {after})",
     "pair_verdict": "**Pair verdict**: {verdict} — {details}",
@@ -193,6 +195,12 @@ EN: dict[str, str] = {
     "check_emotion_group": "(c) Is it the emotion grouping rather than any prompt grouping (context)?",
     "check_reliability": "How reliable are the subspaces (split-half), and what is the normalised overlap?",
     "check_control": "Does the trained model beat its untrained control?",
+    "check_readout": "Are the readouts sound (no subspace of one direction, no outlying vectors)?",
+    "col_static": "beyond emb",
+    "floor_row": "lexical floor: input embeddings (reference, k = {k})",
+    "yes": "yes",
+    "no": "no",
+    "check_static_meaning": "Does any layer go beyond static word meaning (the input embeddings)?",
     "before_ok": "mean {before} is {ratio}× chance {chance} (at most {factor}×): nothing is shared before the map, "
                  "as expected",
     "before_high": "mean {before} is {ratio}× chance {chance} (more than {factor}×): the two models share "
@@ -255,6 +263,32 @@ EN: dict[str, str] = {
     "control_ok": "mean after {after} vs control {control_after} ({control}): the trained model is better",
     "control_bad": "mean after {after} vs control {control_after} ({control}): the untrained control does as well",
     "control_mixed": "mean after {after} vs control {control_after} ({control}): not clearly better than the control",
+    "beyond_pass_few_cells": "the pair mean beats {n_copies} random-weight copies (p = {p}), but only {n} of "
+                             "{n_cells} cells do on their own: the pair verdict rests on a minority of its cells",
+    "readout_unknown": "not in this artifact (written before the readout diagnostics)",
+    "readout_ok": "largest first-component share source {source_pc1}, target {target_pc1} (flagged at {bound}); no "
+                  "emotion vector or map-fit activation above {ratio}× its median norm",
+    "readout_flagged": "{n} readout(s) flagged — role, layer, emotion (first-component share, outlying prompts): "
+                       "{where}. A subspace of one direction (share ≥ {bound}) or vectors above {ratio}× the "
+                       "median norm is the signature of a readout on the attention sink: the overlaps of these "
+                       "cells measure that, not emotion (see --bos)",
+    "static_no_floor": "no lexical floor in this artifact (legacy metric, or written before it)",
+    "static_beyond": "{n} of {n_layers} layer pairs ({layers}) go beyond the input embeddings' overlap {floor} "
+                     "(95 % CI [{floor_low}, {floor_high}], k = {floor_k})",
+    "static_none": "no layer pair goes beyond the input embeddings' overlap {floor} (95 % CI [{floor_low}, "
+                   "{floor_high}], k = {floor_k}; best layer {best}: {best_after}): what the models share may be "
+                   "the static meaning of the emotion words",
+    "head_specific": "emotion-specific in {n} of {n_cells} cells",
+    "head_no_specific": "no cell is emotion-specific (0 of {n_cells} pass all three steps)",
+    "head_beyond": "{verdict}, with {n} of {n_cells} cells passing (b)",
+    "head_beyond_few": "{verdict} as a pair, but only {n} of {n_cells} cells pass (b) on their own",
+    "head_verdict": "{verdict}",
+    "head_static_beyond": "the best layer ({layer}, overlap {after}) goes beyond static word meaning (input "
+                          "embeddings {floor}, 95 % CI up to {floor_high})",
+    "head_static_not": "the best layer ({layer}, overlap {after}) does not go beyond static word meaning (input "
+                       "embeddings {floor}, 95 % CI up to {floor_high})",
+    "head_readout": "{n} readout(s) flagged as unsound (see the readout check)",
+    "head_join": "; ",
     "overall_legacy": "no verdict: legacy numbers carry no verdict ({n_pass} of the original's 3 checks pass); "
                       "rerun with --metric bounded",
     "overall_old_schema": "no verdict: this artifact predates the random-copy baseline (rerun `emoalign align` "
@@ -318,8 +352,9 @@ EN: dict[str, str] = {
     "h_find_original": "2. The original criterion against the random-copy baseline",
     "h_find_emotion": "3. Emotion specificity",
     "h_find_layers": "4. Where the improvement is largest",
-    "h_find_numerics": "5. Numerics and reliability",
-    "h_find_controls": "6. Controls",
+    "h_find_static": "5. Beyond static word meaning",
+    "h_find_numerics": "6. Numerics, readouts and reliability",
+    "h_find_controls": "7. Controls",
     "find_controls_expected": "**{pairs}**: the control(s) came out as they should ({n} of {total}): a planted twin "
                               "shares structure beyond vocabulary, an untrained or random-weight pair does not. "
                               "The findings above are about the other pairs.",
@@ -329,6 +364,20 @@ EN: dict[str, str] = {
     "pairs_join": ", ",
     "find_beyond": "**{pairs}**: structure shared beyond vocabulary ((a)+(b)), {n} of {total} pair(s).",
     "find_beyond_none": "No pair shares structure beyond vocabulary (0 of {total}).",
+    "find_beyond_few": "**{pairs}**: structure shared beyond vocabulary ((a)+(b)), {n} of {total} pair(s); for "
+                       "{few} the pair verdict rests on fewer than half of the cells, which do not pass (b) on their "
+                       "own.",
+    "find_static": "**{pairs}**: {n} of {n_layers} layer pairs ({layers}) go beyond the input embeddings' overlap "
+                   "{floor} (95 % CI up to {floor_high}): beyond static word meaning.",
+    "find_static_none": "**{pairs}**: no layer goes beyond the input embeddings' overlap {floor} (95 % CI up to "
+                        "{floor_high}; best layer {best}: {best_after}). What the models share may be the static "
+                        "meaning of the emotion words, not a contextual representation of emotion.",
+    "find_readout_bad": "**{pairs}**: readouts dominated by one direction or by outlying vectors (see the readout "
+                        "check); the overlaps of those cells measure that, not emotion.",
+    "step_readout": "**{pairs}**: look at the prompts the readout check names; for a tokenizer that adds no start "
+                    "token, rerun with `--bos auto` (the default) so that no word is read on the attention sink.",
+    "step_static": "**{pairs}**: the shared structure does not exceed the input embeddings; to test contextual "
+                   "emotion, use prompts whose emotion is carried by context rather than by the emotion word.",
     "find_not_beyond": "**{pairs}**: the map finds correspondence, but no more than random-weight copies of both "
                        "models reading the same prompts ({n} of {total}).",
     "find_no_corr": "**{pairs}**: the map carries no cross-model correspondence ({n} of {total}).",
@@ -483,7 +532,9 @@ JA: dict[str, str] = {
         "コピーの95%予測限界: ランダム重みのコピーによる overlap の片側95%予測限界です（層内セルの平均）。"
         "(a) モデル間の対応、(b) 語彙を超える、(c) 感情 vs 任意のプロンプト群: 各ステップを満たすセル数です"
         "（BH q < {alpha}）。3ステップすべて: 感情特異的なセル数です。正規化 overlap: 半分同士のモデル間 overlap を"
-        "各モデル自身の split-half overlap で割った値です（人工双子なら1）。"
+        "各モデル自身の split-half overlap で割った値です（人工双子なら1）。emb の行は語彙の下限です。同じ解析を"
+        "両モデルの入力埋め込み、つまり静的な語の意味に適用した参照値で、判定はありません。emb 超え: その層の平均 "
+        "overlap が下限の95%信頼区間を上回ることを表します。"
     ),
     "mean_improvement": "**平均改善幅**: {delta}（平均 before: {before} → 平均 after: {after}）",
     "pair_verdict": "**ペアの判定**: {verdict} — {details}。",
@@ -549,6 +600,12 @@ JA: dict[str, str] = {
     "check_emotion_group": "(c) 任意のプロンプト群ではなく感情によるグループ分けですか（参考情報）",
     "check_reliability": "サブスペースの split-half 信頼性と正規化 overlap はどの程度ですか",
     "check_control": "学習済みモデルは未学習コントロールを上回りますか",
+    "check_readout": "読み出しは健全ですか（1方向だけのサブスペースや外れ値のベクトルがないか）",
+    "col_static": "emb 超え",
+    "floor_row": "語彙の下限: 入力埋め込み（参照、k = {k}）",
+    "yes": "はい",
+    "no": "いいえ",
+    "check_static_meaning": "静的な語の意味（入力埋め込み）を超える層はありますか",
     "before_ok": "平均{before}はチャンスレベル {chance} の{ratio}倍で、{factor}倍以内です。期待どおり、写像前に共有されて"
                  "いるものはありません",
     "before_high": "平均{before}はチャンスレベル {chance} の{ratio}倍で、{factor}倍を超えています。2モデルは写像前から"
@@ -611,6 +668,32 @@ JA: dict[str, str] = {
     "control_ok": "平均 after {after}、コントロール {control_after}（{control}）: 学習済みモデルが上回ります",
     "control_bad": "平均 after {after}、コントロール {control_after}（{control}）: 未学習コントロールも同程度です",
     "control_mixed": "平均 after {after}、コントロール {control_after}（{control}）: コントロールを明確には上回りません",
+    "beyond_pass_few_cells": "ペア全体の平均はランダム重みのコピー{n_copies}組を上回ります（p = {p}）が、単独で上回る"
+                             "セルは{n_cells}セル中{n}セルだけです。ペアの判定はセルの少数に支えられています",
+    "readout_unknown": "この生成物には含まれていません（読み出し診断の導入前に作成）",
+    "readout_ok": "第1主成分の寄与率の最大は source {source_pc1}、target {target_pc1} です（{bound} 以上で警告）。"
+                  "中央値の{ratio}倍を超えるノルムの感情ベクトルや写像学習用の活性はありません",
+    "readout_flagged": "{n}件の読み出しに警告があります。役割・層・感情（第1主成分の寄与率、外れ値のプロンプト数）は"
+                       "次のとおりです: {where}。1方向だけのサブスペース（寄与率 {bound} 以上）や、中央値の{ratio}倍を"
+                       "超えるノルムのベクトルは、attention sink 上で読み出した兆候です。これらのセルの overlap は"
+                       "感情ではなくその影響を測っています（--bos を参照してください）",
+    "static_no_floor": "この生成物には語彙の下限がありません（legacy 指標、または導入前に作成）",
+    "static_beyond": "{n_layers}層ペア中{n}層ペア（{layers}）が、入力埋め込みの overlap {floor}（95%信頼区間 "
+                     "[{floor_low}, {floor_high}]、k = {floor_k}）を超えます",
+    "static_none": "入力埋め込みの overlap {floor}（95%信頼区間 [{floor_low}, {floor_high}]、k = {floor_k}）を超える"
+                   "層ペアはありません（最良の層 {best}: {best_after}）。2つのモデルが共有しているのは、感情語の静的な"
+                   "意味かもしれません",
+    "head_specific": "{n_cells}セル中{n}セルが感情特異的です",
+    "head_no_specific": "感情特異的なセルはありません（3ステップすべてを満たすのは{n_cells}セル中0セル）",
+    "head_beyond": "判定は「{verdict}」で、(b) を満たすのは{n_cells}セル中{n}セルです",
+    "head_beyond_few": "ペアとしての判定は「{verdict}」ですが、単独で (b) を満たすのは{n_cells}セル中{n}セルだけです",
+    "head_verdict": "判定は「{verdict}」です",
+    "head_static_beyond": "最良の層（{layer}、overlap {after}）は静的な語の意味を超えています（入力埋め込みは {floor}、"
+                          "95%信頼区間の上限 {floor_high}）",
+    "head_static_not": "最良の層（{layer}、overlap {after}）は静的な語の意味を超えていません（入力埋め込みは {floor}、"
+                       "95%信頼区間の上限 {floor_high}）",
+    "head_readout": "{n}件の読み出しが健全ではありません（読み出しのチェックを参照してください）",
+    "head_join": "。",
     "overall_legacy": "判定なし: legacy 指標の数値には判定がありません（元のチェック3項目中{n_pass}項目を通過）。"
                       "--metric bounded で再実行してください",
     "overall_old_schema": "判定なし: この生成物はランダムコピー基準の導入前のものです（判定を得るには `emoalign align` を"
@@ -667,8 +750,9 @@ JA: dict[str, str] = {
     "h_find_original": "2. 元の研究の基準とランダムコピー基準",
     "h_find_emotion": "3. 感情特異性",
     "h_find_layers": "4. 改善が最も大きい層",
-    "h_find_numerics": "5. 数値と信頼性",
-    "h_find_controls": "6. コントロール",
+    "h_find_static": "5. 静的な語の意味を超えるか",
+    "h_find_numerics": "6. 数値・読み出し・信頼性",
+    "h_find_controls": "7. コントロール",
     "find_controls_expected": "**{pairs}** はコントロールとして期待どおりの結果です（{total}件中{n}件）。人工双子は語彙を超えて"
                               "共有し、未学習やランダム重みのペアは共有しません。上の知見はこれら以外のペアについてのものです。",
     "find_controls_unexpected": "**{pairs}** はコントロールとして期待どおりではありません（{total}件中{n}件）。原因が"
@@ -677,6 +761,21 @@ JA: dict[str, str] = {
     "pairs_join": "、",
     "find_beyond": "**{pairs}** は語彙を超えた構造を共有しています。(a)+(b) を満たすのは{total}ペア中{n}ペアです。",
     "find_beyond_none": "語彙を超えた構造を共有するペアはありません。{total}ペア中0ペアです。",
+    "find_beyond_few": "**{pairs}** は語彙を超えた構造を共有しています。(a)+(b) を満たすのは{total}ペア中{n}ペアです。"
+                       "ただし {few} のペアの判定はセルの半数未満に支えられており、残りのセルは単独では (b) を"
+                       "満たしません。",
+    "find_static": "**{pairs}** では{n_layers}層ペア中{n}層ペア（{layers}）が、入力埋め込みの overlap {floor}"
+                   "（95%信頼区間の上限 {floor_high}）を超えます。静的な語の意味を超えています。",
+    "find_static_none": "**{pairs}** では入力埋め込みの overlap {floor}（95%信頼区間の上限 {floor_high}）を超える層が"
+                        "ありません。最良の層 {best} は {best_after} です。2つのモデルが共有しているのは、感情の"
+                        "文脈的な表現ではなく、感情語の静的な意味かもしれません。",
+    "find_readout_bad": "**{pairs}** には、1方向だけ、または外れ値のベクトルに支配された読み出しがあります（読み出しの"
+                        "チェックを参照してください）。それらのセルの overlap は感情ではなくその影響を測っています。",
+    "step_readout": "**{pairs}**: 読み出しのチェックが挙げるプロンプトを確認してください。開始トークンを付けない"
+                    "トークナイザでは、どの語も attention sink 上で読み出さないよう `--bos auto`（既定）で再実行して"
+                    "ください。",
+    "step_static": "**{pairs}**: 共有される構造は入力埋め込みを超えません。文脈的な感情を検証するには、感情語ではなく"
+                   "文脈が感情を担うプロンプトを使ってください。",
     "find_not_beyond": "**{pairs}** では写像が対応を捉えますが、同じプロンプトを読む両モデルのランダム重みのコピーと"
                        "同程度です。{total}ペア中{n}ペアです。",
     "find_no_corr": "**{pairs}** では写像がモデル間の対応を捉えていません。{total}ペア中{n}ペアです。",

@@ -201,11 +201,13 @@ def _integer_ticks(ax) -> None:
 
 
 def plot_overlap_profile(profile: pd.DataFrame, title: str, path: Path, *, metric: str = "bounded",
-                         opts: FigureOptions = FigureOptions()) -> Path:
+                         opts: FigureOptions = FigureOptions(),
+                         floor: tuple[float, float, float] | None = None) -> Path:
     """Overlap before/after against the source layer, with the random-copy band (the copies' mean …
     their one-sided 95 % prediction bound), the CI of the layer mean and the chance level when present
     (see :func:`overlap_bands`). Grid results: the best target layer per source layer. The chance line
-    is drawn above 'before' (they often coincide) and the legend sits below the axes."""
+    is drawn above 'before' (they often coincide) and the legend sits below the axes. ``floor``: the
+    lexical floor (the input embeddings' overlap and its 95 % CI), a reference line across the layers."""
     t = functools.partial(figure_text, opts.lang)
     if profile.duplicated("layer").any():
         profile = profile.loc[profile.groupby("layer")["after"].idxmax()]
@@ -226,6 +228,9 @@ def plot_overlap_profile(profile: pd.DataFrame, title: str, path: Path, *, metri
     ax.plot(x, _column(profile, "before"), marker="o", mfc="white", color="C0", lw=1.5, zorder=2,
             label=t("before"))
     ax.plot(x, after, marker="o", color="C1", zorder=3, label=t("after"))
+    if floor is not None and np.isfinite(floor[0]):
+        ax.axhspan(floor[1], floor[2], color="C2", alpha=0.12, lw=0)
+        ax.axhline(floor[0], color="C2", ls=(0, (1, 1.5)), lw=1.5, zorder=2, label=t("lexical_floor"))
     if bands["chance"]:  # above 'before', which often lies on it
         ax.plot(x, _column(profile, "chance"), ls=(0, (4, 2)), color="k", lw=1.2, zorder=4, label=t("chance"))
     ax.set_xlabel(t("source_layer"))
@@ -433,8 +438,12 @@ def _pair_figures(result: AlignmentResult, folder: Path, label: str, profile: pd
     metric = str(result.config.get("metric", "bounded"))
     title = f"{result.source['name']} vs {label}"
     verdict = strings(opts.lang).verdict(pair_verdict(result))
+    floor = None
+    if not result.floor_layer.empty and metric == "bounded":
+        row = result.floor_layer.iloc[0]
+        floor = (float(row["mean_overlap_after"]), float(row.get("ci_low", np.nan)), float(row.get("ci_high", np.nan)))
     files = [FigureFile("overlap", plot_overlap_profile(profile, f"{title} — {verdict}", folder / f"{stem}_overlap.png",
-                                                        metric=metric, opts=opts),
+                                                        metric=metric, opts=opts, floor=floor),
                         label, {"metric": metric, **overlap_bands(profile, metric)})]
     k_profile = getattr(result, "k_profile", None)
     if metric == "bounded" and isinstance(k_profile, pd.DataFrame) and has_column(k_profile, "mean_overlap_after"):

@@ -30,10 +30,21 @@ def summary_table(result: AlignmentResult) -> pd.DataFrame:
     return table[list(SUMMARY_COLUMNS) + [c for c in table.columns if c not in SUMMARY_COLUMNS]]
 
 
+def summary_csv_table(result: AlignmentResult) -> pd.DataFrame:
+    """The summary CSV: the lexical floor first (layer -1: the input-embedding pair, a reference row
+    with no verdict), then :func:`summary_table`."""
+    table = summary_table(result)
+    if result.floor_layer.empty:
+        return table
+    floor = result.floor_layer.drop(columns=["n_components"], errors="ignore")
+    return pd.concat([floor, table], ignore_index=True)[list(table.columns) + [
+        c for c in floor.columns if c not in table.columns]]
+
+
 def write_summary_csv(result: AlignmentResult, path: str | Path) -> Path:
-    """Write the per-layer summary CSV atomically (the layer table plus, when present, the copies'
-    mean overlap per layer pair)."""
-    return atomic_write(path, lambda tmp: summary_table(result).to_csv(tmp, index=False, float_format="%.6g"))
+    """Write the per-layer summary CSV atomically (the lexical floor row, the layer table plus, when
+    present, the copies' mean overlap per layer pair)."""
+    return atomic_write(path, lambda tmp: summary_csv_table(result).to_csv(tmp, index=False, float_format="%.6g"))
 
 
 def metric_label(result: AlignmentResult) -> str:
@@ -74,7 +85,7 @@ def format_layer_table(result: AlignmentResult) -> str:
     random-weight copies' 95 % prediction bound, the CI of the layer mean, the normalised overlap, the
     cells passing each verdict step and the verdict in words; then the pair verdict."""
     from emoalign.analysis.verdict import LEGACY_NO_VERDICT, NOT_TESTED
-    from emoalign.report.compare import OLD_SCHEMA_NO_VERDICT, layer_profile, schema_of
+    from emoalign.report.compare import OLD_SCHEMA_NO_VERDICT, compare_results, layer_profile, schema_of
 
     table = summary_table(result)
     profile = layer_profile(result)
@@ -118,6 +129,15 @@ def format_layer_table(result: AlignmentResult) -> str:
         f"{'mean':>5} {'':>6} {table.mean_overlap_before.mean():>10.6f} {table.mean_overlap_after.mean():>10.6f} "
         f"{table.delta.mean():>10.6f}"
     )
+    if not result.floor_layer.empty:
+        floor = result.floor_layer.iloc[0]
+        beyond = table.loc[table.get("beyond_static_meaning", pd.Series(dtype=float)) == 1.0, "layer"]
+        lines.append(
+            f"{'emb':>5} {'emb':>6} {floor['mean_overlap_before']:>10.6f} {floor['mean_overlap_after']:>10.6f} "
+            f"{floor['delta']:>10.6f}  lexical floor (input embeddings, k = {int(floor['n_components'])}; 95% CI "
+            f"[{_f(floor.get('ci_low'), '.3f')}, {_f(floor.get('ci_high'), '.3f')}]); layers beyond it: "
+            f"{', '.join(str(int(v)) for v in beyond) or 'none'}"
+        )
     d_source = result.source.get("d_model")
     if d_source and "n_fit_pairs" in table and (table["n_fit_pairs"] < d_source).any():
         lines.append(
@@ -145,13 +165,19 @@ def format_layer_table(result: AlignmentResult) -> str:
     words = PAIR_NOTES.get(schema) or summary.get("summary") or "no pair-level statistics in this artifact"
     if schema == "current" and summary.get("correspondence") is None:
         words = "the pairing null was off (--pairing-permutations 0): no verdict"
+    if schema == "current":
+        from emoalign.report.comparative import headline
+        from emoalign.report.i18n import strings
+
+        lines.append(f"headline: {headline(strings('en'), compare_results([result]).entries[0].summary)}")
     lines.append(f"pair verdict: {verdict} — {words}")
     if schema == "current" and summary.get("verdict") and result.summary.get("beyond_vocabulary") is None:
         lines.append("note: no random-copy baseline (--baseline-seeds 0): the overlap may come from the shared "
                      "vocabulary alone; the verdict stops at step (a)")
     p_group = summary.get("p_group_assignment", summary.get("p_identity"))
-    if p_group is not None and stats:
-        n = len(result.config.get("emotions", [])) or 1
+    n = len(result.config.get("emotions", [])) or 1
+    # with 3 emotions the smallest possible p is 1/3! = 0.167: no test at any usual alpha, so not printed
+    if p_group is not None and stats and 1 / math.factorial(n) < float(result.config.get("alpha", 0.05)):
         lines.append(
             f"prompt-group assignment test over all layer pairs (context): p = {p_group:.3g} "
             f"(exact; smallest possible p = 1/{n}! = {1 / math.factorial(n):.3g})"
@@ -237,6 +263,9 @@ def render_markdown_report(
         f"- Metric: {metric_label(result)}",
         *([f"- Statistics: {', '.join(stats)}"] if stats else []),
         f"- Emotion-word match rate: {matches}",
+        *([f"- Start token (`--bos`): " + "; ".join(
+            f"{role}: {md(str(info.get('start_token', 'n/a')))}" for role, info in result.extraction.items())]
+          if any("start_token" in info for info in result.extraction.values()) else []),
         "",
         "## Per-layer results",
         "",

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import numpy as np
 from scipy.linalg import lapack as _lapack
 
+from emoalign.analysis.linalg import FLOAT32_RTOL, TIE_TOL, centred_rank
 from emoalign.analysis.linalg import thin_svd as _thin_svd
 from emoalign.analysis.subspace import EmotionSubspace, fit_subspace
 from emoalign.analysis.validation import as_matrix as _as_matrix
@@ -19,7 +20,7 @@ from emoalign.analysis.validation import check_k as _check_k
 from emoalign.errors import EmoalignError
 
 _EPS = np.finfo(np.float64).eps
-_TIE_TOL = 1e-12  # null values within this of the observed one count as ties (>=), conservatively
+_TIE_TOL = TIE_TOL  # null values within this of the observed one count as ties (>=): see linalg.TIE_TOL
 _CHUNK = 512  # batch size of the stacked PCAs (memory: chunk * n * r floats)
 # smallest / largest eigenvalue of A A^T (cond(A) < 1e4) above which A is orthonormalised through A A^T
 _WELL_CONDITIONED = 1e-8
@@ -235,13 +236,22 @@ def _span(
     X: np.ndarray, k: int, what: str, context: str, cache: ResampleCache | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Coordinates C (n, r) and orthonormal basis B (r, d) of the row span of X: X = C @ B
-    (the SVD through ``cache`` if given)."""
-    U, s, Vt = _thin_svd(X) if cache is None else cache.get(content_key("svd", X), lambda: _thin_svd(X))
-    if s.size < k:
+    (the SVD through ``cache`` if given). The coordinates keep every direction above float64
+    round-off (an exact change of coordinates); k is checked against the numerical rank of the
+    centred rows (:data:`~emoalign.analysis.linalg.FLOAT32_RTOL`), read off C."""
+
+    def span() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        U, s, Vt = _thin_svd(X)
+        C = U * s
+        return C, s, Vt, np.array(centred_rank(C) if s.size else 0)
+
+    C, s, Vt, rank = span() if cache is None else cache.get(content_key("span", X), span)
+    if int(rank) < k:
         raise EmoalignError(
-            f"{what} span only {s.size} dimension(s); k={k} components are undefined{_where(context)}"
+            f"{what} span only {int(rank)} dimension(s) once centred (singular values below {FLOAT32_RTOL:g} of "
+            f"the largest are float32 round-off); k={k} components are undefined{_where(context)}"
         )
-    return U * s, Vt
+    return C, Vt
 
 
 def _image_span(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -410,10 +420,11 @@ def _pca_resampled(C: np.ndarray, idx: np.ndarray, k: int, cache: ResampleCache 
 def _overlap_rows(H: np.ndarray, A: np.ndarray, k: int, d: int) -> np.ndarray:
     """Overlap of orthonormal bases H (..., k, r) with the row spaces of A (..., k, r).
 
-    A is orthonormalised (SVD, rows with ``s <= max(k, d) * eps * s_max`` dropped, as
-    :func:`orthonormal_basis` does); lost directions count as orthogonal (denominator k).
-    ``d`` is the dimension of the ambient space (for the rank tolerance). Well-conditioned slices
-    (every row kept by that rule, by a wide margin) go through the eigenpairs of ``A A^T`` instead.
+    A is orthonormalised (SVD, rows with ``s <= FLOAT32_RTOL * s_max`` dropped, as
+    :func:`orthonormal_basis` does: float32 round-off is not a direction); lost directions count as
+    orthogonal (denominator k). ``d`` is the dimension of the ambient space (the float64 floor
+    ``max(k, d) * eps`` of the tolerance). Well-conditioned slices (every row kept by that rule, by a
+    wide margin) go through the eigenpairs of ``A A^T`` instead.
     """
     if A.shape[-1] == 0:
         return np.zeros(np.broadcast_shapes(H.shape[:-2], A.shape[:-2]))
@@ -428,7 +439,7 @@ def _overlap_rows(H: np.ndarray, A: np.ndarray, k: int, d: int) -> np.ndarray:
         basis[well] = _orthonormalised(flat[well], mu[well], U[well])
     if not well.all():
         _, s, vh = np.linalg.svd(flat[~well], full_matrices=False)
-        keep = s > s[:, :1] * (max(rows, d) * _EPS)
+        keep = s > s[:, :1] * max(FLOAT32_RTOL, max(rows, d) * _EPS)
         basis[~well] = vh * keep[:, :, None]
     M = H @ np.swapaxes(basis.reshape(A.shape[:-2] + basis.shape[1:]), -1, -2)
     value = np.einsum("...ij,...ij->...", M, M) / k

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from emoalign.analysis.linalg import TIE_TOL
 from emoalign.analysis.stats._common import _freeze
 from emoalign.errors import EmoalignError
 
@@ -61,7 +62,8 @@ def prediction_test(observed: np.ndarray, copies: np.ndarray, *, confidence: flo
     """Compare ``observed`` (...) with ``copies`` (N, ...) through the t prediction interval.
 
     A copy spread of exactly zero (identical copies) makes any excess infinitely significant and
-    any shortfall p = 1; ties give p = 0.5.
+    any shortfall p = 1; ties (within :data:`~emoalign.analysis.linalg.TIE_TOL`, where the spread is
+    zero) give p = 0.5.
     """
     copies = np.asarray(copies, dtype=np.float64)
     observed = np.asarray(observed, dtype=np.float64)
@@ -80,9 +82,11 @@ def prediction_test(observed: np.ndarray, copies: np.ndarray, *, confidence: flo
     scale = sd * np.sqrt(1.0 + 1.0 / n)
     bound = mean + stats.t.ppf(confidence, n - 1) * scale
     excess = observed - mean
+    sign = np.where(np.abs(excess) <= TIE_TOL, 0.0, np.sign(excess))  # round-off is no excess
     with np.errstate(divide="ignore", invalid="ignore"):
-        t_value = np.where(scale > 0, excess / scale, np.sign(excess) * np.inf)
-        z = np.where(sd > 0, excess / sd, np.sign(excess) * np.inf)
+        unbounded = np.where(sign == 0, 0.0, sign * np.inf)  # zero spread: a tie is t = 0 (p = 0.5)
+        t_value = np.where(scale > 0, excess / scale, unbounded)
+        z = np.where(sd > 0, excess / sd, unbounded)
     p = stats.t.sf(t_value, n - 1)
     p = np.where(np.isnan(observed), np.nan, p)
     return PredictionTest(observed, mean, sd, bound, z, p, int(n), float(confidence))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from emoalign.analysis.linalg import TIE_TOL
 from emoalign.analysis.stats._common import (
     PAIR_CACHE,
     SOURCE_CACHE,
@@ -84,8 +85,9 @@ def bca_interval(
     """Bias-corrected and accelerated interval from a bootstrap distribution (NaNs ignored) and
     the leave-one-out jackknife values (Efron & Tibshirani 1993, §14.3).
 
-    A degenerate distribution (every resample equal to the observed value, e.g. an exact twin)
-    gives the point interval ``(observed, observed)``.
+    A degenerate distribution (every resample within :data:`~emoalign.analysis.linalg.TIE_TOL` of
+    the observed value, e.g. an exact twin, whose resamples differ by float32 round-off only) gives
+    the point interval ``(observed, observed)``.
     """
     from scipy.stats import norm
 
@@ -93,7 +95,7 @@ def bca_interval(
     boot = boot[np.isfinite(boot)]
     if boot.size == 0:
         return float("nan"), float("nan")
-    if np.ptp(boot) <= 1e-12 and abs(boot[0] - observed) <= 1e-12:
+    if np.all(np.abs(boot - observed) <= TIE_TOL):
         return float(observed), float(observed)
     # share below, ties counted half: z0 = 0 when the distribution is centred on the observed value
     share = (np.sum(boot < observed) + 0.5 * np.sum(boot == observed)) / boot.size

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from emoalign.analysis.stats._common import _TIE_TOL
+from emoalign.analysis.linalg import TIE_TOL
 from emoalign.errors import EmoalignError
 
 
 def permutation_p_value(null: np.ndarray, observed: np.ndarray | float) -> np.ndarray:
-    """``(1 + #{null >= observed}) / (1 + N)`` along axis 0 (values within 1e-12 count as ties).
+    """``(1 + #{null >= observed}) / (1 + N)`` along axis 0; null values within
+    :data:`~emoalign.analysis.linalg.TIE_TOL` (1e-5) of the observed one count as ties (>=): overlaps
+    from float32 activations are not resolved more finely, so round-off never makes a value "larger".
 
     Parameters
     ----------
@@ -23,7 +25,7 @@ def permutation_p_value(null: np.ndarray, observed: np.ndarray | float) -> np.nd
     N = np.asarray(null, dtype=np.float64)
     obs = np.asarray(observed, dtype=np.float64)
     valid = np.isfinite(N)
-    count = np.sum(valid & (N >= obs - _TIE_TOL), axis=0)
+    count = np.sum(valid & (N >= obs - TIE_TOL), axis=0)
     total = np.sum(valid, axis=0)
     p = (1.0 + count) / (1.0 + total)
     return np.where(np.isnan(obs), np.nan, p)
