@@ -233,20 +233,20 @@ def few_cells_beyond(summary: dict[str, Any]) -> bool:
 
 def check_readout(summary: dict[str, Any]) -> Check:
     """Are the readouts sound? No emotion subspace may be one direction (first principal component
-    >= 0.9 of the variance) and no emotion vector or map-fit activation an outlier (> 10x the median
-    norm): the signature of a readout on the attention sink."""
+    >= 0.9 of the variance) and no emotion vector an outlier (> 10x the median norm): the signature of
+    a readout on the attention sink. Outlying map-fit pairs are left out of the fit (said, not failed)."""
     flags = summary.get("readout_flags")
     if flags is None:
         return Check("readout", NA, "readout_unknown", {})
+    fit = summary.get("fit_flags") or []
     params = {"source_pc1": summary.get("source_pc1_max"), "target_pc1": summary.get("target_pc1_max"),
-              "bound": PC1_DOMINANCE, "ratio": NORM_RATIO_BOUND, "n": len(flags)}
+              "bound": PC1_DOMINANCE, "ratio": NORM_RATIO_BOUND, "n": len(flags),
+              "fit": "; ".join(f"{f['role']} {f['layer']} ({f['n_dropped']})" for f in fit) or "none"}
     if not flags:
         return Check("readout", PASS, "readout_ok", params)
-    cells = [f for f in flags if "emotion" in f]
-    where = [f"{f['role']} {f['layer']} {f['emotion']} ({f['pc1']:.3f}, {len(f['outlying_prompts'])})"
-             for f in cells[:4]]
-    where += [f"{f['role']} {f['layer']} map fit ({f['n_dropped']})" for f in flags if "emotion" not in f][:2]
-    return Check("readout", WARN, "readout_flagged", {**params, "where": "; ".join(where)})
+    where = "; ".join(f"{f['role']} {f['layer']} {f['emotion']} ({f['pc1']:.3f}, {len(f['outlying_prompts'])})"
+                      for f in flags[:4]) + (f"; +{len(flags) - 4}" if len(flags) > 4 else "")
+    return Check("readout", WARN, "readout_flagged", {**params, "where": where})
 
 
 def check_static_meaning(summary: dict[str, Any]) -> Check:

@@ -366,16 +366,19 @@ def floor_summary(result: AlignmentResult, profile: pd.DataFrame) -> dict[str, A
 
 
 def readout_of(result: AlignmentResult) -> dict[str, Any]:
-    """The readout diagnostics of a pair: the largest first-component share per model and the cells
-    flagged (one direction, or outlying vectors); None where the artifact predates them."""
+    """The readout diagnostics of a pair: the largest first-component share per model, the cells
+    flagged (one direction, or outlying vectors) and the layers whose map fit left outlying pairs out;
+    None where the artifact predates them."""
     readout = (result.summary or {}).get("readout")
     layers = result.layers
     if readout is None:
-        return {"source_pc1_max": float("nan"), "target_pc1_max": float("nan"), "readout_flags": None}
+        return {"source_pc1_max": float("nan"), "target_pc1_max": float("nan"), "readout_flags": None,
+                "fit_flags": None}
     return {
         "source_pc1_max": float(layers["source_pc1_max"].max()) if "source_pc1_max" in layers else float("nan"),
         "target_pc1_max": float(layers["target_pc1_max"].max()) if "target_pc1_max" in layers else float("nan"),
-        "readout_flags": list(readout.get("cells", [])) + list(readout.get("fit", [])),
+        "readout_flags": list(readout.get("cells", [])),
+        "fit_flags": list(readout.get("fit", [])),
     }
 
 
@@ -531,8 +534,9 @@ def comparison_csv(comparison: Comparison) -> pd.DataFrame:
     of cells passing each step first, then the comparison-table numbers."""
     table = comparison.table.copy()
     table["alignment_path"] = [str(e.path) if e.path else "" for e in comparison.entries]
-    if "readout_flags" in table:  # the records are in the report; the CSV counts them
-        table["readout_flags"] = [None if flags is None else len(flags) for flags in table["readout_flags"]]
+    for column in ("readout_flags", "fit_flags"):  # the records are in the report; the CSV counts them
+        if column in table:
+            table[column] = [None if flags is None else len(flags) for flags in table[column]]
     first = [c for c in CSV_FIRST if c in table]
     for column in ("n_correspondence", "n_beyond_vocabulary", "n_emotion_group", "n_emotion_specific"):
         if column in table:

@@ -267,12 +267,14 @@ EN: dict[str, str] = {
                              "{n_cells} cells do on their own: the pair verdict rests on a minority of its cells",
     "readout_unknown": "not in this artifact (written before the readout diagnostics)",
     "readout_ok": "largest first-component share source {source_pc1}, target {target_pc1} (flagged at {bound}); no "
-                  "emotion vector or map-fit activation above {ratio}× its median norm",
+                  "emotion vector above {ratio}× its median norm; map-fit pairs left out as outliers (role, layer, "
+                  "pairs): {fit}",
     "readout_flagged": "{n} readout(s) flagged — role, layer, emotion (first-component share, outlying prompts): "
-                       "{where}. A subspace of one direction (share ≥ {bound}) or vectors above {ratio}× the "
-                       "median norm is the signature of a readout on the attention sink: the overlaps of these "
+                       "{where}. Map-fit pairs left out as outliers: {fit}. A subspace of one direction (share "
+                       "≥ {bound}) or vectors above {ratio}× the median norm is the signature of a readout on the attention sink: the overlaps of these "
                        "cells measure that, not emotion (see --bos)",
-    "static_no_floor": "no lexical floor in this artifact (legacy metric, or written before it)",
+    "static_no_floor": "no lexical floor in this artifact (legacy metric, activations without the input "
+                       "embeddings, or written before the floor)",
     "static_beyond": "{n} of {n_layers} layer pairs ({layers}) go beyond the input embeddings' overlap {floor} "
                      "(95 % CI [{floor_low}, {floor_high}], k = {floor_k})",
     "static_none": "no layer pair goes beyond the input embeddings' overlap {floor} (95 % CI [{floor_low}, "
@@ -672,12 +674,14 @@ JA: dict[str, str] = {
                              "セルは{n_cells}セル中{n}セルだけです。ペアの判定はセルの少数に支えられています",
     "readout_unknown": "この生成物には含まれていません（読み出し診断の導入前に作成）",
     "readout_ok": "第1主成分の寄与率の最大は source {source_pc1}、target {target_pc1} です（{bound} 以上で警告）。"
-                  "中央値の{ratio}倍を超えるノルムの感情ベクトルや写像学習用の活性はありません",
+                  "中央値の{ratio}倍を超えるノルムの感情ベクトルはありません。外れ値として写像の学習から除いた"
+                  "ペアは、役割・層・ペア数の順に {fit} です",
     "readout_flagged": "{n}件の読み出しに警告があります。役割・層・感情（第1主成分の寄与率、外れ値のプロンプト数）は"
-                       "次のとおりです: {where}。1方向だけのサブスペース（寄与率 {bound} 以上）や、中央値の{ratio}倍を"
-                       "超えるノルムのベクトルは、attention sink 上で読み出した兆候です。これらのセルの overlap は"
+                       "次のとおりです: {where}。外れ値として写像の学習から除いたペア: {fit}。1方向だけの"
+                       "サブスペース（寄与率 {bound} 以上）や、中央値の{ratio}倍を超えるノルムのベクトルは、attention sink 上で読み出した兆候です。これらのセルの overlap は"
                        "感情ではなくその影響を測っています（--bos を参照してください）",
-    "static_no_floor": "この生成物には語彙の下限がありません（legacy 指標、または導入前に作成）",
+    "static_no_floor": "この生成物には語彙の下限がありません（legacy 指標、入力埋め込みのない活性、または導入前に"
+                       "作成）",
     "static_beyond": "{n_layers}層ペア中{n}層ペア（{layers}）が、入力埋め込みの overlap {floor}（95%信頼区間 "
                      "[{floor_low}, {floor_high}]、k = {floor_k}）を超えます",
     "static_none": "入力埋め込みの overlap {floor}（95%信頼区間 [{floor_low}, {floor_high}]、k = {floor_k}）を超える"
