@@ -44,6 +44,16 @@ def _flaky(shared: tuple[Path, int], i: int) -> int:
     return i
 
 
+def _fails_late_then_early(shared: None, i: int) -> int:
+    """Task 1 fails after a delay, task 3 at once: the error raised must be task 1's (task order)."""
+    if i == 1:
+        time.sleep(0.5)
+        raise RuntimeError("task 1 failed")
+    if i == 3:
+        raise RuntimeError("task 3 failed")
+    return i
+
+
 def test_local_units_are_retried_then_named_and_never_lose_the_others(tmp_path):
     executor = LocalExecutor(retries=2)
     outcomes = executor.run_named(_flaky, (tmp_path, 2), ["zero", "one", "two", "three"])
@@ -171,6 +181,9 @@ def test_ray_sweep_equals_the_local_sweep_even_when_a_worker_is_killed(tiny_mode
         ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import tests/
         executor = make_executor("ray")
         assert executor.map(_square, 3, 5) == [0, 3, 12, 27, 48]
+        for each in (executor, LocalExecutor(2)):  # the first failure in task order, not in time
+            with pytest.raises(RuntimeError, match="task 1 failed"):
+                each.map(_fails_late_then_early, None, 4)
         (tmp_path / "flaky").mkdir()
         outcomes = executor.run_named(_flaky, (tmp_path / "flaky", 1), ["zero", "one", "two"])
         assert [(o.value, o.error) for o in outcomes] == [(0, None), (1, None), (None, "bad input in unit 2")]

@@ -1,4 +1,4 @@
-"""Bring your own activations: the whole analysis from plain arrays (DESIGN §4), no model needed.
+"""Bring your own activations: the whole analysis from plain arrays, no model needed.
 
 Activations captured elsewhere (TransformerLens ``ActivationCache``, nnsight ``.save()``, your own
 hooks) go in per model as a :class:`ModelActivations`; :func:`analyze` runs the same vectors ->

@@ -264,35 +264,38 @@ def run(
     results_dir = Path(results_dir)
     scratch = None if write or cache_dir else tempfile.TemporaryDirectory(prefix="emoalign-cache-")
     cache = Path(cache_dir) if cache_dir else Path(scratch.name) if scratch else results_dir / "cache"
-    layout = StudyLayout(results_dir, prompts.name, Path(report_dir) if report_dir else Path("docs/report"))
-    preflight_study(prompts, lexicon, config, cache_dir=cache, outputs=(layout.root, layout.report_dir) if write else ())
-    (source_spec, source_loaded), (target_spec, target_loaded) = (
-        model_argument(source, "source"), model_argument(target, "target")
-    )
-    base = ExtractionRequest(
-        spec=source_spec, dataset=prompts, layers=(), lexicon=lexicon, loaded=source_loaded,
-        position_policy=position_policy, dtype=dtype, device=device, batch_size=batch_size,  # type: ignore[arg-type]
-        bos=bos,  # type: ignore[arg-type]
-    )
-    target_request = replace(base, spec=target_spec, loaded=target_loaded)
-    if untrained_target:
-        target_request = untrained_control(target_request, seed)
-    if write:
-        pair_name = f"{base.spec.name}_vs_{target_request.spec.name}"
-        check_overwrite(layout.alignment(pair_name), asdict(config), prompts.content_hash(), overwrite=overwrite)
-    source_acts, target_acts, pairs = extract_pair(
-        base, target_request,
-        source_layers=layers, target_layers=target_layers, layer_match=layer_match, cache_dir=cache, quiet=quiet,
-    )
-    copies = study_baseline(base, target_request, source_acts, target_acts, config, cache_dir=cache, quiet=quiet)
-    result = align_study(
-        source_acts, target_acts, pairs, config, baseline_copies=copies, command=command,
-        control="untrained" if untrained_target else None, quiet=quiet, workers=workers, executor=executor,
-    )
-    if write:
-        write_study(result, source_acts, target_acts, layout, overwrite=overwrite)
-    if scratch is not None:
-        scratch.cleanup()
+    try:
+        layout = StudyLayout(results_dir, prompts.name, Path(report_dir) if report_dir else Path("docs/report"))
+        outputs = (layout.root, layout.report_dir) if write else ()
+        preflight_study(prompts, lexicon, config, cache_dir=cache, outputs=outputs)
+        (source_spec, source_loaded), (target_spec, target_loaded) = (
+            model_argument(source, "source"), model_argument(target, "target")
+        )
+        base = ExtractionRequest(
+            spec=source_spec, dataset=prompts, layers=(), lexicon=lexicon, loaded=source_loaded,
+            position_policy=position_policy, dtype=dtype, device=device, batch_size=batch_size,  # type: ignore[arg-type]
+            bos=bos,  # type: ignore[arg-type]
+        )
+        target_request = replace(base, spec=target_spec, loaded=target_loaded)
+        if untrained_target:
+            target_request = untrained_control(target_request, seed)
+        if write:
+            pair_name = f"{base.spec.name}_vs_{target_request.spec.name}"
+            check_overwrite(layout.alignment(pair_name), asdict(config), prompts.content_hash(), overwrite=overwrite)
+        source_acts, target_acts, pairs = extract_pair(
+            base, target_request,
+            source_layers=layers, target_layers=target_layers, layer_match=layer_match, cache_dir=cache, quiet=quiet,
+        )
+        copies = study_baseline(base, target_request, source_acts, target_acts, config, cache_dir=cache, quiet=quiet)
+        result = align_study(
+            source_acts, target_acts, pairs, config, baseline_copies=copies, command=command,
+            control="untrained" if untrained_target else None, quiet=quiet, workers=workers, executor=executor,
+        )
+        if write:
+            write_study(result, source_acts, target_acts, layout, overwrite=overwrite)
+    finally:  # the temporary cache goes, whether the study finished or failed
+        if scratch is not None:
+            scratch.cleanup()
     return result
 
 

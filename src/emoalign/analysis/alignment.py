@@ -1,4 +1,4 @@
-"""Align two models' emotion subspaces layer by layer (DESIGN §4): vectors -> subspaces -> map ->
+"""Align two models' emotion subspaces layer by layer: vectors -> subspaces -> map ->
 overlaps before/after, as tables of plain numbers."""
 
 from __future__ import annotations

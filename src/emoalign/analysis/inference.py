@@ -1,6 +1,6 @@
 """Statistics attached to every alignment cell: the pairing null, the prompt-group null, the
-joint-relabelling null, bootstrap CIs and split-half reliability (DESIGN §4: an overlap without a
-null means nothing). The vocabulary baseline needs other models' activations: see
+joint-relabelling null, bootstrap CIs and split-half reliability (an overlap without a null
+means nothing). The vocabulary baseline needs other models' activations: see
 :mod:`emoalign.analysis.baseline`; the verdicts that combine them: :mod:`emoalign.analysis.verdict`."""
 
 from __future__ import annotations

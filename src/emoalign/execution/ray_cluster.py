@@ -119,30 +119,27 @@ class RayExecutor:
         done: Callable[[], object] = lambda: None,
         cache: WorkerCache | None = None,  # noqa: ARG002 - each Ray worker keeps its own cache
     ) -> list[T]:
-        """``[task(shared, i) for i in range(n)]`` as Ray CPU tasks; the first failure is raised."""
+        """``[task(shared, i) for i in range(n)]`` as Ray CPU tasks; the first failure in task order is
+        raised (as the local executor does), whichever task fails first in time."""
         if n == 0:
             return []
         ray = self.connect()
         remote = ray.remote(_map_task).options(num_cpus=1, max_retries=self.retries, retry_exceptions=True)
         payload = ray.put(shared)
         futures = [remote.remote(task, payload, i) for i in range(n)]
-        index = {future: i for i, future in enumerate(futures)}
-        results: list[Any] = [None] * n
-        pending = list(futures)
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
-            for future in ready:
-                try:
-                    value = ray.get(future)
-                except ray.exceptions.RayError as exc:
-                    _cancel(ray, pending)
-                    cause = getattr(exc, "cause", None)
-                    raise cause if isinstance(cause, Exception) else EmoalignError(_error_line(exc)) from None
-                if isinstance(value, _Refused):
-                    _cancel(ray, pending)
-                    raise EmoalignError(value.message)
-                results[index[future]] = value
-                done()
+        results: list[Any] = []
+        for i, future in enumerate(futures):  # collected in order: an earlier failure wins over a later one
+            try:
+                value = ray.get(future)
+            except ray.exceptions.RayError as exc:
+                _cancel(ray, futures[i + 1 :])
+                cause = getattr(exc, "cause", None)
+                raise cause if isinstance(cause, Exception) else EmoalignError(_error_line(exc)) from None
+            if isinstance(value, _Refused):
+                _cancel(ray, futures[i + 1 :])
+                raise EmoalignError(value.message)
+            results.append(value)
+            done()
         return results
 
     def run_named(

@@ -1,4 +1,4 @@
-"""Extract pooled emotion-word and reference activations from one model (DESIGN §3)."""
+"""Extract pooled emotion-word and reference activations from one model."""
 
 from __future__ import annotations
 

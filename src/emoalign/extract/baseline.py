@@ -1,6 +1,6 @@
 """The vocabulary baseline: activation sets of a model's random-weight copies, cached by architecture.
 
-Two models that read the same prompts share structure whatever their weights (DESIGN §6b), so every
+Two models that read the same prompts share structure whatever their weights, so every
 cross-model overlap is judged against the same pipeline run on random-weight copies of both models.
 A copy's activations depend on the architecture, the tokenizer and the seed, not on the checkpoint:
 they are cached under a key of the architecture (:func:`~emoalign.models.random_copy.architecture_hash`),

@@ -24,6 +24,7 @@ from emoalign.models.loading import (
     DTYPES,
     LoadedModel,
     estimate_parameter_count,
+    hub_commit,
     load_config,
     load_model,
     local_fingerprint,
@@ -60,7 +61,7 @@ class ExtractionRequest:
 
 
 def cache_key(request: ExtractionRequest, dtype_name: str) -> str:
-    """sha256 of model id + revision (or local folder fingerprint) + dtype + dataset hash + layers
+    """sha256 of model id + the commit its revision points to (or local folder fingerprint) + dtype + dataset hash + layers
     + position policy + start-token option + lexicon + format version.
 
     ``bos="never"`` (the positions of every file written before the option) leaves the key as it
@@ -69,9 +70,11 @@ def cache_key(request: ExtractionRequest, dtype_name: str) -> str:
     if spec.gguf is not None:  # a GGUF file: its bytes, not its mtime, identify the weights
         revision = spec.gguf.sha256
     else:
-        revision = local_fingerprint(spec.hub_id) if spec.is_local else (request.revision or "main")
+        revision = local_fingerprint(spec.hub_id) if spec.is_local else hub_commit(spec.hub_id, request.revision)
+    # a local folder by its absolute path: typed relative or absolute, the same folder is the same key
+    model = str(Path(spec.hub_id).expanduser().resolve()) if spec.is_local else spec.hub_id
     payload = {
-        "model": spec.hub_id,
+        "model": model,
         "revision": revision,
         "dtype": dtype_name,
         "dataset": request.dataset.content_hash(),

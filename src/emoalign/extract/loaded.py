@@ -147,7 +147,7 @@ def extract(
     name: str | None = None,
     quiet: bool | None = None,
 ) -> ActivationSet:
-    """Activations of an already loaded ``transformers`` model (DESIGN §3): pooled emotion-word and
+    """Activations of an already loaded ``transformers`` model: pooled emotion-word and
     reference activations at ``layers`` (default: all) on ``dataset`` (default: the ``profile``
     prompts). Nothing is written; save the result with ``.save(path)``. ``bos``: the start token
     before every prompt, auto (default), always or never (:mod:`emoalign.extract.start_token`).

@@ -1,4 +1,4 @@
-"""A start token before every prompt, so that no readout falls on the attention sink (DESIGN §6b).
+"""A start token before every prompt, so that no readout falls on the attention sink.
 
 Tokenizers that add no start token (GPT-2, Pythia, Qwen2.5/Qwen3) put a prompt's first word at
 position 0, where trained decoders keep massive "attention-sink" activations (Qwen2.5-1.5B: norm

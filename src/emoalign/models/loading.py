@@ -1,4 +1,4 @@
-"""Load a Hugging Face model and tokenizer with emoalign's dtype and device policy (DESIGN §3)."""
+"""Load a Hugging Face model and tokenizer with emoalign's dtype and device policy."""
 
 from __future__ import annotations
 
@@ -128,6 +128,20 @@ def local_fingerprint(path: str | Path) -> str:
             stat = item.stat()
             digest.update(f"{item.name}:{stat.st_size}:{int(stat.st_mtime)}".encode())
     return digest.hexdigest()[:16]
+
+
+def hub_commit(hub_id: str, revision: str | None) -> str:
+    """The commit a hub revision (branch, tag or commit; default ``main``) points to, read from the
+    local Hugging Face cache (no network): a cache key built on it changes when the branch moves.
+    The revision as given where the model is not in the cache yet."""
+    from huggingface_hub import try_to_load_from_cache
+
+    name = revision or "main"
+    try:
+        path = try_to_load_from_cache(hub_id, "config.json", revision=name)
+    except Exception:  # noqa: BLE001 - an id the hub client rejects: keyed by the name as given
+        return name
+    return Path(path).parent.name if isinstance(path, str) else name
 
 
 def model_location(spec: ModelSpec, *, quiet: bool = False) -> str:

@@ -2,7 +2,7 @@
 
 A random copy is the architecture of a model (``AutoModel.from_config``: no LM head) with seeded
 random weights, truncated to its first ``n_blocks`` blocks. It is the untrained control and the
-"vocabulary baseline" (DESIGN §6b): the same pipeline run on random-weight copies of both models,
+"vocabulary baseline": the same pipeline run on random-weight copies of both models,
 20+ seeds each, so a copy must cost little next to one forward pass over the prompts.
 
 How it is built

@@ -1,4 +1,4 @@
-"""Synthetic models with known answers: planted twins of a source model (DESIGN §4)."""
+"""Synthetic models with known answers: planted twins of a source model."""
 
 from emoalign.synthetic.twin import (
     TWIN_MAP_FILE,

@@ -1,5 +1,5 @@
 """Planted twins: models whose block outputs are an exact linear (affine) image of a source model's
-block outputs in a wider residual stream (DESIGN §4, known-answer tests).
+block outputs in a wider residual stream (known-answer tests).
 
 Two kinds:
 

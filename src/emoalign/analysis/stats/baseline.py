@@ -1,6 +1,6 @@
 """The vocabulary baseline: an observed statistic against the same statistic on random-weight copies.
 
-Two models that read the same prompts share structure whatever their weights (DESIGN §6b). The
+Two models that read the same prompts share structure whatever their weights. The
 copies — random-weight instances of both architectures with the same tokenizers, prompts and
 layers, run through the identical pipeline — are exchangeable with the observed pair exactly when
 the observed models carry nothing beyond their architectures and inputs. One more draw from the

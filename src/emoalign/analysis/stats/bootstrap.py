@@ -36,7 +36,7 @@ CI_METHODS: tuple[str, ...] = ("bca", "percentile")
 
 @dataclass(frozen=True, eq=False)
 class BootstrapResult:
-    """Paired percentile bootstrap of the observed overlaps (prompts resampled within emotion).
+    """Paired bootstrap of the observed overlaps (prompts resampled within emotion), BCa or percentile.
 
     Attributes
     ----------

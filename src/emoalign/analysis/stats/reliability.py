@@ -1,5 +1,5 @@
 """Split-half reliability: how reproducible each model's emotion subspaces are, and a cross-model
-overlap normalised by it — comparing like with like (DESIGN §6b).
+overlap normalised by it — comparing like with like.
 
 Per split, the prompts of an emotion are divided at random into halves A and B (the same split
 in both models, prompts stay paired). With subspaces fitted on halves:
