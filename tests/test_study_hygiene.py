@@ -61,3 +61,21 @@ def test_a_hub_model_is_keyed_by_the_commit_its_revision_points_to(tmp_path, mon
     assert hub_commit("org/tiny", None) == "b" * 40
     assert cache_key(request, "float32") != before
     assert hub_commit("org/absent", "v1.0") == "v1.0" and hub_commit("org/absent", None) == "main"
+
+
+def test_a_rerun_at_other_positions_does_not_silently_replace_the_study(tiny_model_path, tmp_path):
+    """`--bos never` and the default read other tokens: the second study is refused (naming the start
+    token) before anything is written, and written with overwrite."""
+    common = dict(layers=[0], n_components=2, max_samples_per_emotion=6, n_permutations=0, device="cpu",
+                  results_dir=tmp_path / "results", report_dir=tmp_path / "report", quiet=True)
+    source, target = str(tiny_model_path("gpt2")), str(tiny_model_path("llama"))
+    run(source, target, bos="never", **common)
+    alignment = next((tmp_path / "results").glob("*/alignment/*.safetensors"))
+    before = alignment.read_bytes()
+    refused = r"source start_token 'none' -> 'prepended <\|endoftext\|> .*\); pass --overwrite"
+    with pytest.raises(EmoalignError, match=refused):
+        run(source, target, **common)
+    assert alignment.read_bytes() == before
+    result = run(source, target, overwrite=True, **common)
+    assert result.extraction["source"]["start_token"].startswith("prepended")
+    assert alignment.read_bytes() != before

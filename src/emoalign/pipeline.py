@@ -85,9 +85,12 @@ class StudyLayout:
         return inside(self.report_dir, self.report_dir / f"{safe_component(pair)}_report.md")
 
 
-def check_overwrite(path: Path, config: Mapping, dataset_hash: str, *, overwrite: bool) -> None:
-    """Refuse to replace the alignment artifact at ``path`` with an analysis of other settings
-    (a rerun with the same settings replaces it: the same numbers)."""
+def check_overwrite(
+    path: Path, config: Mapping, dataset_hash: str, *, overwrite: bool, extraction: Mapping | None = None
+) -> None:
+    """Refuse to replace the alignment artifact at ``path`` with an analysis of other settings, or
+    (``extraction``: the new result's per-model extraction record) of activations read at other
+    positions (a rerun with the same settings replaces it: the same numbers)."""
     if overwrite or not path.exists():
         return
     try:
@@ -95,11 +98,24 @@ def check_overwrite(path: Path, config: Mapping, dataset_hash: str, *, overwrite
     except Exception:  # noqa: BLE001 - any unreadable file: refuse all the same
         raise EmoalignError(f"{path}: exists and cannot be read; pass --overwrite to replace it") from None
     differences = settings_differences(metadata, config, dataset_hash)
+    if extraction is not None:
+        differences += extraction_differences(metadata.get("extraction", {}), extraction)
     if differences:
         raise EmoalignError(
             f"{path}: holds an analysis with other settings ({'; '.join(differences[:4])}); pass --overwrite "
             "to replace it, or write to another --results-dir"
         )
+
+
+def extraction_differences(old: Mapping, new: Mapping) -> list[str]:
+    """``role setting old -> new`` where two extraction records read other positions (position policy,
+    start token); settings an older record lacks are not compared."""
+    return [
+        f"{role} {key} {old[role][key]!r} -> {new[role].get(key)!r}"
+        for role in ("source", "target") if role in old and role in new
+        for key in ("position_policy", "start_token")
+        if key in old[role] and old[role][key] != new[role].get(key)
+    ]
 
 
 def model_depth(spec: ModelSpec, request: ExtractionRequest) -> int:
@@ -172,7 +188,8 @@ def write_study(
     (refusing to replace an alignment of other settings unless ``overwrite``)."""
     cfg = result.config
     pair = result.pair_name
-    check_overwrite(layout.alignment(pair), cfg, result.dataset.get("hash"), overwrite=overwrite)
+    check_overwrite(layout.alignment(pair), cfg, result.dataset.get("hash"), overwrite=overwrite,
+                    extraction=result.extraction)
     paths: dict[str, str] = {}
     for acts in (source_acts, target_acts):
         name = acts.model["name"]
