@@ -16,7 +16,6 @@ from sklearn.decomposition import PCA
 
 from emoalign.analysis.alignment import AlignConfig, drop_outlying_pairs
 from emoalign.analysis.diagnostics import (
-    NORM_RATIO_BOUND,
     first_component_share,
     outlying_rows,
     robust_fit_mask,

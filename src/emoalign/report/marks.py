@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 PASS, WARN, FAIL, INFO, NA = "pass", "warn", "fail", "info", "n/a"
-STATUSES: tuple[str, ...] = (PASS, WARN, FAIL, INFO, NA)
 
 MARK_WORDS: dict[str, dict[str, str]] = {
     "en": {PASS: "pass", WARN: "warn", FAIL: "fail", INFO: "info", NA: "n/a"},

@@ -263,7 +263,7 @@ def render_markdown_report(
         f"- Metric: {metric_label(result)}",
         *([f"- Statistics: {', '.join(stats)}"] if stats else []),
         f"- Emotion-word match rate: {matches}",
-        *([f"- Start token (`--bos`): " + "; ".join(
+        *(["- Start token (`--bos`): " + "; ".join(
             f"{role}: {md(str(info.get('start_token', 'n/a')))}" for role, info in result.extraction.items())]
           if any("start_token" in info for info in result.extraction.values()) else []),
         "",

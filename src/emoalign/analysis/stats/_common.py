@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import numpy as np
 from scipy.linalg import lapack as _lapack
 
-from emoalign.analysis.linalg import FLOAT32_RTOL, TIE_TOL, centred_rank
+from emoalign.analysis.linalg import FLOAT32_RTOL, centred_rank
 from emoalign.analysis.linalg import thin_svd as _thin_svd
 from emoalign.analysis.subspace import EmotionSubspace, fit_subspace
 from emoalign.analysis.validation import as_matrix as _as_matrix
@@ -20,14 +20,9 @@ from emoalign.analysis.validation import check_k as _check_k
 from emoalign.errors import EmoalignError
 
 _EPS = np.finfo(np.float64).eps
-_TIE_TOL = TIE_TOL  # null values within this of the observed one count as ties (>=): see linalg.TIE_TOL
 _CHUNK = 512  # batch size of the stacked PCAs (memory: chunk * n * r floats)
 # smallest / largest eigenvalue of A A^T (cond(A) < 1e4) above which A is orthonormalised through A A^T
 _WELL_CONDITIONED = 1e-8
-
-SPECIFIC = "emotion-specific"
-NOT_DISTINGUISHABLE = "not distinguishable from null"
-NOT_TESTED = "not tested"
 
 
 def _freeze(obj: Any) -> None:
