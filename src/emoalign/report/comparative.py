@@ -145,7 +145,8 @@ def layer_verdict(T: Strings, row: pd.Series, schema: str) -> str:
     return "n/a"
 
 
-def _layer_table(T: Strings, entry: ModelEntry) -> Block:
+def layer_table_block(T: Strings, entry: ModelEntry) -> Block:
+    """The per-layer table of one pair (the lexical floor's ``emb`` row first), in ``T``'s language."""
     p, schema = entry.profile, entry.summary["schema"]
     bounded = schema != "legacy"
     header = [T("col_layer"), T("col_target_layer"), T("col_rel_depth"), T("col_before"), T("col_after"),
@@ -298,7 +299,7 @@ def section_results(T: Strings, comparison: Comparison, per_model_figures, folde
         blocks.append(Heading(T("h_results_model", i=i, label=md(entry.label)), 3))
         if entry.control_of:
             blocks.append(Paragraph(T("control_note", trained=entry.control_of)))
-        blocks.append(_layer_table(T, entry))
+        blocks.append(layer_table_block(T, entry))
         blocks.append(Paragraph(T("mean_improvement", delta=f6(s["mean_delta"]), before=f6(s["mean_before"]),
                                   after=f6(s["mean_after"]))))
         blocks.append(Paragraph(pair_verdict_line(T, entry)))

@@ -224,7 +224,7 @@ def render_markdown_report(
                       ("alpha", "BH q level")):
         if key in cfg:
             stats.append(f"{name} {cfg[key]}")
-    from emoalign.report.comparative import _layer_table
+    from emoalign.report.comparative import layer_table_block
 
     lines = [
         f"# Emotion subspace alignment: {md(src['name'])} vs {md(tgt['name'])}",
@@ -269,7 +269,7 @@ def render_markdown_report(
         "",
         "## Per-layer results",
         "",
-        to_markdown([_layer_table(T, entry)]).rstrip(),
+        to_markdown([layer_table_block(T, entry)]).rstrip(),
         "",
         T("table_legend", alpha=cfg.get("alpha", 0.05)),
         "",

@@ -459,9 +459,3 @@ def _null_summary(null: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         nan = np.full(null.shape[1:], np.nan)
         return nan, nan
     return np.mean(null, axis=0), np.percentile(null, 95, axis=0)
-
-
-# ----------------------------------------------------------------------------------------------
-# emotion-label null
-
-

@@ -240,9 +240,3 @@ def bootstrap_overlap_ci(
         seed=int(seed),
         method=method,
     )
-
-
-# ----------------------------------------------------------------------------------------------
-# split-half noise ceiling
-
-
