@@ -18,7 +18,7 @@ import numpy as np
 
 from emoalign.activations import ActivationSet
 from emoalign.errors import EmoalignError
-from emoalign.layer_spec import EMBEDDING_LAYER
+from emoalign.layer_spec import EMBEDDING_LAYER, blocks_needed
 from emoalign.log import get_logger
 
 __all__ = ["ModelActivations", "TokenPlan", "token_plan", "from_arrays", "analyze", "LayerArrays"]
@@ -162,7 +162,7 @@ def _activation_set(
         all_texts = tuple(texts)
         if len(all_texts) != n + m:
             raise EmoalignError(f"texts: {len(all_texts)} given for {n} emotion and {m} reference prompts")
-    n_layers = model.n_layers if model.n_layers is not None else max(max(layers), 0) + 1
+    n_layers = model.n_layers if model.n_layers is not None else blocks_needed(layers)
     info: dict[str, Any] = {
         "name": model.name, "id": model.name, "model_type": "arrays", "n_layers": int(n_layers),
         "d_model": int(emotion.shape[2]), "dtype": "float32", "device": "arrays", "weights": "given as arrays",
@@ -275,7 +275,8 @@ def analyze(
         )
     if layer_pairs is None:
         pairs = match_layers(
-            [layer for layer in source_acts.layers if layer != EMBEDDING_LAYER],  # -1: the lexical floor, paired with -1
+            # layer -1 (the input embeddings) is not matched: it is the lexical floor, paired with itself
+            [layer for layer in source_acts.layers if layer != EMBEDDING_LAYER],
             source_acts.model["n_layers"], target_acts.model["n_layers"], layer_match,  # type: ignore[arg-type]
             target_layers, names=(source.name, target.name),
         )

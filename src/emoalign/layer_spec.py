@@ -6,11 +6,17 @@ from collections.abc import Sequence
 
 from emoalign.errors import EmoalignError
 
-__all__ = ["EMBEDDING_LAYER", "layer_name", "parse_layers"]
+__all__ = ["EMBEDDING_LAYER", "blocks_needed", "layer_name", "parse_layers"]
 
 #: The input embeddings (HF ``hidden_states[0]``, the input of block 0), extracted in every study
 #: as the lexical floor: what two models share through static word meaning alone.
 EMBEDDING_LAYER = -1
+
+
+def blocks_needed(layers: Sequence[int]) -> int:
+    """How many blocks a forward must run to read ``layers``: the deepest + 1 (the embedding layer,
+    the input of block 0, needs block 0 to exist)."""
+    return max(max(layers), 0) + 1
 
 
 def layer_name(layer: int) -> str:

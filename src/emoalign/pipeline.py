@@ -399,7 +399,8 @@ def readout_warnings(result: AlignmentResult, source_acts: ActivationSet, target
         acts = source_acts if flag["role"] == "source" else target_acts
         messages.append(
             f"{acts.model['name']} layer {layer_name(flag['layer'])}: map-fit activations up to "
-            f"{flag['norm_ratio']:.1f}x the median norm; {flag['n_dropped']} outlying word pairs left out of the map fit"
+            f"{flag['norm_ratio']:.1f}x the median norm; {flag['n_dropped']} outlying word pairs left out of the "
+            "map fit"
         )
     return messages
 

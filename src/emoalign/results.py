@@ -226,9 +226,9 @@ def build_alignment_result(
     floor_cells, floor_layer = pd.DataFrame(), pd.DataFrame()
     if floor is not None:
         floor_cells = pd.DataFrame(floor.cells)
-        floor_layer = pd.DataFrame([{**layer_row(floor, config), "n_components": floor.source_subspaces[emotions[0]].k}])
+        floor_k = floor.source_subspaces[emotions[0]].k
+        floor_layer = pd.DataFrame([{**layer_row(floor, config), "n_components": floor_k}])
         layers["beyond_static_meaning"] = beyond_static_meaning(layers["mean_overlap_after"], floor_layer)
-        summary["n_beyond_static_meaning"] = int(np.nansum(layers["beyond_static_meaning"].to_numpy(dtype=float)))
     summary["readout"] = readout_summary(cells, layers)
     return AlignmentResult(
         config={**asdict(config), "emotions": emotions, "profile_ks": profile_ks,

@@ -37,6 +37,7 @@ from emoalign.extract.activations import (
     validate_layers,
 )
 from emoalign.extract.cache import ExtractionRequest
+from emoalign.layer_spec import blocks_needed
 from emoalign.log import get_logger
 from emoalign.models.blocks import find_blocks
 from emoalign.models.loading import (
@@ -96,7 +97,7 @@ class RandomCopySource:
     @property
     def n_blocks(self) -> int:
         """Blocks a copy needs: the deepest requested layer + 1."""
-        return max(max(self.layers), 0) + 1
+        return blocks_needed(self.layers)
 
 
 def load_random_copy_source(request: ExtractionRequest) -> RandomCopySource:

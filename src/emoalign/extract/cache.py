@@ -19,6 +19,7 @@ from emoalign.extract.activations import (
 from emoalign.extract.positions import PositionPolicy
 from emoalign.extract.preflight import check_request
 from emoalign.extract.start_token import BosPolicy
+from emoalign.layer_spec import blocks_needed
 from emoalign.log import get_logger
 from emoalign.models.loading import (
     DTYPES,
@@ -61,8 +62,8 @@ class ExtractionRequest:
 
 
 def cache_key(request: ExtractionRequest, dtype_name: str) -> str:
-    """sha256 of model id + the commit its revision points to (or local folder fingerprint) + dtype + dataset hash + layers
-    + position policy + start-token option + lexicon + format version.
+    """sha256 of model id + the commit its revision points to (or local folder fingerprint) + dtype
+    + dataset hash + layers + position policy + start-token option + lexicon + format version.
 
     ``bos="never"`` (the positions of every file written before the option) leaves the key as it
     was, so those files stay valid for it."""
@@ -184,7 +185,7 @@ def get_activations(
         quiet=quiet,
         untrained_seed=request.untrained_seed,
         allow_pickle_weights=request.allow_pickle_weights,
-        n_blocks=max(max(request.layers), 0) + 1,  # later blocks never run: they are not even loaded
+        n_blocks=blocks_needed(request.layers),  # later blocks never run: they are not even loaded
     )
     activations = extract_activations(
         loaded,

@@ -271,7 +271,8 @@ EN: dict[str, str] = {
                   "pairs): {fit}",
     "readout_flagged": "{n} readout(s) flagged — role, layer, emotion (first-component share, outlying prompts): "
                        "{where}. Map-fit pairs left out as outliers: {fit}. A subspace of one direction (share "
-                       "≥ {bound}) or vectors above {ratio}× the median norm is the signature of a readout on the attention sink: the overlaps of these "
+                       "≥ {bound}) or vectors above {ratio}× the median norm is the signature of a readout on "
+                       "the attention sink: the overlaps of these "
                        "cells measure that, not emotion (see --bos)",
     "static_no_floor": "no lexical floor in this artifact (legacy metric, activations without the input "
                        "embeddings, or written before the floor)",
