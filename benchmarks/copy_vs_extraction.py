@@ -1,7 +1,7 @@
 """Benchmark: one random-copy seed of the demo's larger model next to one extraction of it.
 
 Issue 13, point 2: "One random-copy seed of the demo's larger model costs <= 1.2x one extraction of
-it." The demo's decoder pair is gemma3-270m -> qwen2.5-coder-1.5b (``emoalign.demo.REAL_PAIRS``),
+it." The demo's decoder pair is gemma3-270m -> qwen2.5-coder-1.5b (``emoalign.study.demo.REAL_PAIRS``),
 source layers 0, 2, 4, 6 matched by relative depth, so the larger model is read at the target layers
 ``match_layers(..., "depth")`` gives (0, 3, 6, 10 of 28), over the demo's prompts (the ``baseline``
 profile, ``DEMO_SAMPLES`` per label), float32 on CPU, as the demo runs it. In one process:
@@ -58,7 +58,7 @@ def demo_setting():
     from emoalign.analysis.layer_match import match_layers
     from emoalign.data.dataset import load_profile
     from emoalign.data.lexicon import DEFAULT_LEXICON
-    from emoalign.demo import DEMO_SAMPLES, REAL_PAIRS
+    from emoalign.study.demo import DEMO_SAMPLES, REAL_PAIRS
     from emoalign.extract.cache import ExtractionRequest
     from emoalign.models.registry import resolve_model
 

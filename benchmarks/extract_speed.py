@@ -641,7 +641,7 @@ def startup(folder: Path, workdir: Path, repeats: int = 3) -> dict:
     python_pass = statistics.median(timed_process([sys.executable, "-c", "pass"], log)[0] for _ in range(repeats))
     imports = {}
     for name, code in (("torch", "import torch"), ("transformers", "import transformers"),
-                       ("emoalign.commands", "import emoalign.commands")):
+                       ("emoalign.cli.commands", "import emoalign.cli.commands")):
         imports[name] = statistics.median(timed_process([sys.executable, "-c", code], log)[0] for _ in range(repeats))
     tiny = statistics.median(timed_process(tiny_run(i, []), log)[0] for i in range(repeats))
     trace = subprocess.run(tiny_run(99, ["-X", "importtime"]), capture_output=True, text=True, env=child_env(),
@@ -815,8 +815,8 @@ def main() -> None:
             "### Fixed start-up of `emoalign extract`", "",
             f"`emoalign extract` on 1 prompt per label at layer 0 of the GPT-2 shape: {info['tiny']:.2f} s (median of 3; "
             f"`python -c pass`: {info['python']:.2f} s; `import torch` {info['imports']['torch']:.2f} s, "
-            f"`import transformers` {info['imports']['transformers']:.2f} s, `import emoalign.commands` "
-            f"{info['imports']['emoalign.commands']:.2f} s, each a whole process). That is "
+            f"`import transformers` {info['imports']['transformers']:.2f} s, `import emoalign.cli.commands` "
+            f"{info['imports']['emoalign.cli.commands']:.2f} s, each a whole process). That is "
             + ", ".join(f"{v:.0%} of the {SHAPES[k[0]].split(' (')[0]} {k[1]} run" for k, v in sorted(frac.items()))
             + f". `-X importtime` of that run: {info['import_total']:.2f} s of imports in all; largest top-level imports "
             "(cumulative s): " + ", ".join(f"{name} {s:.2f}" for s, _, name in info["top"])

@@ -54,7 +54,7 @@ ASSUMED_LOAD_GB_S, ASSUMED_TOKENS_S_PER_B, ASSUMED_COPY_BUILD_S_PER_B = 2.0, 3.0
 def sweep_argv(mode: str, models: dict[str, Path], out: Path, seeds: int) -> list[str]:
     targets = [str(models[t]) for t in models if t != "gpt2"]
     return [
-        sys.executable, "-m", "emoalign.cli", "sweep", "--source", str(models["gpt2"]), "--targets", *targets,
+        sys.executable, "-m", "emoalign.cli.parser", "sweep", "--source", str(models["gpt2"]), "--targets", *targets,
         "--baseline-seeds", str(seeds), "--device", "cpu", "--workers", "2", "--executor", mode, "--quiet",
         "--no-figures", "--results-dir", str(out / "results"), "--report-dir", str(out / "report"),
     ]
@@ -108,7 +108,7 @@ def task_costs() -> dict[str, float]:
         align_layer_pair,
         copy_cross_overlaps,
     )
-    from emoalign.analysis.stats._common import PAIR_CACHE, SOURCE_CACHE
+    from emoalign.study.parallel import PAIR_CACHE, SOURCE_CACHE
     from emoalign.execution import make_executor
 
     source, target = synthetic_pair(1, 0, ("source", "target"))

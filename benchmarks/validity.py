@@ -11,7 +11,7 @@ This benchmark measures, on inputs whose answer is known:
    ``gpt2`` (byte-level BPE) source vs ``llama``/``qwen2`` targets with the SAME tokenizer kind, and
    vs ``gemma2`` (SentencePiece) / ``bert`` (WordPiece) targets with DIFFERENT tokenizers. Each pair
    is judged against 20 random-weight copy pairs of its own architectures and tokenizers (the copy
-   seeds of ``emoalign.pipeline.baseline_seed_pairs(20, seed=0)``, 10000+, as ``emoalign run`` uses;
+   seeds of ``emoalign.study.pipeline.baseline_seed_pairs(20, seed=0)``, 10000+, as ``emoalign run`` uses;
    every pair with the same architectures therefore meets the same copies, as it would under
    ``emoalign run``).
 2. **Noisy twins**: target activations = R·source + sigma·rms·noise (R a fixed random orthonormal
@@ -58,18 +58,19 @@ from scipy import stats  # noqa: E402
 
 from tiny_models import build_tiny_model  # noqa: E402
 
-from emoalign.analysis.alignment import AlignConfig, align_activation_sets  # noqa: E402
-from emoalign.analysis.baseline import baseline_cross_overlaps, diagonal_and_specificity  # noqa: E402
+from emoalign.analysis.alignment import AlignConfig  # noqa: E402
+from emoalign.analysis.baseline import diagonal_and_specificity  # noqa: E402
 from emoalign.analysis.overlap import subspace_overlap  # noqa: E402
 from emoalign.analysis.stats import bootstrap_overlap_ci, prediction_test  # noqa: E402
 from emoalign.analysis.verdict import BEYOND_VOCABULARY  # noqa: E402
+from emoalign.study.parallel import align_activation_sets, baseline_cross_overlaps  # noqa: E402
 from emoalign.data.dataset import PromptDataset, load_profile  # noqa: E402
 from emoalign.data.lexicon import DEFAULT_LEXICON  # noqa: E402
 from emoalign.extract.activations import ActivationSet  # noqa: E402
 from emoalign.extract.cache import ExtractionRequest, get_activations  # noqa: E402
 from emoalign.models.registry import resolve_model  # noqa: E402
-from emoalign.pipeline import baseline_seed_pairs  # noqa: E402
-from emoalign.results import build_alignment_result  # noqa: E402
+from emoalign.study.pipeline import baseline_seed_pairs  # noqa: E402
+from emoalign.core.results import build_alignment_result  # noqa: E402
 
 LAYERS = (0, 1, 2, 3)
 SOURCE_WIDTH, TARGET_WIDTH = 64, 96

@@ -5,7 +5,7 @@ import pytest
 from scipy.stats import ortho_group
 
 from emoalign.analysis import linear_cka_debiased
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 
 
 def _hsic_unbiased(K, L):

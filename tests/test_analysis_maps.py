@@ -14,7 +14,7 @@ from emoalign.analysis import (
     fit_ridge_map,
     variance_weighted_r2,
 )
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 
 FITTERS = {"lstsq": fit_lstsq_map, "ridge": fit_ridge_map, "procrustes": fit_procrustes_map, "cca": fit_cca_map}
 

@@ -14,7 +14,7 @@ from emoalign.analysis import (
     subspace_overlap,
     subspace_overlap_batched,
 )
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 
 
 def _orthonormal(rng, k, d):

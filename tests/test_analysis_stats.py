@@ -40,7 +40,7 @@ from emoalign.analysis.verdict import (
     pair_summary,
 )
 from emoalign.analysis.subspace import fit_subspace
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 
 # ----------------------------------------------------------------------------------------------
 # synthetic data
@@ -426,7 +426,7 @@ def _subspace_gap(U: np.ndarray, V: np.ndarray) -> float:
 
 @pytest.mark.parametrize("kind", ["random", "rank-deficient", "split", "repeated"])
 def test_top_k_eigh_matches_numpy(kind):
-    from emoalign.analysis.stats._common import _top_k_eigh
+    from emoalign.analysis.stats.common import top_k_eigh as _top_k_eigh
 
     rng = np.random.default_rng(5)
     m, k = 30, 6
@@ -448,7 +448,7 @@ def test_top_k_eigh_matches_numpy(kind):
 
 
 def test_pca_of_weighted_rows_matches_explicit_weighted_pca():
-    from emoalign.analysis.stats._common import _pca_resampled
+    from emoalign.analysis.stats.common import pca_resampled as _pca_resampled
 
     rng = np.random.default_rng(6)
     C = rng.standard_normal((40, 60)) * np.linspace(4, 0.3, 60) + 25.0  # far from the origin: centring matters
@@ -462,7 +462,7 @@ def test_pca_of_weighted_rows_matches_explicit_weighted_pca():
 
 
 def test_overlap_rows_matches_subspace_overlap_well_and_ill_conditioned():
-    from emoalign.analysis.stats._common import _overlap_rows
+    from emoalign.analysis.stats.common import overlap_rows as _overlap_rows
 
     rng = np.random.default_rng(7)
     k, r = 4, 20

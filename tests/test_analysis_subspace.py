@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from emoalign.analysis import EmotionSubspace, fit_subspace, fit_subspaces_batched
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 
 
 def _vectors(rng, n=40, d=12, rank_scale=None):

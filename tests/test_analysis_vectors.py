@@ -8,7 +8,7 @@ from emoalign.analysis import (
     emotion_vectors,
     mean_emotion_vectors,
 )
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 
 
 @pytest.fixture

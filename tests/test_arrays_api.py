@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 import emoalign
-from emoalign.activations import ActivationSet
+from emoalign.core.activations import ActivationSet
 from emoalign.cli import main
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 
 SRC = Path(emoalign.__file__).parent
 FEW = 12
@@ -42,10 +42,10 @@ def _imports(path: Path) -> list[tuple[str, list[str]]]:
 def test_the_analysis_layer_does_not_import_extraction_or_models():
     for path in sorted((SRC / "analysis").rglob("*.py")):
         for module, _ in _imports(path):
-            assert not module.startswith(("emoalign.extract", "emoalign.models", "emoalign.pipeline", "torch")), (
+            assert not module.startswith(("emoalign.extract", "emoalign.models", "emoalign.study.pipeline", "torch")), (
                 f"{path.relative_to(SRC)} imports {module}"
             )
-    code = "import sys, emoalign.analysis.alignment, emoalign.analysis.baseline, emoalign.arrays; " \
+    code = "import sys, emoalign.analysis.alignment, emoalign.analysis.baseline, emoalign.study.arrays; " \
            "print(sorted(m for m in sys.modules if m.startswith(('emoalign.extract', 'emoalign.models'))))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
@@ -66,8 +66,8 @@ def test_no_private_name_is_imported_from_another_public_module():
 
 
 def test_cli_and_commands_do_not_import_each_other_at_module_level():
-    assert not any(m == "emoalign.commands" for m, _ in _imports(SRC / "cli.py") if m)  # lazily, inside main()
-    assert not any(m == "emoalign.cli" for m, _ in _imports(SRC / "commands.py"))
+    assert not any(m == "emoalign.cli.commands" for m, _ in _imports(SRC / "cli.py") if m)  # lazily, inside main()
+    assert not any(m == "emoalign.cli.parser" for m, _ in _imports(SRC / "commands.py"))
 
 
 def test_public_api_of_the_package():
@@ -77,10 +77,10 @@ def test_public_api_of_the_package():
         assert name in names
     import importlib
 
-    importlib.import_module("emoalign.sweep")  # importing the submodule used to shadow the function
-    assert callable(emoalign.sweep) and callable(emoalign.extract)
-    assert emoalign.sweep.__call_target__ is emoalign.sweep.sweep
-    assert "targets" in str(__import__("inspect").signature(emoalign.sweep))
+    importlib.import_module("emoalign.study.sweep")  # importing the submodule used to shadow the function
+    assert callable(emoalign.study.sweep) and callable(emoalign.extract)
+    assert emoalign.study.sweep.__call_target__ is emoalign.study.sweep.sweep
+    assert "targets" in str(__import__("inspect").signature(emoalign.study.sweep))
 
 
 def test_version_and_bare_command(capsys):

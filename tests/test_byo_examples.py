@@ -48,7 +48,7 @@ def test_token_plan_pooling_equals_emoalign_extraction(tiny_model_path):
                 hidden[layer].append(states[layer + 1])
     mine = plan.model_activations(hidden, "tiny")
     dataset = load_profile("baseline").limit_per_label(6)
-    theirs = emoalign.arrays.ModelActivations.from_activation_set(
+    theirs = emoalign.study.arrays.ModelActivations.from_activation_set(
         emoalign.extract(model, tokenizer, dataset=dataset, layers=[0, 2], quiet=True)
     )
     for field in ("emotion", "reference", "paired"):

@@ -6,10 +6,11 @@ import re
 import pytest
 
 import emoalign.extract.cache as cache_module
-from emoalign.cli import main, parse_layers
-from emoalign.errors import EmoalignError
+from emoalign.cli import main
+from emoalign.core.layers import parse_layers
+from emoalign.core.errors import EmoalignError
 from emoalign.extract.activations import ActivationSet
-from emoalign.results import load
+from emoalign.core.results import load
 
 
 def _run(capsys, *argv):
@@ -110,7 +111,7 @@ def test_extract_does_not_import_the_analysis_stack():
     import subprocess
     import sys
 
-    code = ("import sys, emoalign.cli, emoalign.commands, emoalign.extract.cache, emoalign.extract.preflight; "
+    code = ("import sys, emoalign.cli.parser, emoalign.cli.commands, emoalign.extract.cache, emoalign.extract.preflight; "
             "print(sorted(m for m in ('pandas', 'scipy.stats', 'emoalign.analysis', 'matplotlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

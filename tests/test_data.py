@@ -20,7 +20,7 @@ from emoalign.data import (
     load_lexicon,
     load_profile,
 )
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 
 LABELS = ("gratitude", "anger", "apology", "neutral")
 EMOTIONS = LABELS[:3]

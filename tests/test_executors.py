@@ -18,7 +18,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from emoalign.cli import main
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 from emoalign.execution import Outcome, TaskResources, describe_failures, make_executor
 from emoalign.execution.local import LocalExecutor, run_with_retries
 
@@ -116,7 +116,7 @@ def test_extraction_units_ask_for_gpus_only_on_cuda(tiny_model_path):
     from emoalign.data.lexicon import DEFAULT_LEXICON
     from emoalign.extract.cache import ExtractionRequest
     from emoalign.models.registry import resolve_model
-    from emoalign.workplan import unit_name, unit_resources
+    from emoalign.study.workplan import unit_name, unit_resources
 
     request = ExtractionRequest(resolve_model(str(tiny_model_path("llama"))), load_profile("baseline"), (0, 1, 3),
                                 DEFAULT_LEXICON, device="cpu")
@@ -215,8 +215,8 @@ def test_a_failed_pair_is_named_and_the_others_are_written(tiny_model_path, tmp_
     """Under a distributed executor (here the fan-out run by the local one): one target whose
     extraction fails at run time is named with its error; the other pair is written, the
     comparative report is not."""
-    import emoalign.commands as commands
-    import emoalign.workplan as workplan
+    import emoalign.cli.commands as commands
+    import emoalign.study.workplan as workplan
     from emoalign.execution.local import LocalExecutor
 
     class FanOut(LocalExecutor):

@@ -1,7 +1,7 @@
 """Fault injection (issue 10, reliability): SIGKILL an `emoalign` run during extraction and during
 analysis, then rerun; two concurrent runs into one results folder; no stale temporaries left.
 
-Every run is ``emoalign.cli.main(argv)`` -- what the ``emoalign`` console script calls -- in a process
+Every run is ``emoalign.cli.parser.main(argv)`` -- what the ``emoalign`` console script calls -- in a process
 of its own, with ``sys.argv`` set as the CLI would. To stay fast, the processes are forked from one
 *launcher* process that has imported torch/transformers/emoalign once (a fresh interpreter costs
 ~5-8 s of imports per run). The launcher can also hold a child at a chosen point, so that the SIGKILL
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emoalign.storage import load_arrays
+from emoalign.io.storage import load_arrays
 
 pytestmark = pytest.mark.skipif(not (hasattr(os, "fork") and Path("/proc/self/stat").exists()),
                                 reason="needs fork() and /proc (Linux)")
@@ -49,7 +49,7 @@ LAUNCHER = r'''
 import importlib, json, os, re, signal, sys, time
 
 # What a run imports, loaded once here (children only fork); a name missing in some version is skipped.
-for name in ["emoalign.cli", "emoalign.commands", "emoalign.pipeline", "emoalign.analysis.alignment",
+for name in ["emoalign.cli.parser", "emoalign.cli.commands", "emoalign.study.pipeline", "emoalign.analysis.alignment",
              "emoalign.extract.baseline", "emoalign.report.summary", "emoalign.report.plots",
              "emoalign.report.comparative", "emoalign.report.document", "emoalign.report.i18n",
              "matplotlib.pyplot", "matplotlib.backends.backend_agg", "pandas.io.formats.csvs",
@@ -60,7 +60,7 @@ for name in ["emoalign.cli", "emoalign.commands", "emoalign.pipeline", "emoalign
         importlib.import_module(name)
     except ImportError:
         pass
-import emoalign.cli
+import emoalign.cli.parser
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
 from transformers import GPT2Config, GPT2LMHeadModel, GPT2Model, LlamaConfig, LlamaForCausalLM, LlamaModel
 
@@ -138,7 +138,7 @@ def child(request):
     install(request["hook"], request["markers"])
     sys.argv = ["emoalign", *request["argv"]]
     try:
-        code = emoalign.cli.main(request["argv"])
+        code = emoalign.cli.parser.main(request["argv"])
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:
@@ -461,7 +461,7 @@ def test_two_concurrent_runs_into_one_folder_both_complete_with_verified_artifac
 @pytest.mark.parametrize("scenario", ["killed_during_extraction", "killed_during_analysis"])
 def test_rerun_after_a_kill_leaves_no_stale_temporary(scenario, request):
     """The killed runs left half-written hidden temporaries (``.<name>.pid<PID>.<random>.tmp``);
-    the rerun must remove them (``emoalign.storage.remove_stale_temporaries`` at start-up)."""
+    the rerun must remove them (``emoalign.io.storage.remove_stale_temporaries`` at start-up)."""
     record = request.getfixturevalue(scenario)
     results = record["folder"] / "results"
     left = record["temporaries_before_rerun"]

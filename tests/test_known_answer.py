@@ -26,7 +26,7 @@ def test_defaults_recover_the_planted_twin(twin_study, capsys):
     out, source, twin = twin_study
     _run(out, source, twin)
     capsys.readouterr()
-    from emoalign.results import load
+    from emoalign.core.results import load
 
     result = load(next((out / "results" / "baseline" / "alignment").glob("*.safetensors")))
     cells = result.cell_table()

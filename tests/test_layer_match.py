@@ -1,7 +1,7 @@
 import pytest
 
 from emoalign.analysis.layer_match import depth_matched_layer, match_layers
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 
 
 def test_index_pairs_equal_numbers():

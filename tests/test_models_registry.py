@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 from emoalign.models.loading import load_model, resolve_device, resolve_dtype
 from emoalign.models.registry import PRESETS, resolve_model
 

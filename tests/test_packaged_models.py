@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from emoalign import commands
-from emoalign.errors import EmoalignError
+from emoalign.cli import commands
+from emoalign.core.errors import EmoalignError
 from emoalign.models import packaged
 from emoalign.models.packaged import PACKAGED, PackagedModel
 from emoalign.models.registry import PRESETS, ModelSpec, resolve_model

@@ -5,13 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emoalign.analysis.alignment import AlignConfig, align_activation_sets
-from emoalign.analysis.baseline import baseline_cross_overlaps
+from emoalign.analysis.alignment import AlignConfig
 from emoalign.analysis.maps import fit_map, fit_ridge_map, variance_weighted_r2
-from emoalign.analysis.stats._common import PAIR_CACHE, SOURCE_CACHE
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 from emoalign.extract.activations import ActivationSet
-from emoalign.pipeline import align_study
+from emoalign.study.parallel import PAIR_CACHE, SOURCE_CACHE, align_activation_sets, baseline_cross_overlaps
+from emoalign.study.pipeline import align_study
 
 EMOTIONS = ("anger", "joy", "sadness")
 

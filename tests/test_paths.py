@@ -11,9 +11,10 @@ import pytest
 
 from emoalign.cli import main
 from emoalign.data.dataset import Prompt, PromptDataset, load_profile
-from emoalign.errors import EmoalignError
-from emoalign.paths import inside, safe_component
-from emoalign.pipeline import StudyLayout, run
+from emoalign.core.errors import EmoalignError
+from emoalign.io.paths import inside, safe_component
+from emoalign.study.api import run
+from emoalign.study.pipeline import StudyLayout
 
 
 @pytest.mark.parametrize(

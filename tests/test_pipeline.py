@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 
 import emoalign.extract.cache as cache_module
-import emoalign.pipeline as pipeline_module
+import emoalign.study.pipeline as pipeline_module
 from emoalign.analysis.alignment import AlignConfig, align_layer_pair
 from emoalign.analysis.overlap import legacy_before
 from emoalign.cli import main
-from emoalign.pipeline import run
-from emoalign.results import AlignmentResult, load
+from emoalign.study.api import run
+from emoalign.core.results import AlignmentResult, load
 
 FEW = 12  # prompts per label: enough for k=4, fast
 

@@ -29,7 +29,7 @@ from emoalign.report.checks import check_beyond_vocabulary, check_readout, check
 from emoalign.report.comparative import headline
 from emoalign.report.i18n import strings
 from emoalign.report.marks import INFO, NA, PASS, WARN
-from emoalign.results import load
+from emoalign.core.results import load
 
 FEW = 12
 
@@ -162,7 +162,7 @@ def outlier_study(tiny_model_path, tmp_path_factory):
     """A tiny GPT-2 whose input embedding of one gratitude token is 1000x the others (a planted
     token outlier, like an attention sink at a word), against a tiny Llama, through `run`: the
     result, the summary CSV and the warnings logged."""
-    from emoalign.pipeline import run
+    from emoalign.study.api import run
 
     tmp = tmp_path_factory.mktemp("outlier")
     folder = tmp / "gpt2-outlier"

@@ -12,7 +12,7 @@ import pytest
 
 from emoalign.data.dataset import load_profile
 from emoalign.data.lexicon import DEFAULT_LEXICON
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 from emoalign.extract.activations import extract_activations, tokenize_prompts
 from emoalign.models import packaged
 from emoalign.models.gguf import is_dequantized

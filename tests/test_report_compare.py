@@ -20,8 +20,8 @@ from emoalign.report.compare import compare_results, layer_profile
 from emoalign.report.i18n import EN, JA
 from emoalign.report.marks import FORBIDDEN_MARKS, strip_mark
 from emoalign.report.summary import format_layer_table
-from emoalign.results import AlignmentResult, load
-from emoalign.storage import save_arrays
+from emoalign.core.results import AlignmentResult, load
+from emoalign.io.storage import save_arrays
 
 EMOTIONS = ("gratitude", "anger", "apology")
 PAIR_VERDICTS = {"shared beyond vocabulary", "not beyond vocabulary", "no cross-model correspondence",
@@ -360,7 +360,7 @@ def test_unrelated_models_are_not_beyond_vocabulary_and_a_planted_twin_is(compar
 
 def test_a_report_of_two_unrelated_random_models_never_says_emotion_specific(tiny_model_path, tmp_path):
     """Real pipeline, real verdict: two unrelated random-weight models (GPT-2 and Qwen2 shapes)."""
-    from emoalign.pipeline import run
+    from emoalign.study.api import run
 
     result = run(str(tiny_model_path("gpt2")), str(tiny_model_path("qwen2")), layers=[1, 2], n_components=3,
                  max_samples_per_emotion=12, n_permutations=20, n_bootstrap=30, n_pairing_permutations=20,

@@ -6,8 +6,8 @@ import shlex
 from pathlib import Path
 
 from emoalign.analysis.alignment import AlignConfig
-from emoalign.cli import build_parser
-from emoalign.demo import REAL_PAIRS, comparison_command, demo_part_command, pair_run_command
+from emoalign.cli.parser import build_parser
+from emoalign.study.demo import REAL_PAIRS, comparison_command, demo_part_command, pair_run_command
 
 
 def parsed(line: str):

@@ -9,9 +9,9 @@ import tomllib
 import numpy as np
 import pytest
 
-from emoalign.cli import build_parser, main
-from emoalign.config import apply_config, dump_toml, resolved_options, subcommand_parsers
-from emoalign.storage import load_arrays
+from emoalign.cli.parser import build_parser, main
+from emoalign.io.config_file import apply_config, dump_toml, resolved_options, subcommand_parsers
+from emoalign.io.storage import load_arrays
 
 FAST = ["--n-components", "3", "--max-samples-per-emotion", "10", "--permutations", "20", "--bootstrap", "50",
         "--pairing-permutations", "20", "--baseline-seeds", "3", "--device", "cpu", "--quiet"]
@@ -43,7 +43,7 @@ def test_flags_override_the_file_and_bad_keys_are_one_line_errors(tmp_path, caps
     config = tmp_path / "run.toml"
     config.write_text('target = "x/y"\nn-components = [4]\nmap = "lstsq"\nlayers = "0-2"\nquiet = true\n')
     parser = build_parser()
-    from emoalign.cli import _preload_config
+    from emoalign.cli.parser import _preload_config
 
     _preload_config(parser, ["run", "--config", str(config), "--map", "cca"])
     args = parser.parse_args(["run", "--config", str(config), "--map", "cca"])

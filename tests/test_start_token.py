@@ -12,7 +12,7 @@ from emoalign.analysis.subspace import fit_subspace
 from emoalign.cli import main
 from emoalign.data.dataset import load_profile
 from emoalign.data.lexicon import DEFAULT_LEXICON
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 from emoalign.extract.activations import (
     ActivationSet,
     extract_activations,

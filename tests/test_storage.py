@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from emoalign.errors import EmoalignError
-from emoalign.storage import load_arrays, save_arrays, write_json_atomic
+from emoalign.core.errors import EmoalignError
+from emoalign.io.storage import load_arrays, save_arrays, write_json_atomic
 
 
 def test_round_trip_is_bit_identical(tmp_path):
@@ -92,7 +92,7 @@ def test_another_format_version_is_refused(tmp_path):
 
 
 def test_missing_field_is_one_line_naming_file_and_field(tmp_path):
-    from emoalign.storage import load_artifact
+    from emoalign.io.storage import load_artifact
 
     path = save_arrays(tmp_path / "y.safetensors", {"a": np.ones(2)}, {"kind": "thing"})
     with pytest.raises(EmoalignError, match=r"y\.safetensors: field 'texts' is missing"):
@@ -106,7 +106,7 @@ def test_stale_temporaries_of_dead_writers_are_removed_live_ones_kept(tmp_path):
     import subprocess
     import sys
 
-    from emoalign.storage import remove_stale_temporaries
+    from emoalign.io.storage import remove_stale_temporaries
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(dead.stdout)
@@ -140,7 +140,7 @@ def test_full_or_read_only_disk_is_one_line_and_keeps_the_old_file(tmp_path, mon
     def refuse(tmp):
         raise OSError(getattr(errno, code), "simulated", str(tmp))
 
-    from emoalign import storage
+    from emoalign.io import storage
 
     with pytest.raises(EmoalignError, match=f"cannot write \\({reason}\\)"):
         storage.atomic_write(path, refuse)

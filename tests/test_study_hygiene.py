@@ -9,10 +9,10 @@ import pytest
 
 from emoalign.data.dataset import load_profile
 from emoalign.data.lexicon import DEFAULT_LEXICON
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 from emoalign.extract.cache import ExtractionRequest, cache_key
 from emoalign.models.registry import resolve_model
-from emoalign.pipeline import run
+from emoalign.study.api import run
 
 
 def test_run_without_writing_leaves_no_temporary_cache_when_it_fails(tiny_model_path, tmp_path, monkeypatch):

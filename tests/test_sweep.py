@@ -13,8 +13,8 @@ import pytest
 
 import emoalign.extract.cache as cache_module
 from emoalign.cli import main
-from emoalign.results import load
-from emoalign.sweep import pair_run_command
+from emoalign.core.results import load
+from emoalign.study.sweep import pair_run_command
 
 COMMON = ["--max-samples-per-emotion", "10", "--n-components", "3", "--layers", "0", "1", "--baseline-seeds", "4",
           "--device", "cpu", "--quiet"]
@@ -97,7 +97,7 @@ def test_sweep_rejects_repeated_targets_before_any_model_runs(tiny_model_path, t
 
 
 def test_python_api_sweep_reuses_the_cache(swept, monkeypatch, tmp_path):
-    from emoalign.sweep import sweep
+    from emoalign.study.sweep import sweep
 
     out, source, targets, _ = swept
 

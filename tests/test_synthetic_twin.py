@@ -7,7 +7,7 @@ from transformers import AutoModelForCausalLM
 
 from emoalign.data.dataset import load_profile
 from emoalign.data.lexicon import DEFAULT_LEXICON
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 from emoalign.extract.activations import extract_activations
 from emoalign.extract.capture import capture_block_outputs
 from emoalign.models.blocks import find_blocks

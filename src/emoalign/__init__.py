@@ -4,6 +4,9 @@ Python API::
 
     import emoalign
     result = emoalign.run("gpt2", "llama3_8b", layers=range(12), n_components=8)
+    config = emoalign.StudyConfig(source="gpt2", target="qwen3_8b", layers=range(12))
+    emoalign.run(config=config, workers=0)     # a config plus overrides (any StudyConfig/Runtime field)
+    emoalign.run(config="results/baseline/configs/gpt2_vs_llama3_8b_run.toml")   # a written config
     result.layer_table()          # pandas DataFrame, one row per layer pair
     result.save("results/")       # alignment artifact (safetensors + JSON metadata)
     emoalign.load(path)           # reload any artifact
@@ -21,21 +24,23 @@ __version__ = "0.1.0"
 
 #: public name -> module that defines it (imported on first use: `import emoalign` stays light).
 _API: dict[str, str] = {
-    "run": "emoalign.pipeline",
-    "sweep": "emoalign.sweep",
-    "analyze": "emoalign.arrays",
-    "from_arrays": "emoalign.arrays",
-    "ModelActivations": "emoalign.arrays",
-    "token_plan": "emoalign.arrays",
+    "run": "emoalign.study.api",
+    "sweep": "emoalign.study.api",
+    "StudyConfig": "emoalign.study.config",
+    "Runtime": "emoalign.study.config",
+    "analyze": "emoalign.study.arrays",
+    "from_arrays": "emoalign.study.arrays",
+    "ModelActivations": "emoalign.study.arrays",
+    "token_plan": "emoalign.study.arrays",
     "extract": "emoalign.extract",
-    "load": "emoalign.results",
-    "AlignmentResult": "emoalign.results",
-    "ActivationSet": "emoalign.activations",
-    "EmoalignError": "emoalign.errors",
+    "load": "emoalign.core.results",
+    "AlignmentResult": "emoalign.core.results",
+    "ActivationSet": "emoalign.core.activations",
+    "EmoalignError": "emoalign.core.errors",
 }
 
-#: modules that share their name with their function: the module is returned, and calling it calls it
-_CALLABLE_MODULES = ("sweep", "extract")
+#: a package that shares its name with its function: the module is returned, and calling it calls it
+_CALLABLE_MODULES = ("extract",)
 
 __all__ = ["__version__", *_API]
 

@@ -9,9 +9,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
-from emoalign.activations import ActivationSet
+from emoalign.analysis.cache import StatsCaches, cached_subspace
 from emoalign.analysis.cka import linear_cka_debiased
 from emoalign.analysis.diagnostics import outlying_rows, robust_fit_mask, row_norm_ratio
 from emoalign.analysis.linalg import FLOAT32_RTOL, centred_rank, count_distinct_rows
@@ -23,14 +22,12 @@ from emoalign.analysis.overlap import (
     principal_angles,
     subspace_overlap,
 )
-from emoalign.analysis.stats._common import PAIR_CACHE, SOURCE_CACHE, cached_subspace
 from emoalign.analysis.subspace import EmotionSubspace, fit_subspace
 from emoalign.analysis.vectors import emotion_vectors
-from emoalign.errors import EmoalignError
-from emoalign.execution import Executor
-from emoalign.execution.local import LocalExecutor
-from emoalign.layer_spec import EMBEDDING_LAYER
-from emoalign.log import get_logger
+from emoalign.core.activations import ActivationSet
+from emoalign.core.errors import EmoalignError
+from emoalign.core.layers import EMBEDDING_LAYER
+from emoalign.core.log import get_logger
 
 FitData = Literal["neutral-words", "neutral-last"]
 FIT_DATA: tuple[str, ...] = ("neutral-words", "neutral-last")
@@ -309,8 +306,15 @@ def align_layer_pair(
     source_layer: int,
     target_layer: int,
     config: AlignConfig,
+    *,
+    caches: StatsCaches | None = None,
 ) -> LayerPairAlignment:
-    """Subspaces of both models, the map fitted on reference data, overlaps before/after per emotion."""
+    """Subspaces of both models, the map fitted on reference data, overlaps before/after per emotion.
+
+    ``caches``: spans, subspaces and resample PCAs shared with the statistics (the source side may
+    be kept across targets by the caller, see :mod:`emoalign.study.parallel`); None: a fresh pair
+    for this layer pair. They change the speed, never the numbers."""
+    caches = StatsCaches() if caches is None else caches
     k = config.n_components
     emotions = source.emotion_labels
     src_vectors = emotion_vector_sets(source, source_layer, config.reference)
@@ -323,11 +327,11 @@ def align_layer_pair(
     k_fit = max(k, *profile_ks)  # one PCA per emotion serves k and the profile (k_fit = k if k does not fit)
     # through the caches the pairing null reads: one SVD per emotion and model serves both
     src_top = {
-        e: cached_subspace(v, k_fit, SOURCE_CACHE, context=f"{source.model['name']} layer {source_layer} {e!r}")
+        e: cached_subspace(v, k_fit, caches.source, context=f"{source.model['name']} layer {source_layer} {e!r}")
         for e, v in src_vectors.items()
     }
     tgt_top = {
-        e: cached_subspace(v, k_fit, PAIR_CACHE, context=f"{target.model['name']} layer {target_layer} {e!r}")
+        e: cached_subspace(v, k_fit, caches.pair, context=f"{target.model['name']} layer {target_layer} {e!r}")
         for e, v in tgt_vectors.items()
     }
     src_sub = {e: _truncated(s, k) for e, s in src_top.items()}
@@ -389,7 +393,7 @@ def align_layer_pair(
             src_vectors, tgt_vectors, X_t, X_s, linear_map, k,
             n_permutations=config.n_permutations, n_bootstrap=config.n_bootstrap,
             n_pairing_permutations=config.n_pairing_permutations, seed=config.seed,
-            context=f"layer {source_layer} vs {target_layer}",
+            context=f"layer {source_layer} vs {target_layer}", caches=caches,
         )
         for cell in cells:
             cell.update(per_emotion[cell["emotion"]])
@@ -455,37 +459,7 @@ def layer_row(pair: LayerPairAlignment, config: AlignConfig) -> dict:
     }
 
 
-def align_activation_sets(
-    source: ActivationSet,
-    target: ActivationSet,
-    layer_pairs: Sequence[tuple[int, int]],
-    config: AlignConfig,
-    *,
-    quiet: bool = True,
-    workers: int = 1,
-    executor: Executor | None = None,
-) -> list[LayerPairAlignment]:
-    """Align every layer pair (see :func:`align_layer_pair`), with a progress bar unless ``quiet``.
-
-    The layer pairs run as tasks of ``executor`` (default: the local one with ``workers`` processes,
-    0: one per CPU core); every random stream is seeded per layer pair, so the result is identical
-    for every executor and number of workers. Prompts that give duplicate emotion vectors are
-    warned about (once per model and emotion); every pair is profiled at the same ks: those that fit
-    the numerical rank of the emotion vectors at every pair.
-    """
-    check_paired(source, target)
-    pairs = list(layer_pairs)
-    warn_duplicate_vectors(source, [s for s, _ in pairs], config.reference)
-    warn_duplicate_vectors(target, [t for _, t in pairs], config.reference)
-    executor = executor or LocalExecutor(workers)
-    with tqdm(total=len(pairs), desc=f"align {target.model['name']}", unit="layer", disable=quiet) as progress:
-        aligned = executor.map(
-            _align_task, (source, target, pairs, config), len(pairs), done=progress.update, cache=SOURCE_CACHE
-        )
-    return _common_profile(aligned)
-
-
-def _common_profile(aligned: list[LayerPairAlignment]) -> list[LayerPairAlignment]:
+def common_profile(aligned: list[LayerPairAlignment]) -> list[LayerPairAlignment]:
     """The layer pairs with their verdict-vs-k profiles cut to the ks every pair has (the numerical
     rank, and so the ks that fit, can differ between layers)."""
     if not aligned:
@@ -495,10 +469,3 @@ def _common_profile(aligned: list[LayerPairAlignment]) -> list[LayerPairAlignmen
         p if p.profile_ks == ks else replace(p, profile=p.profile[[p.profile_ks.index(k) for k in ks]], profile_ks=ks)
         for p in aligned
     ]
-
-
-def _align_task(
-    shared: tuple[ActivationSet, ActivationSet, list[tuple[int, int]], AlignConfig], i: int
-) -> LayerPairAlignment:
-    source, target, pairs, config = shared
-    return align_layer_pair(source, target, *pairs[i], config)

@@ -15,22 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
-from emoalign.activations import ActivationSet
-from emoalign.analysis.alignment import (
-    AlignConfig,
-    check_paired,
-    copy_cross_overlaps,
-)
 from emoalign.analysis.stats import (
     benjamini_hochberg,
     beyond_baseline_p,
     prediction_test,
 )
-from emoalign.analysis.stats._common import SOURCE_CACHE
-from emoalign.execution import Executor
-from emoalign.execution.local import LocalExecutor
+from emoalign.core.activations import ActivationSet
 
 
 def diagonal_and_specificity(cross: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -53,44 +44,20 @@ class BaselineCopies:
     seeds: tuple[tuple[int, int], ...]  # (source seed, target seed) per copy pair
 
 
-def baseline_cross_overlaps(
+def assemble_baseline(
+    flat: Sequence[np.ndarray],
     copies: Sequence[tuple[ActivationSet, ActivationSet]],
-    layer_pairs: Sequence[tuple[int, int]],
-    config: AlignConfig,
+    n_pairs: int,
     ks: Sequence[int],
-    *,
-    quiet: bool = True,
-    workers: int = 1,
-    executor: Executor | None = None,
 ) -> BaselineCopies:
-    """Run every copy pair through the pipeline (no statistics) at every layer pair and k.
-
-    The (copy, layer pair) tasks run on ``executor`` (default: the local one with ``workers``
-    processes, 0: one per CPU core); the result is the same for every executor.
-    """
-    copies, pairs = list(copies), list(layer_pairs)
-    for source_copy, target_copy in copies:
-        check_paired(source_copy, target_copy)
-    n = len(copies) * len(pairs)
-    with tqdm(total=n, desc="baseline copies: align", unit="layer", disable=quiet) as progress:
-        flat = (executor or LocalExecutor(workers)).map(
-            _copy_task, (copies, pairs, config, tuple(ks)), n, done=progress.update, cache=SOURCE_CACHE
-        )
-    out = np.array(flat).reshape(len(copies), len(pairs), *np.shape(flat[0])) if flat else np.array([])
-    seeds = tuple((_seed_of(s), _seed_of(t)) for s, t in copies)
+    """The :class:`BaselineCopies` of ``copies`` from their (K, E, E) cross overlaps ``flat``, one per
+    (copy, layer pair) in that order (copy-major), as :func:`~emoalign.analysis.alignment.copy_cross_overlaps` gives them."""
+    out = np.array(flat).reshape(len(copies), n_pairs, *np.shape(flat[0])) if flat else np.array([])
+    seeds = tuple((copy_seed(s), copy_seed(t)) for s, t in copies)
     return BaselineCopies(out, tuple(ks), seeds)
 
 
-def _copy_task(
-    shared: tuple[list[tuple[ActivationSet, ActivationSet]], list[tuple[int, int]], AlignConfig, tuple[int, ...]],
-    i: int,
-) -> np.ndarray:
-    copies, pairs, config, ks = shared
-    source_copy, target_copy = copies[i // len(pairs)]
-    return copy_cross_overlaps(source_copy, target_copy, *pairs[i % len(pairs)], config, ks)
-
-
-def _seed_of(acts: ActivationSet) -> int:
+def copy_seed(acts: ActivationSet) -> int:
     """The random seed a copy was built with (-1 if its metadata does not say)."""
     seed = acts.model.get("random_seed")
     return -1 if seed is None else int(seed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from emoalign.analysis.validation import as_matrix, where
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 
 __all__ = ["linear_cka_debiased"]
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from emoalign.analysis.cache import StatsCaches
 from emoalign.analysis.linalg import TIE_TOL
 from emoalign.analysis.maps import LinearMap
 from emoalign.analysis.stats import (
@@ -47,6 +48,7 @@ def cell_statistics(
     n_pairing_permutations: int,
     seed: int,
     context: str = "",
+    caches: StatsCaches | None = None,
 ) -> tuple[dict[str, dict[str, float]], dict[str, float], LayerNulls]:
     """Per-emotion statistics of one layer pair, the layer-level CI, and the null arrays.
 
@@ -55,30 +57,37 @@ def cell_statistics(
     the same relabelling in both models (emotion vs any prompt group). Bootstrap: BCa over
     prompt pairs within each emotion. Reliability: split-half overlaps and the normalised
     cross-half overlap.
+
+    ``caches``: the spans and resample PCAs the statistics share (:class:`~emoalign.analysis.cache.StatsCaches`,
+    e.g. the source side kept across targets by the caller); None: a fresh pair for this call only.
+    They change the speed, never the numbers.
     """
+    caches = StatsCaches() if caches is None else caches
     emotions = list(source_vectors)
     group = label_permutation_null(
         source_vectors, target_vectors, linear_map.weight, k, n_permutations=n_permutations, seed=seed,
-        context=context,
+        context=context, caches=caches,
     )
     joint = joint_relabel_null(
         source_vectors, target_vectors, linear_map.weight, k, n_permutations=n_permutations, seed=seed,
-        context=context,
+        context=context, caches=caches,
     )
     boot = bootstrap_overlap_ci(
-        source_vectors, target_vectors, linear_map.weight, k, n_bootstrap=n_bootstrap, seed=seed, context=context
+        source_vectors, target_vectors, linear_map.weight, k, n_bootstrap=n_bootstrap, seed=seed, context=context,
+        caches=caches,
     )
     map_kwargs = {"alphas": [linear_map.params["alpha"]]} if linear_map.method == "ridge" else {}
     pairing = (
         pairing_null(
             fit_target, fit_source, source_vectors, target_vectors, k, method=linear_map.method,
-            n_permutations=n_pairing_permutations, seed=seed, map_seed=seed, context=context, **map_kwargs,
+            n_permutations=n_pairing_permutations, seed=seed, map_seed=seed, context=context, caches=caches,
+            **map_kwargs,
         )
         if n_pairing_permutations > 0
         else None
     )
     reliability = split_half_reliability(source_vectors, target_vectors, linear_map.weight, k, seed=seed,
-                                         context=context)
+                                         context=context, caches=caches)
     per_emotion: dict[str, dict[str, float]] = {}
     for i, emotion in enumerate(emotions):
         per_emotion[emotion] = {

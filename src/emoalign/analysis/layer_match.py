@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 
 LayerMatch = Literal["index", "depth", "grid"]
 LAYER_MATCHES: tuple[str, ...] = ("index", "depth", "grid")

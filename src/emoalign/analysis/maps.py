@@ -19,7 +19,7 @@ from emoalign.analysis.linalg import row_spectrum as _ridge_spectrum
 from emoalign.analysis.linalg import thin_svd as _thin_svd
 from emoalign.analysis.validation import check_pairs as _check_pairs
 from emoalign.analysis.validation import where as _where
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 
 __all__ = [
     "LinearMap",

@@ -16,7 +16,7 @@ import scipy.linalg
 from emoalign.analysis.linalg import FLOAT32_RTOL
 from emoalign.analysis.validation import as_matrix as _as_matrix
 from emoalign.analysis.validation import where as _where
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 
 __all__ = [
     "orthonormal_basis",

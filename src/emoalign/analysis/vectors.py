@@ -7,7 +7,7 @@ from typing import Literal, Mapping
 import numpy as np
 
 from emoalign.analysis.validation import as_matrix, where
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 
 __all__ = ["emotion_vectors", "mean_emotion_vectors", "cosine_similarity_matrix"]
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 
 __all__ = ["PROFILES", "PROFILE_SIZES", "Prompt", "PromptDataset", "load_dataset", "load_profile"]
 

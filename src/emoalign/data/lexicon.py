@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 
 __all__ = [
     "DEFAULT_LEXICON",

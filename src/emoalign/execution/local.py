@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from emoalign.errors import EmoalignError
-from emoalign.execution import DEFAULT_RETRIES, Outcome, TaskResources, WorkerCache
+from emoalign.core.errors import EmoalignError
+from emoalign.execution.base import DEFAULT_RETRIES, Outcome, TaskResources, WorkerCache
 
 T = TypeVar("T")
 _SHARED: Any = None  # what every task reads, set in each worker (inherited, not pickled, under 'fork')

@@ -2,7 +2,7 @@
 an existing cluster (``--ray-address``) or on a Ray instance started on this machine (loopback only).
 
 Shared payloads go to the object store once per call (``ray.put``) and every task reads them from
-there. A task that raises (anything but an :class:`~emoalign.errors.EmoalignError`, which is the
+there. A task that raises (anything but an :class:`~emoalign.core.errors.EmoalignError`, which is the
 same on every try) or whose worker dies is retried ``retries`` times by Ray itself. Ray moves task
 arguments and results with its own serialiser; every artifact on disk stays safetensors/JSON/CSV.
 Nothing here is imported unless ``--executor ray`` is asked for.
@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from emoalign.errors import EmoalignError
-from emoalign.execution import DEFAULT_RETRIES, Outcome, TaskResources, WorkerCache
+from emoalign.core.errors import EmoalignError
+from emoalign.execution.base import DEFAULT_RETRIES, Outcome, TaskResources, WorkerCache
 from emoalign.execution.local import one_thread
 
 T = TypeVar("T")

@@ -4,8 +4,8 @@ The package is also callable: ``emoalign.extract(model, tokenizer, ...)`` is
 :func:`emoalign.extract.loaded.extract` (activations of a model you have already loaded).
 """
 
-from emoalign.activations import ActivationSet
-from emoalign.callable_module import make_callable
+from emoalign.core.activations import ActivationSet
+from emoalign.core.callable_module import make_callable
 from emoalign.extract.activations import (
     extract_activations,
     validate_layers,

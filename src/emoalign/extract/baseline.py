@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 from emoalign.extract.activations import (
     FORMAT_VERSION,
     ActivationSet,
@@ -36,9 +36,9 @@ from emoalign.extract.activations import (
     tokenize_prompts,
     validate_layers,
 )
-from emoalign.extract.cache import ExtractionRequest
-from emoalign.layer_spec import blocks_needed
-from emoalign.log import get_logger
+from emoalign.extract.request import ExtractionRequest
+from emoalign.core.layers import blocks_needed
+from emoalign.core.log import get_logger
 from emoalign.models.blocks import find_blocks
 from emoalign.models.loading import (
     LoadedModel,
@@ -54,7 +54,7 @@ from emoalign.models.random_copy import (
     architecture_hash,
     build_random_copy,
 )
-from emoalign.paths import safe_component
+from emoalign.io.paths import safe_component
 
 log = get_logger(__name__)
 

@@ -1,29 +1,28 @@
-"""On-disk activation cache: a second run with the same key never loads the model."""
+"""On-disk activation cache: a second run with the same key never loads the model.
+
+The request itself is :class:`~emoalign.extract.request.ExtractionRequest` (imported here too)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
-from emoalign.data.dataset import PromptDataset
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 from emoalign.extract.activations import (
     FORMAT_VERSION,
     ActivationSet,
     extract_activations,
     validate_layers,
 )
-from emoalign.extract.positions import PositionPolicy
+from emoalign.extract.baseline import random_copy_activation_files
 from emoalign.extract.preflight import check_request
-from emoalign.extract.start_token import BosPolicy
-from emoalign.layer_spec import blocks_needed
-from emoalign.log import get_logger
+from emoalign.extract.request import ExtractionRequest
+from emoalign.core.layers import blocks_needed
+from emoalign.core.log import get_logger
 from emoalign.models.loading import (
     DTYPES,
-    LoadedModel,
     estimate_parameter_count,
     hub_commit,
     load_config,
@@ -33,32 +32,10 @@ from emoalign.models.loading import (
     text_config,
 )
 from emoalign.models.registry import ModelSpec
-from emoalign.paths import safe_component
-from emoalign.storage import read_metadata
+from emoalign.io.paths import safe_component
+from emoalign.io.storage import read_metadata
 
 log = get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class ExtractionRequest:
-    """Everything that determines an activation set (and so its cache key), plus how to run it."""
-
-    spec: ModelSpec
-    dataset: PromptDataset
-    layers: tuple[int, ...]
-    lexicon: Mapping[str, Sequence[str]]
-    position_policy: PositionPolicy = "all"
-    bos: BosPolicy = "auto"  # start token before every prompt (emoalign.extract.start_token)
-    dtype: str | None = None
-    revision: str | None = None
-    device: str = "auto"
-    device_map: str | None = None
-    trust_remote_code: bool = False
-    batch_size: int = 16
-    untrained_seed: int | None = None  # the untrained control: the architecture with random weights
-    allow_pickle_weights: bool = False  # weights in pickle files (.bin) run code when loaded: opt in only
-    # a model the user already loaded (emoalign.run(model, ...)): extracted as it is, never cached
-    loaded: LoadedModel | None = field(default=None, compare=False, repr=False)
 
 
 def cache_key(request: ExtractionRequest, dtype_name: str) -> str:
@@ -145,8 +122,6 @@ def get_activations(
     loaded) is extracted as it is and not cached (path ``None``).
     """
     if request.untrained_seed is not None:
-        from emoalign.extract.baseline import random_copy_activation_files
-
         [(activations, path, hit)] = random_copy_activation_files(
             replace(request, untrained_seed=None), [request.untrained_seed], cache_dir,
             quiet=quiet, allow_extract=allow_extract,

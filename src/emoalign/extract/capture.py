@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from emoalign.layer_spec import EMBEDDING_LAYER
+from emoalign.core.layers import EMBEDDING_LAYER
 
 
 class _StopForward(Exception):

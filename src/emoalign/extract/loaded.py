@@ -14,10 +14,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from emoalign.activations import ActivationSet
+from emoalign.core.activations import ActivationSet
 from emoalign.data.dataset import PromptDataset, resolve_dataset
 from emoalign.data.lexicon import DEFAULT_LEXICON
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 from emoalign.models.loading import LoadedModel, prepare_tokenizer, text_config
 from emoalign.models.registry import ModelSpec
 
@@ -153,7 +153,7 @@ def extract(
     before every prompt, auto (default), always or never (:mod:`emoalign.extract.start_token`).
     """
     from emoalign.extract.activations import extract_activations, validate_layers
-    from emoalign.progress import resolve_quiet
+    from emoalign.execution.progress import resolve_quiet
 
     loaded = as_loaded_model(model, tokenizer, name=name)
     prompts = resolve_dataset(dataset, profile)

@@ -13,8 +13,8 @@ from typing import Any
 
 from emoalign.data.dataset import PromptDataset
 from emoalign.data.lexicon import find_emotion_word_spans
-from emoalign.errors import EmoalignError
-from emoalign.log import get_logger
+from emoalign.core.errors import EmoalignError
+from emoalign.core.log import get_logger
 from emoalign.models.loading import (
     estimate_parameter_count,
     load_config,

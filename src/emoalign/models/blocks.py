@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 
 # Attribute paths of the block list, for the base model (AutoModel) and the LM-head wrapper.
 # Order matters: the multimodal Gemma3 path must win over the vision tower's layers.

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from emoalign.errors import EmoalignError
-from emoalign.log import get_logger
+from emoalign.core.errors import EmoalignError
+from emoalign.core.log import get_logger
 from emoalign.models.store import (
     atomic_directory,
     cached_facts,
@@ -256,7 +256,7 @@ def dequantize_gguf(source: GGUFSource, out_dir: Path, *, dtype: str = STORE_DTY
     from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from emoalign.models.loading import DTYPES, hf_quiet
+    from emoalign.models.hf import DTYPES, hf_quiet  # torch: only when dequantizing
 
     folder, name = str(Path(source.path).parent), source.file_name
     with hf_quiet(progress=quiet, logs=True):

@@ -1,8 +1,9 @@
-"""Load a Hugging Face model and tokenizer with emoalign's dtype and device policy."""
+"""Load a Hugging Face model and tokenizer with emoalign's dtype and device policy.
+
+``DTYPES``, ``text_config`` and ``hf_quiet`` live in :mod:`emoalign.models.hf` (imported here too)."""
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import hashlib
 from dataclasses import dataclass
@@ -11,15 +12,30 @@ from typing import Any
 
 import torch
 
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 from emoalign.models.blocks import find_blocks
+from emoalign.models.gguf import ensure_dequantized
+from emoalign.models.hf import DTYPES, hf_quiet, text_config
+from emoalign.models.random_copy import build_random_copy, config_depth, truncate_config
 from emoalign.models.registry import ModelSpec
 
-DTYPES: dict[str, torch.dtype] = {
-    "float32": torch.float32,
-    "bfloat16": torch.bfloat16,
-    "float16": torch.float16,
-}
+__all__ = [
+    "BF16_THRESHOLD_PARAMS",
+    "DTYPES",
+    "LoadedModel",
+    "estimate_parameter_count",
+    "hf_quiet",
+    "hub_commit",
+    "load_config",
+    "load_model",
+    "load_tokenizer",
+    "local_fingerprint",
+    "model_location",
+    "prepare_tokenizer",
+    "resolve_device",
+    "resolve_dtype",
+    "text_config",
+]
 # Models above this size load in bfloat16 by default; smaller ones in float32.
 BF16_THRESHOLD_PARAMS = 1.0e9
 
@@ -76,12 +92,6 @@ def resolve_device(requested: str = "auto") -> torch.device:
         return torch.device(requested)
     except RuntimeError:
         raise EmoalignError(f"--device {requested}: cannot read it (use auto, cpu, cuda, cuda:N or mps)") from None
-
-
-def text_config(config: Any) -> Any:
-    """The language-model part of a (possibly multimodal) config."""
-    getter = getattr(config, "get_text_config", None)
-    return getter() if getter is not None else config
 
 
 def estimate_parameter_count(config: Any) -> float:
@@ -149,8 +159,6 @@ def model_location(spec: ModelSpec, *, quiet: bool = False) -> str:
     in the model store (made on first use; see :mod:`emoalign.models.gguf`)."""
     if spec.gguf is None:
         return spec.hub_id
-    from emoalign.models.gguf import ensure_dequantized
-
     return str(ensure_dequantized(spec.gguf, quiet=quiet))
 
 
@@ -220,11 +228,6 @@ def load_model(
     """
     from transformers import AutoModel
 
-    from emoalign.models.random_copy import (  # random_copy imports this module
-        config_depth,
-        truncate_config,
-    )
-
     model_location(spec, quiet=quiet)  # a GGUF file: dequantized into the model store first (once)
     config = load_config(spec, revision=revision, trust_remote_code=trust_remote_code)
     model_type = str(getattr(config, "model_type", "unknown"))
@@ -243,8 +246,6 @@ def load_model(
     # AutoModel on a CausalLM checkpoint reports the unused LM head as "unexpected": expected here.
     with hf_quiet(progress=quiet, logs=True):
         if untrained_seed is not None:
-            from emoalign.models.random_copy import build_random_copy
-
             model = build_random_copy(
                 config, untrained_seed, n_blocks, dtype=torch_dtype, trust_remote_code=trust_remote_code
             )
@@ -280,24 +281,3 @@ def load_model(
         block_path=block_path,
         untrained_seed=untrained_seed,
     )
-
-
-@contextlib.contextmanager
-def hf_quiet(*, progress: bool = True, logs: bool = False):
-    """Inside the block, hide Hugging Face progress bars (``progress``) and log lines below
-    errors (``logs``); the previous settings come back afterwards."""
-    from transformers.utils import logging as hf_logging
-
-    bars_were_enabled = hf_logging.is_progress_bar_enabled()
-    verbosity = hf_logging.get_verbosity()
-    if progress:
-        hf_logging.disable_progress_bar()
-    if logs:
-        hf_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        if progress and bars_were_enabled:
-            hf_logging.enable_progress_bar()
-        if logs:
-            hf_logging.set_verbosity(verbosity)

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from emoalign.errors import EmoalignError
-from emoalign.log import get_logger
+from emoalign.core.errors import EmoalignError
+from emoalign.core.log import get_logger
 from emoalign.models.store import atomic_directory, disk_size, human_size, packages_dir, remember_facts
 
 log = get_logger(__name__)

@@ -70,10 +70,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from emoalign.errors import EmoalignError
-from emoalign.log import get_logger
+from emoalign.core.errors import EmoalignError
+from emoalign.core.log import get_logger
 from emoalign.models.blocks import find_blocks
-from emoalign.models.loading import text_config
+from emoalign.models.hf import text_config
 
 log = get_logger(__name__)
 

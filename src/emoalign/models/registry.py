@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 from emoalign.models import packaged
 from emoalign.models.gguf import GGUFSource, find_gguf, inspect_gguf
 

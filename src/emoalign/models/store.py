@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from emoalign.storage import write_json_atomic
+from emoalign.io.storage import write_json_atomic
 
 HASH_INDEX = "sha256-index.json"
 

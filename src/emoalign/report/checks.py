@@ -18,7 +18,7 @@ import pandas as pd
 
 from emoalign.analysis.diagnostics import NORM_RATIO_BOUND, PC1_DOMINANCE
 from emoalign.report.marks import FAIL, INFO, NA, PASS, WARN
-from emoalign.results import AlignmentResult
+from emoalign.core.results import AlignmentResult
 
 ALPHA = 0.05
 AFTER_THRESHOLD = 0.1  # the original study's "after > 0.1"

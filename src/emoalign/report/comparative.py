@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from emoalign.analysis.verdict import BEYOND_VOCABULARY, LEGACY_NO_VERDICT, NOT_TESTED
-from emoalign.errors import EmoalignError
-from emoalign.paths import safe_component
+from emoalign.core.errors import EmoalignError
+from emoalign.io.paths import safe_component
 from emoalign.report.checks import NA, few_cells_beyond, format_layers, has_column
 from emoalign.report.compare import (
     OLD_SCHEMA_NO_VERDICT,
@@ -42,8 +42,8 @@ from emoalign.report.document import (
 from emoalign.report.findings import Statement, key_findings, next_steps
 from emoalign.report.i18n import Strings, figure_caption, strings
 from emoalign.report.marks import FAIL, PASS, WARN, mark
-from emoalign.results import AlignmentResult
-from emoalign.storage import atomic_write, write_text_atomic
+from emoalign.core.results import AlignmentResult
+from emoalign.io.storage import atomic_write, write_text_atomic
 
 
 @dataclass

@@ -26,7 +26,7 @@ from emoalign.analysis.verdict import (
     VOCABULARY_ONLY,
     VOCABULARY_UNCHECKED,
 )
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 from emoalign.report.checks import (
     ALPHA,
     Check,
@@ -37,7 +37,7 @@ from emoalign.report.checks import (
     overall_check,
     sanity_checks,
 )
-from emoalign.results import AlignmentResult, load
+from emoalign.core.results import AlignmentResult, load
 
 REGIONS: tuple[str, ...] = ("lower", "middle", "upper")
 CONTROL_SUFFIX = "-untrained"

@@ -30,11 +30,11 @@ from emoalign.report.compare import (
     layer_profile,
     pair_verdict,
 )
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 from emoalign.report.figure_text import figure_text
 from emoalign.report.i18n import strings
-from emoalign.results import AlignmentResult
-from emoalign.storage import atomic_write
+from emoalign.core.results import AlignmentResult
+from emoalign.io.storage import atomic_write
 
 FIGURE_FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
 DEFAULT_FIGURE_FORMATS: tuple[str, ...] = ("png", "svg")

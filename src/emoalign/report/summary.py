@@ -12,8 +12,8 @@ import pandas as pd
 
 from emoalign.report.document import md
 from emoalign.report.marks import WARN, mark
-from emoalign.results import AlignmentResult
-from emoalign.storage import atomic_write, write_text_atomic
+from emoalign.core.results import AlignmentResult
+from emoalign.io.storage import atomic_write, write_text_atomic
 
 SUMMARY_COLUMNS: tuple[str, ...] = ("layer", "mean_overlap_before", "mean_overlap_after", "delta")
 

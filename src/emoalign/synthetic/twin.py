@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 from emoalign.models.blocks import find_blocks
 from emoalign.models.loading import LoadedModel, hf_quiet, text_config
 

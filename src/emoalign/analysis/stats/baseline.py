@@ -20,8 +20,8 @@ import numpy as np
 from scipy import stats
 
 from emoalign.analysis.linalg import TIE_TOL
-from emoalign.analysis.stats._common import _freeze
-from emoalign.errors import EmoalignError
+from emoalign.analysis.stats.common import freeze_arrays
+from emoalign.core.errors import EmoalignError
 
 MIN_COPIES = 3  # a prediction bound needs a spread: N - 1 >= 2 degrees of freedom
 
@@ -55,7 +55,7 @@ class PredictionTest:
     confidence: float
 
     def __post_init__(self) -> None:
-        _freeze(self)
+        freeze_arrays(self)
 
 
 def prediction_test(observed: np.ndarray, copies: np.ndarray, *, confidence: float = 0.95) -> PredictionTest:

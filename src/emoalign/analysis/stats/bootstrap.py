@@ -15,21 +15,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from emoalign.analysis.linalg import TIE_TOL
-from emoalign.analysis.stats._common import (
-    PAIR_CACHE,
-    SOURCE_CACHE,
-    _check_int,
-    _check_weight,
-    _chunks,
-    _freeze,
-    _image_span,
-    _overlap_rows,
-    _paired_groups,
-    _pca_batched,
-    _pca_resampled,
-    _span,
+from emoalign.analysis.cache import StatsCaches, pair_cache, source_cache
+from emoalign.analysis.stats.common import (
+    chunk_slices,
+    freeze_arrays,
+    image_span,
+    overlap_rows,
+    pca_batched,
+    pca_resampled,
+    row_span,
 )
-from emoalign.errors import EmoalignError
+from emoalign.analysis.validation import check_int, check_weight, paired_groups
+from emoalign.core.errors import EmoalignError
 
 CI_METHODS: tuple[str, ...] = ("bca", "percentile")
 
@@ -76,7 +73,7 @@ class BootstrapResult:
     method: str = "bca"
 
     def __post_init__(self) -> None:
-        _freeze(self)
+        freeze_arrays(self)
 
 
 def bca_interval(
@@ -145,6 +142,7 @@ def bootstrap_overlap_ci(
     seed: int = 0,
     context: str = "",
     method: str = "bca",
+    caches: StatsCaches | None = None,
 ) -> BootstrapResult:
     """Bootstrap CI (BCa by default) of each emotion's observed overlap, resampling prompt PAIRS.
 
@@ -169,6 +167,9 @@ def bootstrap_overlap_ci(
     method : {"bca", "percentile"}
         BCa (bias-corrected and accelerated; needs n_e leave-one-out refits per emotion) or the
         plain percentile interval.
+    caches : StatsCaches, optional
+        Caches of spans and resample PCAs (:mod:`emoalign.analysis.cache`); None: nothing cached.
+        They change the speed, never the result.
 
     Returns
     -------
@@ -176,12 +177,12 @@ def bootstrap_overlap_ci(
     """
     if method not in CI_METHODS:
         raise EmoalignError(f"unknown interval method {method!r} (use {', '.join(CI_METHODS)})")
-    n_bootstrap = _check_int(n_bootstrap, "n_bootstrap", 1)
+    n_bootstrap = check_int(n_bootstrap, "n_bootstrap", 1)
     if not 0.0 < float(confidence) < 1.0:
         raise EmoalignError(f"confidence must be in (0, 1), got {confidence!r}")
-    names, S, T = _paired_groups(source_vectors, target_vectors, k, context)
+    names, S, T = paired_groups(source_vectors, target_vectors, k, context)
     d_s, d_t = S[0].shape[1], T[0].shape[1]
-    W = _check_weight(weight, d_t, d_s, context)
+    W = check_weight(weight, d_t, d_s, context)
     E = len(names)
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(E)]
     observed = np.empty(E)
@@ -192,26 +193,26 @@ def bootstrap_overlap_ci(
     for e, name in enumerate(names):
         where = f"emotion {name!r}" + (f", {context}" if context else "")
         # The source side (span, resample PCAs) depends only on the source vectors, k and the
-        # indices: cached across targets (SOURCE_CACHE); the target's span is reused by the reliability.
-        Cs, Bs = _span(S[e], k, "the source emotion vectors", where, SOURCE_CACHE)
-        Ct, Bt = _span(T[e], k, "the target emotion vectors", where, PAIR_CACHE)
-        Z, R = _image_span(Bt @ W)
+        # indices: cached across targets (the source cache); the target's span is reused by the reliability.
+        Cs, Bs = row_span(S[e], k, "the source emotion vectors", where, source_cache(caches))
+        Ct, Bt = row_span(T[e], k, "the target emotion vectors", where, pair_cache(caches))
+        Z, R = image_span(Bt @ W)
         P = Bs @ R.T
         n = Cs.shape[0]
-        Hobs = _pca_batched(Cs[None], k) @ P
-        observed[e] = _overlap_rows(Hobs, _pca_batched(Ct[None], k) @ Z, k, d_s)[0]
+        Hobs = pca_batched(Cs[None], k) @ P
+        observed[e] = overlap_rows(Hobs, pca_batched(Ct[None], k) @ Z, k, d_s)[0]
         idx, redrawn, skip = _bootstrap_indices(n, n_bootstrap, k + 1, streams[e])
         n_redrawn[e], n_skipped[e] = redrawn, int(skip.sum())
         rows = np.flatnonzero(~skip)
-        for sl in _chunks(rows.size):
+        for sl in chunk_slices(rows.size):
             sel = idx[rows[sl]]
-            H = _pca_resampled(Cs, sel, k, SOURCE_CACHE) @ P
-            A = _pca_resampled(Ct, sel, k) @ Z
-            boot[rows[sl], e] = _overlap_rows(H, A, k, d_s)
+            H = pca_resampled(Cs, sel, k, source_cache(caches)) @ P
+            A = pca_resampled(Ct, sel, k) @ Z
+            boot[rows[sl], e] = overlap_rows(H, A, k, d_s)
         if method == "bca" and np.isfinite(boot[:, e]).any():
             jack = np.array([np.delete(np.arange(n), i) for i in range(n)])
-            jack_values = _overlap_rows(
-                _pca_resampled(Cs, jack, k, SOURCE_CACHE) @ P, _pca_resampled(Ct, jack, k) @ Z, k, d_s
+            jack_values = overlap_rows(
+                pca_resampled(Cs, jack, k, source_cache(caches)) @ P, pca_resampled(Ct, jack, k) @ Z, k, d_s
             )
             bca[e] = bca_interval(boot[:, e], observed[e], jack_values, confidence)
     lo_q, hi_q = (1.0 - confidence) / 2.0, (1.0 + confidence) / 2.0

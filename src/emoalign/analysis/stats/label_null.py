@@ -18,24 +18,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emoalign.analysis.stats._common import (
-    PAIR_CACHE,
-    SOURCE_CACHE,
-    _check_int,
-    _check_weight,
-    _chunks,
-    _freeze,
-    _image_span,
-    _null_summary,
-    _overlap_rows,
-    _paired_groups,
-    _pca_batched,
-    _pca_of_rows,
-    _span,
+from emoalign.analysis.cache import StatsCaches, pair_cache, source_cache
+from emoalign.analysis.stats.common import (
+    chunk_slices,
+    freeze_arrays,
+    image_span,
+    null_summary,
+    overlap_rows,
+    pca_batched,
+    pca_of_rows,
+    row_span,
 )
 from emoalign.analysis.stats.pvalues import permutation_p_value
 from emoalign.analysis.validation import where as _where
-from emoalign.errors import EmoalignError
+from emoalign.analysis.validation import check_int, check_weight, paired_groups
+from emoalign.core.errors import EmoalignError
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,7 +80,7 @@ class LabelNullResult:
     seed: int
 
     def __post_init__(self) -> None:
-        _freeze(self)
+        freeze_arrays(self)
 
     def null_of(self, emotion: str) -> np.ndarray:
         """The (N,) null of one emotion."""
@@ -105,18 +102,20 @@ class _Pooled:
     d_s: int
 
 
-def _pooled(source_vectors, target_vectors, weight, k: int, context: str, what: str) -> _Pooled:
-    names, S, T = _paired_groups(source_vectors, target_vectors, k, context)
+def _pooled(
+    source_vectors, target_vectors, weight, k: int, context: str, what: str, caches: StatsCaches | None
+) -> _Pooled:
+    names, S, T = paired_groups(source_vectors, target_vectors, k, context)
     if len(names) < 2:
         raise EmoalignError(
             f"{what} needs at least two emotions to permute labels among, got {list(names)}{_where(context)}"
         )
     d_s, d_t = S[0].shape[1], T[0].shape[1]
-    W = _check_weight(weight, d_t, d_s, context)
+    W = check_weight(weight, d_t, d_s, context)
     # Both nulls pool the same vectors: spans cached (the source's across targets too).
-    Cs, Bs = _span(np.vstack(S), k, "the pooled source emotion vectors", context, SOURCE_CACHE)
-    Ct, Bt = _span(np.vstack(T), k, "the pooled target emotion vectors", context, PAIR_CACHE)
-    Z, R = _image_span(Bt @ W)  # mapped target span: B_t W = Z R
+    Cs, Bs = row_span(np.vstack(S), k, "the pooled source emotion vectors", context, source_cache(caches))
+    Ct, Bt = row_span(np.vstack(T), k, "the pooled target emotion vectors", context, pair_cache(caches))
+    Z, R = image_span(Bt @ W)  # mapped target span: B_t W = Z R
     offsets = np.concatenate([[0], np.cumsum([X.shape[0] for X in S])])
     return _Pooled(names, Cs, Ct, Bs @ R.T, Z, offsets, d_s)
 
@@ -138,8 +137,8 @@ def label_permutations(n_total: int, n_permutations: int, seed: int = 0) -> np.n
         pooled positions ``offset_e : offset_e + n_e``) receives the prompts
         ``perm[offset_e : offset_e + n_e]``. Depends only on (n_total, n_permutations, seed).
     """
-    n_total = _check_int(n_total, "n_total", 1)
-    n_permutations = _check_int(n_permutations, "n_permutations", 0)
+    n_total = check_int(n_total, "n_total", 1)
+    n_permutations = check_int(n_permutations, "n_permutations", 0)
     rng = np.random.default_rng(seed)
     return rng.permuted(np.tile(np.arange(n_total), (n_permutations, 1)), axis=1)
 
@@ -153,6 +152,7 @@ def label_permutation_null(
     n_permutations: int = 200,
     seed: int = 0,
     context: str = "",
+    caches: StatsCaches | None = None,
 ) -> LabelNullResult:
     """Emotion-label permutation test of emotion-specific alignment (labels permuted in the target only).
 
@@ -177,35 +177,38 @@ def label_permutation_null(
     seed : int
     context : str
         Phrase naming the model pair/layers, used in error messages.
+    caches : StatsCaches, optional
+        Caches of spans and resample PCAs (:mod:`emoalign.analysis.cache`); None: nothing cached.
+        They change the speed, never the result.
 
     Returns
     -------
     LabelNullResult
     """
-    n_permutations = _check_int(n_permutations, "n_permutations", 0)
-    pooled = _pooled(source_vectors, target_vectors, weight, k, context, "the prompt-group null")
+    n_permutations = check_int(n_permutations, "n_permutations", 0)
+    pooled = _pooled(source_vectors, target_vectors, weight, k, context, "the prompt-group null", caches)
     names, Cs, Ct, P, Z, offsets, d_s = (pooled.names, pooled.Cs, pooled.Ct, pooled.P, pooled.Z, pooled.offsets,
                                          pooled.d_s)
     E = len(names)
     groups = [np.arange(offsets[i], offsets[i + 1]) for i in range(E)]
 
-    Vs = np.stack([_pca_batched(Cs[g][None], k)[0] for g in groups])  # (E, k, r_s)
+    Vs = np.stack([pca_batched(Cs[g][None], k)[0] for g in groups])  # (E, k, r_s)
     H = Vs @ P  # (E, k, r'): source bases projected on the mapped-target span
-    Vt = np.stack([_pca_batched(Ct[g][None], k)[0] for g in groups])  # (E, k, r_t)
-    cross = _overlap_rows(H[:, None], (Vt @ Z)[None, :], k, d_s)  # (E, E)
+    Vt = np.stack([pca_batched(Ct[g][None], k)[0] for g in groups])  # (E, k, r_t)
+    cross = overlap_rows(H[:, None], (Vt @ Z)[None, :], k, d_s)  # (E, E)
     observed = np.diag(cross).copy()
     specificity = observed - (cross.sum(axis=1) - observed) / (E - 1)
 
     perms = label_permutations(int(offsets[-1]), n_permutations, seed)
     null = np.empty((n_permutations, E))
-    for sl in _chunks(n_permutations):
+    for sl in chunk_slices(n_permutations):
         for e in range(E):
             idx = perms[sl, offsets[e] : offsets[e + 1]]
-            Vnull = _pca_of_rows(Ct, idx, k, PAIR_CACHE)  # the joint null relabels the target alike
-            null[sl, e] = _overlap_rows(H[e], Vnull @ Z, k, d_s)
+            Vnull = pca_of_rows(Ct, idx, k, pair_cache(caches))  # the joint null relabels the target alike
+            null[sl, e] = overlap_rows(H[e], Vnull @ Z, k, d_s)
 
     p = permutation_p_value(null, observed)
-    mean, p95 = _null_summary(null)
+    mean, p95 = null_summary(null)
     return LabelNullResult(
         emotions=names,
         k=int(k),
@@ -259,7 +262,7 @@ class JointRelabelNullResult:
     seed: int
 
     def __post_init__(self) -> None:
-        _freeze(self)
+        freeze_arrays(self)
 
 
 def joint_relabel_null(
@@ -271,6 +274,7 @@ def joint_relabel_null(
     n_permutations: int = 200,
     seed: int = 0,
     context: str = "",
+    caches: StatsCaches | None = None,
 ) -> JointRelabelNullResult:
     """Does the emotion grouping align better than random prompt groups of the same sizes,
     relabelled identically in both models? (see the module docstring)
@@ -278,24 +282,24 @@ def joint_relabel_null(
     Parameters are those of :func:`label_permutation_null`; the relabellings are the same
     :func:`label_permutations` rows, applied to both models.
     """
-    n_permutations = _check_int(n_permutations, "n_permutations", 0)
-    pooled = _pooled(source_vectors, target_vectors, weight, k, context, "the joint relabelling null")
+    n_permutations = check_int(n_permutations, "n_permutations", 0)
+    pooled = _pooled(source_vectors, target_vectors, weight, k, context, "the joint relabelling null", caches)
     names, Cs, Ct, P, Z, offsets, d_s = (pooled.names, pooled.Cs, pooled.Ct, pooled.P, pooled.Z, pooled.offsets,
                                          pooled.d_s)
     E = len(names)
 
     def overlaps(idx: np.ndarray, cached: bool = False) -> np.ndarray:
-        Vs = _pca_of_rows(Cs, idx, k, SOURCE_CACHE if cached else None)
-        Vt = _pca_of_rows(Ct, idx, k, PAIR_CACHE if cached else None)  # computed by the prompt-group null
-        return _overlap_rows(Vs @ P, Vt @ Z, k, d_s)
+        Vs = pca_of_rows(Cs, idx, k, source_cache(caches) if cached else None)
+        Vt = pca_of_rows(Ct, idx, k, pair_cache(caches) if cached else None)  # computed by the prompt-group null
+        return overlap_rows(Vs @ P, Vt @ Z, k, d_s)
 
     observed = np.array([overlaps(np.arange(offsets[e], offsets[e + 1])[None])[0] for e in range(E)])
     perms = label_permutations(int(offsets[-1]), n_permutations, seed)
     null = np.empty((n_permutations, E))
-    for sl in _chunks(n_permutations):
+    for sl in chunk_slices(n_permutations):
         for e in range(E):
             null[sl, e] = overlaps(perms[sl, offsets[e] : offsets[e + 1]], cached=True)
-    mean, p95 = _null_summary(null)
+    mean, p95 = null_summary(null)
     return JointRelabelNullResult(
         emotions=names,
         k=int(k),

@@ -10,20 +10,13 @@ import numpy as np
 from emoalign.analysis.linalg import row_spectrum as _ridge_spectrum
 from emoalign.analysis.linalg import thin_svd as _thin_svd
 from emoalign.analysis.maps import fit_map
-from emoalign.analysis.stats._common import (
-    PAIR_CACHE,
-    SOURCE_CACHE,
-    _check_int,
-    _freeze,
-    _null_summary,
-    _overlap_rows,
-    _paired_groups,
-    cached_subspace,
-)
+from emoalign.analysis.cache import StatsCaches, cached_subspace, pair_cache, source_cache
+from emoalign.analysis.stats.common import freeze_arrays, null_summary, overlap_rows
 from emoalign.analysis.stats.pvalues import permutation_p_value
 from emoalign.analysis.validation import check_pairs as _check_pairs
 from emoalign.analysis.validation import where as _where
-from emoalign.errors import EmoalignError
+from emoalign.analysis.validation import check_int, paired_groups
+from emoalign.core.errors import EmoalignError
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,7 +56,7 @@ class PairingNullResult:
     fast_path: bool
 
     def __post_init__(self) -> None:
-        _freeze(self)
+        freeze_arrays(self)
 
 
 _RIDGE_FAST_KEYS = {"alphas", "n_folds", "seed"}
@@ -91,6 +84,7 @@ def pairing_null(
     seed: int = 0,
     map_seed: int = 0,
     context: str = "",
+    caches: StatsCaches | None = None,
     **map_kwargs: Any,
 ) -> PairingNullResult:
     """Pairing null: does the map capture any cross-model correspondence at all?
@@ -126,6 +120,9 @@ def pairing_null(
         shuffle seed). No held-out split is made (``heldout_fraction=0``).
     context : str
         Phrase used in error messages.
+    caches : StatsCaches, optional
+        Caches of spans and resample PCAs (:mod:`emoalign.analysis.cache`); None: nothing cached.
+        They change the speed, never the result.
     **map_kwargs
         Options of the map method (``alphas``, ``n_folds``, ``n_components``, ``reduce_to``).
 
@@ -133,8 +130,8 @@ def pairing_null(
     -------
     PairingNullResult
     """
-    n_permutations = _check_int(n_permutations, "n_permutations", 0)
-    names, S, T = _paired_groups(source_vectors, target_vectors, k, context)
+    n_permutations = check_int(n_permutations, "n_permutations", 0)
+    names, S, T = paired_groups(source_vectors, target_vectors, k, context)
     Xt, Xs = _check_pairs(fit_target, fit_source, context)
     d_s, d_t = S[0].shape[1], T[0].shape[1]
     if Xt.shape[1] != d_t or Xs.shape[1] != d_s:
@@ -144,8 +141,8 @@ def pairing_null(
         )
     E, n = len(names), Xt.shape[0]
     # the alignment fitted the same subspaces (through the same caches)
-    Qs = np.stack([cached_subspace(X, k, SOURCE_CACHE, context).basis for X in S])  # (E, k, d_s)
-    Ut = np.stack([cached_subspace(X, k, PAIR_CACHE, context).basis for X in T])  # (E, k, d_t)
+    Qs = np.stack([cached_subspace(X, k, source_cache(caches), context).basis for X in S])  # (E, k, d_s)
+    Ut = np.stack([cached_subspace(X, k, pair_cache(caches), context).basis for X in T])  # (E, k, d_t)
     Ut_flat = Ut.reshape(E * k, d_t)
 
     alpha = _single_alpha(map_kwargs) if method == "ridge" else None
@@ -175,13 +172,13 @@ def pairing_null(
             lm = fit_map(method, Xt, Xs[perm], context=context, **kw)  # type: ignore[arg-type]
             return Ut @ lm.weight
 
-    observed = _overlap_rows(Qs, mapped(np.arange(n)), k, d_s)
+    observed = overlap_rows(Qs, mapped(np.arange(n)), k, d_s)
     rng = np.random.default_rng(seed)
     null = np.empty((n_permutations, E))
     for i in range(n_permutations):
-        null[i] = _overlap_rows(Qs, mapped(rng.permutation(n)), k, d_s)
+        null[i] = overlap_rows(Qs, mapped(rng.permutation(n)), k, d_s)
     p = permutation_p_value(null, observed)
-    mean, p95 = _null_summary(null)
+    mean, p95 = null_summary(null)
     return PairingNullResult(
         emotions=names,
         k=int(k),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from emoalign.analysis.linalg import TIE_TOL
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 
 
 def permutation_p_value(null: np.ndarray, observed: np.ndarray | float) -> np.ndarray:

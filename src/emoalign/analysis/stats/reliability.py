@@ -23,19 +23,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emoalign.analysis.stats._common import (
-    PAIR_CACHE,
-    SOURCE_CACHE,
-    _check_int,
-    _check_weight,
-    _freeze,
-    _image_span,
-    _overlap_rows,
-    _paired_groups,
-    _pca_of_rows,
-    _span,
+from emoalign.analysis.cache import StatsCaches, pair_cache, source_cache
+from emoalign.analysis.stats.common import (
+    freeze_arrays,
+    image_span,
+    overlap_rows,
+    pca_of_rows,
+    row_span,
 )
-from emoalign.errors import EmoalignError
+from emoalign.analysis.validation import check_int, check_weight, paired_groups
+from emoalign.core.errors import EmoalignError
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,7 +70,7 @@ class ReliabilityResult:
     seed: int
 
     def __post_init__(self) -> None:
-        _freeze(self)
+        freeze_arrays(self)
 
 
 def spearman_brown(r: np.ndarray | float, factor: float = 2.0) -> np.ndarray:
@@ -91,6 +88,7 @@ def split_half_reliability(
     n_splits: int = 50,
     seed: int = 0,
     context: str = "",
+    caches: StatsCaches | None = None,
 ) -> ReliabilityResult:
     """Split-half reliabilities of both models and the normalised cross-model overlap.
 
@@ -104,16 +102,19 @@ def split_half_reliability(
         Random splits (default 50); emotion e draws from ``SeedSequence(seed).spawn(E)[e]``.
     seed : int
     context : str
+    caches : StatsCaches, optional
+        Caches of spans and resample PCAs (:mod:`emoalign.analysis.cache`); None: nothing cached.
+        They change the speed, never the result.
 
     Returns
     -------
     ReliabilityResult
     """
-    n_splits = _check_int(n_splits, "n_splits", 1)
-    k = _check_int(k, "k", 1)
-    names, S, T = _paired_groups(source_vectors, target_vectors, k, context)
+    n_splits = check_int(n_splits, "n_splits", 1)
+    k = check_int(k, "k", 1)
+    names, S, T = paired_groups(source_vectors, target_vectors, k, context)
     d_s, d_t = S[0].shape[1], T[0].shape[1]
-    W = _check_weight(weight, d_t, d_s, context)
+    W = check_weight(weight, d_t, d_s, context)
     E = len(names)
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(E)]
     splits = np.full((n_splits, E, 3), np.nan)
@@ -126,22 +127,22 @@ def split_half_reliability(
             continue
         where = f"emotion {name!r}" + (f", {context}" if context else "")
         try:
-            Cs, Bs = _span(S[e], k, "the source emotion vectors", where, SOURCE_CACHE)
-            Ct, Bt = _span(T[e], k, "the target emotion vectors", where, PAIR_CACHE)
+            Cs, Bs = row_span(S[e], k, "the source emotion vectors", where, source_cache(caches))
+            Ct, Bt = row_span(T[e], k, "the target emotion vectors", where, pair_cache(caches))
         except EmoalignError as exc:
             reasons.append(str(exc))
             continue
-        Z, R = _image_span(Bt @ W)
+        Z, R = image_span(Bt @ W)
         P = Bs @ R.T
         perms = streams[e].permuted(np.tile(np.arange(n), (n_splits, 1)), axis=1)
         halves = (perms[:, :h], perms[:, h : 2 * h])  # equal halves: one odd prompt left out
-        Vs = [_pca_of_rows(Cs, idx, k, SOURCE_CACHE) for idx in halves]
-        Vt = [_pca_of_rows(Ct, idx, k) @ Z for idx in halves]
+        Vs = [pca_of_rows(Cs, idx, k, source_cache(caches)) for idx in halves]
+        Vt = [pca_of_rows(Ct, idx, k) @ Z for idx in halves]
         M = Vs[0] @ np.swapaxes(Vs[1], 1, 2)
         splits[:, e, 0] = np.clip(np.einsum("bij,bij->b", M, M) / k, 0.0, 1.0)
-        splits[:, e, 1] = _overlap_rows(np.linalg.svd(Vt[0], full_matrices=False)[2], Vt[1], k, d_s)
+        splits[:, e, 1] = overlap_rows(np.linalg.svd(Vt[0], full_matrices=False)[2], Vt[1], k, d_s)
         splits[:, e, 2] = 0.5 * (
-            _overlap_rows(Vs[0] @ P, Vt[1], k, d_s) + _overlap_rows(Vs[1] @ P, Vt[0], k, d_s)
+            overlap_rows(Vs[0] @ P, Vt[1], k, d_s) + overlap_rows(Vs[1] @ P, Vt[0], k, d_s)
         )
         reasons.append(None)
     ok = np.array([reason is None for reason in reasons])

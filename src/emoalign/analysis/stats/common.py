@@ -1,31 +1,44 @@
-"""Shared helpers of the statistics: input checks and reduced-coordinate PCA/overlap kernels."""
+"""Shared kernels of the statistics: reduced-coordinate spans, batched PCAs and overlaps (see the
+package docstring), batching and result helpers. Input checks live in
+:mod:`emoalign.analysis.validation`; the caches the kernels may go through in
+:mod:`emoalign.analysis.cache`."""
 
 from __future__ import annotations
 
-import hashlib
-from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from scipy.linalg import lapack as _lapack
 
+from emoalign.analysis.cache import ResampleCache, content_key
 from emoalign.analysis.linalg import FLOAT32_RTOL, centred_rank
 from emoalign.analysis.linalg import thin_svd as _thin_svd
-from emoalign.analysis.subspace import EmotionSubspace, fit_subspace
-from emoalign.analysis.validation import as_matrix as _as_matrix
 from emoalign.analysis.validation import where as _where
-from emoalign.analysis.validation import check_k as _check_k
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
+
+__all__ = [
+    "CHUNK",
+    "chunk_slices",
+    "freeze_arrays",
+    "image_span",
+    "null_summary",
+    "overlap_rows",
+    "pca_batched",
+    "pca_of_rows",
+    "pca_resampled",
+    "row_span",
+    "top_k_eigh",
+]
 
 _EPS = np.finfo(np.float64).eps
-_CHUNK = 512  # batch size of the stacked PCAs (memory: chunk * n * r floats)
+CHUNK = 512  # batch size of the stacked PCAs (memory: chunk * n * r floats)
 # smallest / largest eigenvalue of A A^T (cond(A) < 1e4) above which A is orthonormalised through A A^T
 _WELL_CONDITIONED = 1e-8
 
 
-def _freeze(obj: Any) -> None:
+def freeze_arrays(obj: Any) -> None:
+    """Make every array field of the (frozen) dataclass ``obj`` a read-only copy."""
     for f in fields(obj):
         value = getattr(obj, f.name)
         if isinstance(value, np.ndarray):
@@ -34,200 +47,11 @@ def _freeze(obj: Any) -> None:
             object.__setattr__(obj, f.name, value)
 
 
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise EmoalignError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _vector_groups(
-    vectors: Mapping[str, np.ndarray], what: str, context: str, order: Sequence[str] | None = None
-) -> tuple[tuple[str, ...], list[np.ndarray]]:
-    if not isinstance(vectors, Mapping) or len(vectors) == 0:
-        raise EmoalignError(f"{what} must be a non-empty mapping emotion -> (n, d) array{_where(context)}")
-    names = tuple(vectors) if order is None else tuple(order)
-    groups: list[np.ndarray] = []
-    dim: int | None = None
-    for name in names:
-        X = _as_matrix(vectors[name], f"{what} of {name!r}", context)
-        if dim is not None and X.shape[1] != dim:
-            raise EmoalignError(
-                f"{what} of {name!r} have d={X.shape[1]}, other emotions have d={dim}{_where(context)}"
-            )
-        dim = X.shape[1]
-        groups.append(X)
-    return names, groups
-
-
-def _paired_groups(
-    source_vectors: Mapping[str, np.ndarray],
-    target_vectors: Mapping[str, np.ndarray],
-    k: int,
-    context: str,
-) -> tuple[tuple[str, ...], list[np.ndarray], list[np.ndarray]]:
-    names, S = _vector_groups(source_vectors, "source emotion vectors", context)
-    if not isinstance(target_vectors, Mapping) or set(target_vectors) != set(names):
-        got = sorted(target_vectors) if isinstance(target_vectors, Mapping) else type(target_vectors).__name__
-        raise EmoalignError(
-            f"source and target emotion vectors must have the same emotions, got {sorted(names)} "
-            f"and {got}{_where(context)}"
-        )
-    _, T = _vector_groups(target_vectors, "target emotion vectors", context, order=names)
-    for name, Xs, Xt in zip(names, S, T):
-        if Xs.shape[0] != Xt.shape[0]:
-            raise EmoalignError(
-                f"emotion {name!r} has {Xs.shape[0]} source and {Xt.shape[0]} target vectors; they must be "
-                f"paired prompt by prompt{_where(context)}"
-            )
-        where = f"emotion {name!r}" + (f", {context}" if context else "")
-        _check_k(k, Xs.shape[0], Xs.shape[1], where + " (source)")
-        _check_k(k, Xt.shape[0], Xt.shape[1], where + " (target)")
-    return names, S, T
-
-
-def _check_weight(weight: Any, d_t: int, d_s: int, context: str) -> np.ndarray:
-    W = getattr(weight, "weight", weight)  # a LinearMap works too
-    W = _as_matrix(W, "map weight", context)
-    if W.shape != (d_t, d_s):
-        raise EmoalignError(
-            f"map weight has shape {W.shape}, expected (d_t, d_s) = ({d_t}, {d_s}) "
-            f"(target -> source){_where(context)}"
-        )
-    return W
-
-
-# ----------------------------------------------------------------------------------------------
-# caches of spans and resample PCAs, keyed by the content of their inputs
-
-T = TypeVar("T")
-
-
-def content_key(*parts: object) -> str:
-    """A hash of arrays (dtype, shape and bytes) and plain values, to key cached results by content."""
-    h = hashlib.sha256()
-    for part in parts:
-        if isinstance(part, np.ndarray):
-            arr = np.ascontiguousarray(part)
-            h.update(f"{arr.dtype.str}{arr.shape}".encode())
-            h.update(arr.data)
-        else:
-            h.update(repr(part).encode())
-        h.update(b"\x00")
-    return h.hexdigest()
-
-
-def _nbytes(value: object) -> int:
-    if isinstance(value, np.ndarray):
-        return value.nbytes
-    if isinstance(value, (tuple, list)):
-        return sum(_nbytes(v) for v in value)
-    return 0
-
-
-def _read_only(value: T) -> T:
-    if isinstance(value, np.ndarray):
-        value.flags.writeable = False
-    elif isinstance(value, (tuple, list)):
-        for v in value:
-            _read_only(v)
-    return value
-
-
-class ResampleCache:
-    """A least-recently-used cache of computed arrays, bounded by the bytes they hold.
-
-    Keys hash every input of the computation (:func:`content_key`), so a hit returns exactly what
-    the computation would. Entries are read-only; ``recording`` collects the keys added since it
-    was set (a worker process hands them back to its parent).
-    """
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = int(max_bytes)
-        self._entries: OrderedDict[str, tuple[Any, int]] = OrderedDict()
-        self._bytes = 0
-        self.hits = 0
-        self.misses = 0
-        self.recording: list[str] | None = None
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes held."""
-        return self._bytes
-
-    def get(self, key: str, compute: Callable[[], T]) -> T:
-        """The cached value of ``key``, computing (and storing) it on a miss."""
-        entry = self._entries.get(key)
-        if entry is not None:
-            self._entries.move_to_end(key)
-            self.hits += 1
-            return entry[0]
-        self.misses += 1
-        value = _read_only(compute())
-        self.put(key, value)
-        return value
-
-    def put(self, key: str, value: Any) -> None:
-        """Store ``value`` (evicting the least recently used entries); one larger than the bound is not kept."""
-        size = _nbytes(value)
-        if size > self.max_bytes or key in self._entries:
-            return
-        self._entries[key] = (value, size)
-        self._bytes += size
-        if self.recording is not None:
-            self.recording.append(key)
-        while self._bytes > self.max_bytes:
-            _, (_, dropped) = self._entries.popitem(last=False)
-            self._bytes -= dropped
-
-    def export(self, keys: Sequence[str]) -> dict[str, Any]:
-        """The entries of ``keys`` still held."""
-        return {key: self._entries[key][0] for key in keys if key in self._entries}
-
-    def update(self, entries: Mapping[str, Any]) -> None:
-        """Store entries computed elsewhere (by a worker process)."""
-        for key, value in entries.items():
-            self.put(key, _read_only(value))
-
-    def clear(self) -> None:
-        """Drop every entry and reset the counters."""
-        self._entries.clear()
-        self._bytes = 0
-        self.hits = self.misses = 0
-
-
-# Source side (spans, bootstrap / relabelling / split-half PCAs: they depend only on the source
-# vectors, k and the indices), kept across targets, so aligning one source with several targets
-# computes them once: about 25 MB per source layer at the default statistics (3 emotions x 70
-# prompts, k = 8, 1000 resamples, 200 permutations). max_bytes = 0 turns it off.
-SOURCE_CACHE = ResampleCache(max_bytes=512 * 2**20)
-# Target side, reused within one layer pair (prompt-group -> joint null, bootstrap -> reliability).
-PAIR_CACHE = ResampleCache(max_bytes=64 * 2**20)
-
-
-def cached_subspace(X: np.ndarray, k: int, cache: ResampleCache, context: str = "") -> EmotionSubspace:
-    """``fit_subspace(X, k)`` through ``cache``, bit for bit: the cached fit keeps every component
-    (one SVD serves any k, so the alignment's fit and the pairing null's share it) and is truncated."""
-    n, d = X.shape
-    full = min(n - 1, d)
-    if full < k:  # let fit_subspace name the problem
-        return fit_subspace(X, k, context=context)
-
-    def fit() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        sub = fit_subspace(X, full, context=context)
-        return sub.basis, sub.explained_variance_ratio, sub.mean
-
-    basis, ratio, mean = cache.get(content_key("subspace", X), fit)
-    return EmotionSubspace(basis[:k], ratio[:k], mean, n)
-
-
 # ----------------------------------------------------------------------------------------------
 # reduced-coordinate kernels
 
 
-def _span(
+def row_span(
     X: np.ndarray, k: int, what: str, context: str, cache: ResampleCache | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Coordinates C (n, r) and orthonormal basis B (r, d) of the row span of X: X = C @ B
@@ -249,13 +73,13 @@ def _span(
     return C, Vt
 
 
-def _image_span(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def image_span(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """M (r, d) = Z (r, r') @ R (r', d) with R orthonormal rows (numerical rank r'; may be 0)."""
     U, s, Vt = _thin_svd(M)
     return U * s, Vt
 
 
-def _top_k_eigh(G: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def top_k_eigh(G: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Top-k eigenpairs of every symmetric (m, m) slice of G (B, m, m): values (B, k) and vectors
     (B, m, k), both in decreasing order of the eigenvalue.
 
@@ -313,10 +137,10 @@ def _top_k_rows(Xc: np.ndarray, k: int) -> np.ndarray:
     """
     m, r = Xc.shape[1:]
     if m <= r:
-        w, v = _top_k_eigh(Xc @ np.swapaxes(Xc, 1, 2), k)
+        w, v = top_k_eigh(Xc @ np.swapaxes(Xc, 1, 2), k)
         basis = (np.swapaxes(v, 1, 2) @ Xc) / np.sqrt(np.clip(w, 1e-300, None))[:, :, None]
     else:
-        w, v = _top_k_eigh(np.swapaxes(Xc, 1, 2) @ Xc, k)
+        w, v = top_k_eigh(np.swapaxes(Xc, 1, 2) @ Xc, k)
         basis = np.ascontiguousarray(np.swapaxes(v, 1, 2))
     top = w[:, :1]
     weak = np.flatnonzero(np.any(w <= 1e-6 * top, axis=1) | (top[:, 0] <= 0))
@@ -326,7 +150,7 @@ def _top_k_rows(Xc: np.ndarray, k: int) -> np.ndarray:
     return basis
 
 
-def _pca_batched(X: np.ndarray, k: int) -> np.ndarray:
+def pca_batched(X: np.ndarray, k: int) -> np.ndarray:
     """Top-k centred-PCA directions of every (n, r) slice of X (B, n, r) -> (B, k, r), orthonormal rows."""
     return _top_k_rows(X - X.mean(axis=1, keepdims=True), k)
 
@@ -361,7 +185,7 @@ def _pca_weighted_rows(C: np.ndarray, cols: np.ndarray, weights: np.ndarray, k: 
     G += q[:, None, None]
     G *= root[:, :, None]
     G *= root[:, None, :]
-    values, v = _top_k_eigh(G, k)
+    values, v = top_k_eigh(G, k)
     u = v * root[:, :, None]  # (B, m, k)
     sets = np.arange(B)[:, None]
     coef = np.zeros((B, k, N))
@@ -380,7 +204,7 @@ def _pca_weighted_rows(C: np.ndarray, cols: np.ndarray, weights: np.ndarray, k: 
     return basis
 
 
-def _pca_of_rows(C: np.ndarray, idx: np.ndarray, k: int, cache: ResampleCache | None = None) -> np.ndarray:
+def pca_of_rows(C: np.ndarray, idx: np.ndarray, k: int, cache: ResampleCache | None = None) -> np.ndarray:
     """Top-k centred-PCA directions of the row sets ``C[idx[b]]`` (idx: (B, m)) -> (B, k, r),
     through ``cache`` if given."""
     if cache is None:
@@ -388,7 +212,7 @@ def _pca_of_rows(C: np.ndarray, idx: np.ndarray, k: int, cache: ResampleCache | 
     return cache.get(content_key("rows", C, idx, k), lambda: _pca_weighted_rows(C, idx, np.ones(idx.shape), k))
 
 
-def _pca_resampled(C: np.ndarray, idx: np.ndarray, k: int, cache: ResampleCache | None = None) -> np.ndarray:
+def pca_resampled(C: np.ndarray, idx: np.ndarray, k: int, cache: ResampleCache | None = None) -> np.ndarray:
     """Centred-PCA directions of the resamples ``C[idx[b]]`` (with repeats) -> (B, k, r).
 
     A resample with counts c_i over its m distinct rows has the same scatter matrix as the
@@ -397,7 +221,7 @@ def _pca_resampled(C: np.ndarray, idx: np.ndarray, k: int, cache: ResampleCache 
     grouped by m so every group is one stacked decomposition. Through ``cache`` if given.
     """
     if cache is not None:
-        return cache.get(content_key("resampled", C, idx, k), lambda: _pca_resampled(C, idx, k))
+        return cache.get(content_key("resampled", C, idx, k), lambda: pca_resampled(C, idx, k))
     B, n = idx.shape
     N = C.shape[0]
     counts = np.bincount((np.arange(B)[:, None] * N + idx).ravel(), minlength=B * N).reshape(B, N)
@@ -412,7 +236,7 @@ def _pca_resampled(C: np.ndarray, idx: np.ndarray, k: int, cache: ResampleCache 
     return out
 
 
-def _overlap_rows(H: np.ndarray, A: np.ndarray, k: int, d: int) -> np.ndarray:
+def overlap_rows(H: np.ndarray, A: np.ndarray, k: int, d: int) -> np.ndarray:
     """Overlap of orthonormal bases H (..., k, r) with the row spaces of A (..., k, r).
 
     A is orthonormalised (SVD, rows with ``s <= FLOAT32_RTOL * s_max`` dropped, as
@@ -450,11 +274,13 @@ def _orthonormalised(A: np.ndarray, mu: np.ndarray, U: np.ndarray) -> np.ndarray
     return Q - 0.5 * (E @ Q)
 
 
-def _chunks(n: int, size: int = _CHUNK) -> list[slice]:
+def chunk_slices(n: int, size: int = CHUNK) -> list[slice]:
+    """``range(n)`` as consecutive slices of at most ``size``."""
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
-def _null_summary(null: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def null_summary(null: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and 95th percentile of a null (N, ...) over its rows (NaN when N = 0)."""
     if null.shape[0] == 0:
         nan = np.full(null.shape[1:], np.nan)
         return nan, nan

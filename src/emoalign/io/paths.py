@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 
 _UNSAFE = re.compile(r"[^\w.+=-]")  # \w: letters and digits of any script (a Japanese name stays)
 

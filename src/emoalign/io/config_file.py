@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 
 __all__ = [
     "CONFIG_COMMANDS", "subcommand_parsers", "option_actions", "read_config", "apply_config", "resolved_options",
@@ -176,7 +176,7 @@ def dump_toml(options: Mapping[str, Any], header: Sequence[str] = ()) -> str:
 
 def write_config(path: str | Path, options: Mapping[str, Any], *, command: str) -> Path:
     """Write the resolved ``options`` of ``emoalign <command>`` to ``path`` (atomic)."""
-    from emoalign.storage import write_text_atomic
+    from emoalign.io.storage import write_text_atomic
 
     path = Path(path)
     text = dump_toml(options, header=(

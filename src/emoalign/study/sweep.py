@@ -5,40 +5,26 @@ extracted once and read back from the cache for the other pairs; then the compar
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from emoalign.errors import EmoalignError
-from emoalign.paths import inside, safe_component, safe_relative
-from emoalign.pipeline import PairStudy, StudyLayout, run, write_study
+from emoalign.core.errors import EmoalignError
+from emoalign.io.paths import inside, safe_component, safe_relative
+from emoalign.study.pipeline import PairStudy
 from emoalign.report.comparative import ReportFiles, write_comparative_report
 from emoalign.report.compare import Comparison
-from emoalign.results import AlignmentResult
+from emoalign.core.results import AlignmentResult
 
-# target -> its studies (one per k, plus the untrained control when asked), computed lazily
-StudyFn = Callable[[str], Iterable[PairStudy]]
-
-DEFAULT_TARGETS: tuple[str, ...] = ("llama3_8b", "gemma3_12b", "qwen3_8b")
 _REPORT_OPTIONS = ("--write-report", "--output-csv", "--lang", "--figure-formats")
 _REPORT_FLAGS = ("--html", "--no-figures")
-
-
-@dataclass
-class SweepPair:
-    """One pair of a sweep: its result and the artifacts written for it."""
-
-    target: str
-    result: AlignmentResult
-    paths: dict[str, str]
 
 
 @dataclass
 class SweepResult:
     """Every pair of a sweep, the comparison and the report files."""
 
-    pairs: list[SweepPair]
+    pairs: list[PairStudy]
     comparison: Comparison | None = None
     report: ReportFiles = field(default_factory=ReportFiles)
 
@@ -95,40 +81,8 @@ def default_csv_path(results_dir: str | Path, profile: str, source: str) -> Path
     )
 
 
-def run_sweep(
-    targets: Sequence[str],
-    study: StudyFn,
-    *,
-    command_for: Callable[[str], str | None] | None = None,
-    on_pair: Callable[[SweepPair], Any] | None = None,
-    overwrite: bool = False,
-) -> list[SweepPair]:
-    """Run ``study`` for every target and write each result with ``pipeline.write_study``.
-
-    ``study`` extracts through the activation cache, so the source (same dataset, layers and
-    settings for every pair) is extracted for the first pair and read from the cache afterwards.
-    ``command_for(target)`` gives the ``emoalign run`` line recorded as the pair's provenance;
-    ``overwrite`` lets a pair replace an earlier analysis of other settings.
-    """
-    pairs: list[SweepPair] = []
-    for target in check_targets(targets):
-        command = command_for(target) if command_for else None
-        for done in study(target):
-            result = done.result
-            if command:
-                result.provenance = {**result.provenance, "sweep_command": result.provenance.get("command"),
-                                     "command": command}
-            pair = SweepPair(target, result, write_study(
-                result, done.source_acts, done.target_acts, done.layout, overwrite=overwrite
-            ))
-            pairs.append(pair)
-            if on_pair is not None:
-                on_pair(pair)
-    return pairs
-
-
 def sweep_report(
-    pairs: Sequence[SweepPair],
+    pairs: Sequence[PairStudy],
     *,
     report: str | Path | None,
     report_dir: str | Path,
@@ -152,38 +106,3 @@ def sweep_report(
     )
     return SweepResult(list(pairs), comparison, files)
 
-
-def sweep(
-    source: str = "gpt2",
-    targets: Sequence[str] = DEFAULT_TARGETS,
-    *,
-    control: bool = False,
-    report: str | Path | None = None,
-    output_csv: str | Path | None = None,
-    lang: str = "en",
-    html: bool = False,
-    figures: bool = True,
-    results_dir: str | Path = "results",
-    report_dir: str | Path | None = None,
-    **run_kwargs: Any,
-) -> SweepResult:
-    """Python API of ``emoalign sweep``: :func:`emoalign.pipeline.run` for every target (writing
-    each pair's artifacts; the source comes from the cache after the first pair), with its untrained
-    control when ``control``, then the comparative report. ``run_kwargs`` are those of ``run``
-    (layers, n_components, device, cache_dir, bos, ...)."""
-    report_dir = Path(report_dir) if report_dir else Path("docs/report")
-    pairs = []
-    for target in check_targets(targets):
-        for untrained in (False, True) if control else (False,):
-            result = run(source, target, results_dir=results_dir, report_dir=report_dir, write=True,
-                         untrained_target=untrained, **run_kwargs)
-            layout = StudyLayout(Path(results_dir), str(result.dataset["name"]), report_dir)
-            pairs.append(SweepPair(target, result, {"alignment": str(layout.alignment(result.pair_name))}))
-    return sweep_report(pairs, report=report, report_dir=report_dir, output_csv=output_csv, results_dir=results_dir,
-                        lang=lang, html=html, figures=figures)
-
-
-# `emoalign.sweep(...)` calls sweep() although `emoalign.sweep` is this module (see callable_module).
-from emoalign.callable_module import make_callable  # noqa: E402 - after sweep() is defined
-
-make_callable(__name__, "sweep")

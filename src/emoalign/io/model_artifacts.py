@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from emoalign.activations import ActivationSet
+from emoalign.core.activations import ActivationSet
 from emoalign.analysis.alignment import emotion_vector_sets
 from emoalign.analysis.subspace import fit_subspace
 from emoalign.analysis.vectors import cosine_similarity_matrix, mean_emotion_vectors
-from emoalign.layer_spec import EMBEDDING_LAYER
-from emoalign.storage import save_arrays
+from emoalign.core.layers import EMBEDDING_LAYER
+from emoalign.io.storage import save_arrays
 
 
 def save_emotion_vectors(acts: ActivationSet, path: str | Path, *, reference: str, provenance: dict) -> Path:

@@ -25,7 +25,7 @@ from emoalign.extract.cache import (
     get_activations,
 )
 from emoalign.extract.preflight import check_request
-from emoalign.layer_spec import EMBEDDING_LAYER
+from emoalign.core.layers import EMBEDDING_LAYER
 
 if TYPE_CHECKING:
     from emoalign.analysis.alignment import AlignConfig

@@ -3,7 +3,7 @@
 Activations captured elsewhere (TransformerLens ``ActivationCache``, nnsight ``.save()``, your own
 hooks) go in per model as a :class:`ModelActivations`; :func:`analyze` runs the same vectors ->
 subspaces -> maps -> overlaps, statistics and verdicts as :func:`emoalign.run`, and returns the
-same :class:`~emoalign.results.AlignmentResult` (tables, ``save``, reports).
+same :class:`~emoalign.core.results.AlignmentResult` (tables, ``save``, reports).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Any, Union
 
 import numpy as np
 
-from emoalign.activations import ActivationSet
-from emoalign.errors import EmoalignError
-from emoalign.layer_spec import EMBEDDING_LAYER, blocks_needed
-from emoalign.log import get_logger
+from emoalign.core.activations import ActivationSet
+from emoalign.core.errors import EmoalignError
+from emoalign.core.layers import EMBEDDING_LAYER, blocks_needed
+from emoalign.core.log import get_logger
 
 __all__ = ["ModelActivations", "TokenPlan", "token_plan", "from_arrays", "analyze", "LayerArrays"]
 
@@ -72,7 +72,7 @@ class ModelActivations:
 
     @classmethod
     def from_activation_set(cls, acts: ActivationSet) -> ModelActivations:
-        """The arrays of an :class:`~emoalign.activations.ActivationSet` (e.g. a cached extraction)."""
+        """The arrays of an :class:`~emoalign.core.activations.ActivationSet` (e.g. a cached extraction)."""
         reference = acts.label_mask(acts.reference_label)
         return cls(
             emotion=acts.prompt_acts[:, ~reference],
@@ -195,7 +195,7 @@ def from_arrays(
     texts: Sequence[str] | None = None,
     dataset_name: str = "arrays",
 ) -> tuple[ActivationSet, ActivationSet]:
-    """Both models' arrays as paired :class:`~emoalign.activations.ActivationSet` s, checked: the same
+    """Both models' arrays as paired :class:`~emoalign.core.activations.ActivationSet` s, checked: the same
     labels in the same order, as many reference and paired rows in both.
 
     ``texts`` (optional): the n emotion prompts then the m reference prompts, recorded with the data.
@@ -244,7 +244,7 @@ def analyze(
     command: str | None = None,
 ) -> Any:
     """The study of :func:`emoalign.run` on activations you already have; returns an
-    :class:`~emoalign.results.AlignmentResult` equal to ``run``'s on the same activations.
+    :class:`~emoalign.core.results.AlignmentResult` equal to ``run``'s on the same activations.
 
     ``layer_pairs`` ((source layer, target layer), ...) overrides ``layer_match`` / ``target_layers``
     (which pair the source's layers as ``emoalign run`` does). ``baseline``: the same arrays from
@@ -256,8 +256,8 @@ def analyze(
     """
     from emoalign.analysis.alignment import AlignConfig, check_components
     from emoalign.analysis.layer_match import match_layers
-    from emoalign.pipeline import align_study
-    from emoalign.progress import resolve_quiet
+    from emoalign.study.pipeline import align_study
+    from emoalign.execution.progress import resolve_quiet
 
     config = AlignConfig(
         n_components=n_components, map_method=map_method, fit_data=fit_data, metric=metric, reference=reference,

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 
 __all__ = ["DEFAULT_STORE", "EXPERIMENT", "tracking_uri", "Tracker"]
 

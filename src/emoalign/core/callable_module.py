@@ -1,7 +1,7 @@
-"""Modules that are also functions: ``emoalign.sweep(...)`` and ``emoalign.extract(model, ...)``.
+"""A package that is also a function: ``emoalign.extract(model, ...)``.
 
-``emoalign.sweep`` is both a module (``from emoalign.sweep import run_sweep``) and the API function
-the README calls. Importing a submodule always sets it as an attribute of its package, so a plain
+``emoalign.extract`` is both a package (``from emoalign.extract.cache import ...``) and the API
+function the README calls. Importing a submodule always sets it as an attribute of its package, so a plain
 function of that name in ``emoalign/__init__.py`` would be replaced by the module as soon as
 anything imports it. Instead the module itself becomes callable: calling it calls the function.
 """

@@ -24,7 +24,7 @@ import numpy as np
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 
 METADATA_KEY = "emoalign"
 _UMASK = os.umask(0)

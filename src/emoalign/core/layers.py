@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 
 __all__ = ["EMBEDDING_LAYER", "blocks_needed", "layer_name", "parse_layers"]
 

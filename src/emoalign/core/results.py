@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from emoalign.activations import ActivationSet
+from emoalign.core.activations import ActivationSet
 from emoalign.analysis.alignment import AlignConfig, LayerPairAlignment, layer_row
 from emoalign.analysis.baseline import (
     BaselineCopies,
@@ -21,10 +21,10 @@ from emoalign.analysis.baseline import (
 from emoalign.analysis.diagnostics import NORM_RATIO_BOUND, PC1_DOMINANCE
 from emoalign.analysis.inference import grid_maximum, group_assignment_p
 from emoalign.analysis.verdict import add_verdicts, pair_summary
-from emoalign.errors import EmoalignError
-from emoalign.paths import safe_component
-from emoalign.provenance import provenance
-from emoalign.storage import load_artifact, read_metadata, save_arrays
+from emoalign.core.errors import EmoalignError
+from emoalign.io.paths import safe_component
+from emoalign.core.provenance import provenance
+from emoalign.io.storage import load_artifact, read_metadata, save_arrays
 
 ALIGNMENT_KIND = "alignment"
 

@@ -9,10 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from emoalign import __version__
-from emoalign.config import CONFIG_COMMANDS, apply_config, read_config, resolved_options, subcommand_parsers
-from emoalign.errors import EmoalignError
-from emoalign.layer_spec import parse_layers  # noqa: F401 - its old home, kept for callers
-from emoalign.log import LOG_LEVELS, set_level
+from emoalign.io.config_file import CONFIG_COMMANDS, apply_config, read_config, subcommand_parsers
+from emoalign.core.errors import EmoalignError
+from emoalign.core.log import LOG_LEVELS, set_level
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -64,11 +63,12 @@ def _add_analysis_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--target-layers", nargs="+", help="explicit target layers (pair positionally with --layers)")
     group.add_argument("--seed", type=int, default=0, help="seed of permutations, bootstraps, CV folds, controls")
     stats = parser.add_argument_group("statistics")
-    stats.add_argument("--permutations", type=int, default=200,
+    stats.add_argument("--permutations", dest="n_permutations", type=int, default=200,
                        help="label permutations per cell for the prompt-group and emotion nulls "
                             "(default 200; 0 turns all statistics off)")
-    stats.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% CI (default 1000)")
-    stats.add_argument("--pairing-permutations", type=int, default=50,
+    stats.add_argument("--bootstrap", dest="n_bootstrap", type=int, default=1000,
+                       help="bootstrap resamples for the BCa 95%% CI (default 1000)")
+    stats.add_argument("--pairing-permutations", dest="n_pairing_permutations", type=int, default=50,
                        help="shuffles of the map's fit pairs for the pairing null (default 50; 0 = off)")
     stats.add_argument("--alpha", type=float, default=0.05, help="BH q threshold of the verdicts (default 0.05)")
     stats.add_argument("--baseline-seeds", type=int, default=20, metavar="N",
@@ -78,9 +78,19 @@ def _add_analysis_options(parser: argparse.ArgumentParser) -> None:
                        help="processes for the statistics of the layer pairs and the random copies (default 1; "
                             "0 = one per CPU core; with --executor ray and no --ray-address: the CPUs of the local "
                             "Ray instance); the numbers are identical for every N")
-    stats.add_argument("--control", choices=["untrained"],
-                       help="also align against the target architecture with random weights, seeded --seed + 1 (same pipeline)")
+    stats.add_argument("--control", nargs="+", choices=["untrained", "random"], default=[],
+                       help="controls studied after the pair, judged against the same copies: untrained (the target's "
+                            "architecture with random weights, seeded --seed + 1), random (both models with random "
+                            "weights, seeds --seed + 1 and + 2)")
+    stats.add_argument("--untrained-target", action="store_true",
+                       help="study only the untrained control of the target, not the pair")
+    stats.add_argument("--heldout-fraction", type=float, default=0.2,
+                       help="share of the map's fit pairs held out for its R² (default 0.2)")
+    stats.add_argument("--k-profile", type=int, nargs="+", default=[2, 4, 8, 16], metavar="K",
+                       help="the k of the verdict-vs-k profile (default 2 4 8 16; those above the rank are dropped)")
     group.add_argument("--report-dir", type=Path, default=Path("docs/report"), help="Markdown reports (default docs/report)")
+    group.add_argument("--study-name", metavar="NAME",
+                       help="the study's folder under --results-dir (default: the prompt set's name)")
 
 
 def _add_execution_options(parser: argparse.ArgumentParser) -> None:
@@ -221,8 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--baseline-seeds", type=int, metavar="N",
                       help="random-weight copies per real pair (default: 20 for the encoder pair, 8 for the decoder "
                            "pair, see README); an explicit value applies to every pair")
-    demo.add_argument("--permutations", type=int, default=200, help="label permutations per cell")
-    demo.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples per cell")
+    demo.add_argument("--permutations", dest="n_permutations", type=int, default=200,
+                      help="label permutations per cell")
+    demo.add_argument("--bootstrap", dest="n_bootstrap", type=int, default=1000, help="bootstrap resamples per cell")
     demo.add_argument("--max-samples-per-emotion", type=int, metavar="N", help="first N prompts per label (default 40)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--workers", type=int, default=0, metavar="N",
@@ -251,14 +262,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"emoalign: error: {exc}", file=sys.stderr)
         return 2
     args = parser.parse_args(argv)
-    # every study command's options as resolved here (plain data), for the configs the studies write
-    args.resolved_options = {
-        name: resolved_options(command, args) for name, command in subcommand_parsers(parser).items()
-        if name in CONFIG_COMMANDS
-    }
     set_level(args.log_level)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from emoalign import commands
+    from emoalign.cli import commands
 
     handler = getattr(commands, f"cmd_{args.command.replace('-', '_')}")
     try:

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from emoalign.errors import EmoalignError
-from emoalign.storage import load_artifact, save_arrays
+from emoalign.core.errors import EmoalignError
+from emoalign.io.storage import load_artifact, save_arrays
 
 __all__ = ["FORMAT_VERSION", "ActivationSet"]
 

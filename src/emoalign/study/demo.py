@@ -29,7 +29,7 @@ from emoalign.analysis.layer_match import match_layers
 from emoalign.analysis.verdict import BEYOND_VOCABULARY
 from emoalign.data.dataset import PromptDataset, load_profile
 from emoalign.data.lexicon import DEFAULT_LEXICON
-from emoalign.errors import EmoalignError
+from emoalign.core.errors import EmoalignError
 from emoalign.extract.activations import (
     FORMAT_VERSION,
     ActivationSet,
@@ -40,13 +40,13 @@ from emoalign.extract.cache import ExtractionRequest, get_activations
 from emoalign.models.loading import LoadedModel, load_model, local_fingerprint
 from emoalign.models.random_copy import RANDOM_INIT_VERSION
 from emoalign.models.registry import resolve_model
-from emoalign.paths import safe_component
-from emoalign.pipeline import (
+from emoalign.io.paths import safe_component
+from emoalign.study.config import Runtime, StudyConfig
+from emoalign.study.runner import run_studies
+from emoalign.study.pipeline import (
     StudyLayout,
     align_study,
     baseline_seed_pairs,
-    extract_pair,
-    study_baseline,
     write_study,
 )
 from emoalign.report.comparative import headline
@@ -55,7 +55,7 @@ from emoalign.report.demo_text import demo_text, verdict_words
 from emoalign.report.document import Block, Heading, Paragraph, table
 from emoalign.report.i18n import strings
 from emoalign.report.marks import FAIL, PASS, mark
-from emoalign.results import AlignmentResult
+from emoalign.core.results import AlignmentResult
 from emoalign.synthetic.twin import twin_loaded_model
 
 DEMO_SAMPLES = 70  # prompts per label: fewer leave the 384-d MiniLM map with fewer word pairs than dimensions
@@ -145,38 +145,27 @@ def comparison_command(paths: Sequence[str], report: Path, lang: str, html: bool
             + (" --lang ja" if lang == "ja" else "") + (" --html" if html else ""))
 
 
-def study_real_pair(
-    pair: RealPair, dataset: PromptDataset, config: AlignConfig, layout: StudyLayout, cache_dir: Path,
-    outcome: DemoOutcome, *, quiet: bool, workers: int = 1, part_command: str = "emoalign demo",
-) -> None:
+def real_pair_config(pair: RealPair, config: AlignConfig, n_per_label: int, results_dir: Path,
+                     report_dir: Path) -> StudyConfig:
+    """The study of one real pair: the pair's models and layers, matched by relative depth, float32
+    on the CPU, written under ``<results_dir>/demo/``, then its random-weight control pair."""
+    return StudyConfig(
+        source=pair.source, target=pair.target, layers=pair.source_layers, layer_match="depth",
+        max_samples_per_emotion=n_per_label, dtype="float32", device="cpu", n_components=config.n_components,
+        seed=config.seed, n_permutations=config.n_permutations, n_bootstrap=config.n_bootstrap,
+        baseline_seeds=pair.baseline_seeds, control=("random",), results_dir=results_dir,
+        cache_dir=results_dir / "cache", report_dir=report_dir, study_name="demo", overwrite=True,
+    )
+
+
+def study_real_pair(pair: RealPair, config: StudyConfig, outcome: DemoOutcome, *, quiet: bool,
+                    workers: int = 1) -> None:
     """One real pair against its random-copy baseline, then its random-weight control pair judged
-    against the same copies. ``part_command``: the `emoalign demo` line of this part alone, recorded
-    for the control pair (no `emoalign run` flag builds random copies of both models)."""
-    config = replace(config, baseline_seeds=pair.baseline_seeds)
-    source, target = _request(pair.source, dataset), _request(pair.target, dataset)
-    source_acts, target_acts, layer_pairs = extract_pair(
-        source, target, source_layers=pair.source_layers, target_layers=None, layer_match="depth",
-        cache_dir=cache_dir, quiet=quiet,
-    )
-    copies = study_baseline(source, target, source_acts, target_acts, config, cache_dir=cache_dir, quiet=quiet)
-    command = pair_run_command(pair, config, dataset.label_counts()[dataset.emotion_labels[0]])
-    result = align_study(source_acts, target_acts, layer_pairs, config, baseline_copies=copies, command=command,
-                         quiet=quiet, workers=workers)
-    outcome.add(result, "real", write_study(result, source_acts, target_acts, layout, overwrite=True))
-    # the random control: one more copy pair, seeds outside the baseline's
-    control_source = random_copy_activations(
-        _named(source, f"{pair.source}-random", source_acts.layers), [config.seed + 1], cache_dir, quiet=quiet
-    )[0]
-    control_target = random_copy_activations(
-        _named(target, f"{pair.target}-random", target_acts.layers), [config.seed + 2], cache_dir, quiet=quiet
-    )[0]
-    control = align_study(
-        control_source, control_target, layer_pairs, config, baseline_copies=copies, control="random weights",
-        command=f"# random-weight copies of both models (seeds {config.seed + 1} and {config.seed + 2}), built by "
-                f"this demo part\n{part_command}",
-        quiet=quiet, workers=workers,
-    )
-    outcome.add(control, "random control", write_study(control, control_source, control_target, layout, overwrite=True))
+    against the same copies (``--control random``), through the one runner."""
+    command = pair_run_command(pair, config.align_config(), int(config.max_samples_per_emotion or DEMO_SAMPLES))
+    studies = run_studies(config, Runtime(quiet=quiet, workers=workers, command=command))
+    for study, role in zip(studies, ("real", "random control")):
+        outcome.add(study.result, role, study.paths)
 
 
 def constructed_activations(
@@ -363,8 +352,8 @@ def run_demo(
             pair = REAL_PAIRS[part]
             if baseline_seeds is not None:  # an explicit --baseline-seeds applies to every pair
                 pair = replace(pair, baseline_seeds=baseline_seeds)
-            study_real_pair(pair, dataset, config, layout, cache_dir, outcome, quiet=quiet, workers=workers,
-                            part_command=part_command)
+            study_real_pair(pair, real_pair_config(pair, config, n_per_label, results_dir, layout.report_dir),
+                            outcome, quiet=quiet, workers=workers)
     outcome.seconds = time.perf_counter() - start
     outcome.checks = demo_checks(outcome)
     outcome.reports = write_demo_reports(outcome, Path(report_dir), report_name, html=html)

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from emoalign.analysis.alignment import (
     AlignConfig,
-    align_activation_sets,
-    check_components,
     lexical_floor_config,
 )
-from emoalign.analysis.baseline import baseline_cross_overlaps
+from emoalign.study.parallel import align_activation_sets, baseline_cross_overlaps
 from emoalign.analysis.layer_match import match_layers
-from emoalign.data.dataset import PromptDataset, resolve_dataset
-from emoalign.data.lexicon import DEFAULT_LEXICON
-from emoalign.errors import EmoalignError
+from emoalign.data.dataset import PromptDataset
+from emoalign.core.errors import EmoalignError
 from emoalign.execution import Executor
 from emoalign.extract.activations import ActivationSet
 from emoalign.extract.cache import (
@@ -28,28 +23,26 @@ from emoalign.extract.cache import (
     checked_dtype_name,
     get_activations,
 )
-from emoalign.extract.loaded import model_argument
 from emoalign.extract.preflight import (
     check_output_folders,
     check_request,
     check_statistics,
     warn_unmatched_labels,
 )
-from emoalign.layer_spec import EMBEDDING_LAYER, layer_name
-from emoalign.log import get_logger
-from emoalign.model_artifacts import save_emotion_subspaces, save_emotion_vectors
+from emoalign.core.layers import EMBEDDING_LAYER, layer_name
+from emoalign.core.log import get_logger
+from emoalign.io.model_artifacts import save_emotion_subspaces, save_emotion_vectors
 from emoalign.models.loading import load_config, text_config
 from emoalign.models.registry import ModelSpec
-from emoalign.paths import inside, safe_component, safe_relative
-from emoalign.progress import resolve_quiet
+from emoalign.io.paths import inside, safe_component, safe_relative
 from emoalign.report.summary import write_markdown_report, write_summary_csv
-from emoalign.results import (
+from emoalign.core.results import (
     AlignmentResult,
     build_alignment_result,
     settings_differences,
 )
-from emoalign.storage import read_metadata, remove_stale_temporaries
-from emoalign.workplan import baseline_seed_pairs
+from emoalign.io.storage import read_metadata, remove_stale_temporaries
+from emoalign.study.workplan import baseline_seed_pairs
 
 log = get_logger(__name__)
 
@@ -209,113 +202,6 @@ def write_study(
     return paths
 
 
-def run(
-    source: Any = "gpt2",
-    target: Any = "llama3_8b",
-    *,
-    profile: str = "baseline",
-    dataset: str | Path | PromptDataset | None = None,
-    layers: Sequence[int] | None = None,
-    target_layers: Sequence[int] | None = None,
-    n_components: int = 8,
-    max_samples_per_emotion: int | None = None,
-    map_method: str = "ridge",
-    fit_data: str = "neutral-words",
-    metric: str = "bounded",
-    reference: str = "mean",
-    layer_match: str = "index",
-    seed: int = 0,
-    n_permutations: int = 200,
-    n_bootstrap: int = 1000,
-    n_pairing_permutations: int = 50,
-    alpha: float = 0.05,
-    baseline_seeds: int = 20,
-    untrained_target: bool = False,
-    lexicon: Mapping[str, Sequence[str]] | None = None,
-    device: str = "auto",
-    dtype: str | None = None,
-    batch_size: int = 16,
-    position_policy: str = "all",
-    bos: str = "auto",
-    results_dir: str | Path = "results",
-    cache_dir: str | Path | None = None,
-    report_dir: str | Path | None = None,
-    write: bool = True,
-    overwrite: bool = False,
-    workers: int = 1,
-    executor: Executor | None = None,
-    quiet: bool | None = None,
-    command: str | None = None,
-) -> AlignmentResult:
-    """Python API of ``emoalign run``: the whole study for one source/target pair.
-
-    ``source`` / ``target``: a preset name, hub id or folder, or a ``transformers`` model you have
-    already loaded (quantized, sharded...), alone or as ``(model, tokenizer)``; such a model is
-    extracted as it is and not cached. ``write=False`` writes nothing at all (the activation cache
-    goes to a temporary folder, unless ``cache_dir`` is given). ``quiet=None``: progress bars in a
-    notebook or terminal, none otherwise.
-
-    Returns the :class:`~emoalign.results.AlignmentResult` (``.layer_table()``, ``.save(dir)``);
-    with ``write=True`` also writes every artifact under ``results_dir/<profile>/``.
-    ``untrained_target=True`` aligns against the untrained control instead: the target's
-    architecture with random weights (seeded ``seed + 1``), named ``<target>-untrained``.
-    ``overwrite`` replaces an earlier alignment of other settings (refused otherwise); ``workers``
-    runs the statistics in that many processes (0: one per core), with identical numbers;
-    ``executor`` (:func:`emoalign.execution.make_executor`, e.g. ``make_executor("ray")``) runs them
-    as its tasks instead, with the same numbers (the extraction stays in this process).
-    ``bos``: the start token before every prompt, auto (default), always or never
-    (:mod:`emoalign.extract.start_token`).
-    """
-    quiet = resolve_quiet(quiet)
-    prompts = resolve_dataset(dataset, profile)
-    limited = prompts.limit_per_label(max_samples_per_emotion)
-    more_available, prompts = len(limited.prompts) < len(prompts.prompts), limited
-    config = AlignConfig(
-        n_components=n_components, map_method=map_method, fit_data=fit_data, metric=metric,
-        reference=reference, layer_match=layer_match, seed=seed, n_permutations=n_permutations,
-        n_bootstrap=n_bootstrap, n_pairing_permutations=n_pairing_permutations, alpha=alpha,
-        baseline_seeds=baseline_seeds,
-    )
-    check_components(n_components, prompts.label_counts(), prompts.reference_label, more_available=more_available)
-    lexicon = dict(lexicon or DEFAULT_LEXICON)
-    results_dir = Path(results_dir)
-    scratch = None if write or cache_dir else tempfile.TemporaryDirectory(prefix="emoalign-cache-")
-    cache = Path(cache_dir) if cache_dir else Path(scratch.name) if scratch else results_dir / "cache"
-    try:
-        layout = StudyLayout(results_dir, prompts.name, Path(report_dir) if report_dir else Path("docs/report"))
-        outputs = (layout.root, layout.report_dir) if write else ()
-        preflight_study(prompts, lexicon, config, cache_dir=cache, outputs=outputs)
-        (source_spec, source_loaded), (target_spec, target_loaded) = (
-            model_argument(source, "source"), model_argument(target, "target")
-        )
-        base = ExtractionRequest(
-            spec=source_spec, dataset=prompts, layers=(), lexicon=lexicon, loaded=source_loaded,
-            position_policy=position_policy, dtype=dtype, device=device, batch_size=batch_size,  # type: ignore[arg-type]
-            bos=bos,  # type: ignore[arg-type]
-        )
-        target_request = replace(base, spec=target_spec, loaded=target_loaded)
-        if untrained_target:
-            target_request = untrained_control(target_request, seed)
-        if write:
-            pair_name = f"{base.spec.name}_vs_{target_request.spec.name}"
-            check_overwrite(layout.alignment(pair_name), asdict(config), prompts.content_hash(), overwrite=overwrite)
-        source_acts, target_acts, pairs = extract_pair(
-            base, target_request,
-            source_layers=layers, target_layers=target_layers, layer_match=layer_match, cache_dir=cache, quiet=quiet,
-        )
-        copies = study_baseline(base, target_request, source_acts, target_acts, config, cache_dir=cache, quiet=quiet)
-        result = align_study(
-            source_acts, target_acts, pairs, config, baseline_copies=copies, command=command,
-            control="untrained" if untrained_target else None, quiet=quiet, workers=workers, executor=executor,
-        )
-        if write:
-            write_study(result, source_acts, target_acts, layout, overwrite=overwrite)
-    finally:  # the temporary cache goes, whether the study finished or failed
-        if scratch is not None:
-            scratch.cleanup()
-    return result
-
-
 def preflight_study(
     dataset: PromptDataset,
     lexicon: Mapping[str, Sequence[str]],
@@ -473,3 +359,4 @@ class PairStudy:
     source_acts: ActivationSet
     target_acts: ActivationSet
     layout: StudyLayout
+    paths: dict[str, str] = field(default_factory=dict)  # its artifacts, once written
