@@ -130,7 +130,7 @@ def differences(a: dict, b: dict) -> list[str]:
 def study(n_layers: int, copies: list, workers: int | None, seed: int = 0):
     """align_study on the synthetic pair; ``workers=None``: a checkout without the keyword (--before)."""
     from emoalign.analysis.alignment import AlignConfig
-    from emoalign.study.pipeline import align_study
+    from emoalign.study.align import align_study
 
     source, target = synthetic_pair(n_layers, seed, ("source", "target"))
     config = AlignConfig(baseline_seeds=3 if copies else 0)
@@ -214,8 +214,8 @@ def scenario(name: str, n_layers: int, copies: list, rounds: int, before: Path |
 def sweep_scenario(n_layers: int) -> dict:
     """One source, two targets, workers=2: the second target cold and with the source side cached."""
     from emoalign.analysis.alignment import AlignConfig
+    from emoalign.study.align import align_study
     from emoalign.study.parallel import SOURCE_CACHE
-    from emoalign.study.pipeline import align_study
 
     source, target_a = synthetic_pair(n_layers, 0, ("source", "target-a"), target_seed=1)
     _, target_b = synthetic_pair(n_layers, 0, ("source", "target-b"), target_seed=2)  # the same source

@@ -58,9 +58,9 @@ def demo_setting():
     from emoalign.analysis.layer_match import match_layers
     from emoalign.data.dataset import load_profile
     from emoalign.data.lexicon import DEFAULT_LEXICON
-    from emoalign.study.demo import DEMO_SAMPLES, REAL_PAIRS
     from emoalign.extract.cache import ExtractionRequest
     from emoalign.models.registry import resolve_model
+    from emoalign.study.demo import DEMO_SAMPLES, REAL_PAIRS
 
     pair = REAL_PAIRS["decoder"]
     source, target = resolve_model(pair.source), resolve_model(pair.target)

@@ -108,8 +108,8 @@ def task_costs() -> dict[str, float]:
         align_layer_pair,
         copy_cross_overlaps,
     )
-    from emoalign.study.parallel import PAIR_CACHE, SOURCE_CACHE
     from emoalign.execution import make_executor
+    from emoalign.study.parallel import PAIR_CACHE, SOURCE_CACHE
 
     source, target = synthetic_pair(1, 0, ("source", "target"))
     (copy_source, copy_target), = copies_for(1, 1)

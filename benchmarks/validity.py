@@ -55,7 +55,6 @@ sys.path.insert(0, str(ROOT / "tests"))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
-
 from tiny_models import build_tiny_model  # noqa: E402
 
 from emoalign.analysis.alignment import AlignConfig  # noqa: E402
@@ -63,14 +62,14 @@ from emoalign.analysis.baseline import diagonal_and_specificity  # noqa: E402
 from emoalign.analysis.overlap import subspace_overlap  # noqa: E402
 from emoalign.analysis.stats import bootstrap_overlap_ci, prediction_test  # noqa: E402
 from emoalign.analysis.verdict import BEYOND_VOCABULARY  # noqa: E402
-from emoalign.study.parallel import align_activation_sets, baseline_cross_overlaps  # noqa: E402
 from emoalign.data.dataset import PromptDataset, load_profile  # noqa: E402
 from emoalign.data.lexicon import DEFAULT_LEXICON  # noqa: E402
 from emoalign.extract.activations import ActivationSet  # noqa: E402
 from emoalign.extract.cache import ExtractionRequest, get_activations  # noqa: E402
 from emoalign.models.registry import resolve_model  # noqa: E402
+from emoalign.study.align import build_alignment_result  # noqa: E402
+from emoalign.study.parallel import align_activation_sets, baseline_cross_overlaps  # noqa: E402
 from emoalign.study.pipeline import baseline_seed_pairs  # noqa: E402
-from emoalign.core.results import build_alignment_result  # noqa: E402
 
 LAYERS = (0, 1, 2, 3)
 SOURCE_WIDTH, TARGET_WIDTH = 64, 96

@@ -31,6 +31,7 @@ from emoalign.analysis.stats import (
     split_half_reliability,
 )
 from emoalign.analysis.stats.bootstrap import _bootstrap_indices
+from emoalign.analysis.subspace import fit_subspace
 from emoalign.analysis.verdict import (
     BEYOND_VOCABULARY,
     NO_CORRESPONDENCE,
@@ -39,7 +40,6 @@ from emoalign.analysis.verdict import (
     cell_verdict,
     pair_summary,
 )
-from emoalign.analysis.subspace import fit_subspace
 from emoalign.core.errors import EmoalignError
 
 # ----------------------------------------------------------------------------------------------

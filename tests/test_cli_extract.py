@@ -7,10 +7,10 @@ import pytest
 
 import emoalign.extract.cache as cache_module
 from emoalign.cli import main
-from emoalign.core.layers import parse_layers
 from emoalign.core.errors import EmoalignError
-from emoalign.extract.activations import ActivationSet
+from emoalign.core.layers import parse_layers
 from emoalign.core.results import load
+from emoalign.extract.activations import ActivationSet
 
 
 def _run(capsys, *argv):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from emoalign.core.errors import EmoalignError
 from emoalign.data import (
     DEFAULT_LEXICON,
     PROFILES,
@@ -20,7 +21,6 @@ from emoalign.data import (
     load_lexicon,
     load_profile,
 )
-from emoalign.core.errors import EmoalignError
 
 LABELS = ("gratitude", "anger", "apology", "neutral")
 EMOTIONS = LABELS[:3]

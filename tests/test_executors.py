@@ -215,14 +215,14 @@ def test_a_failed_pair_is_named_and_the_others_are_written(tiny_model_path, tmp_
     """Under a distributed executor (here the fan-out run by the local one): one target whose
     extraction fails at run time is named with its error; the other pair is written, the
     comparative report is not."""
-    import emoalign.cli.commands as commands
+    import emoalign.study.runner as runner
     import emoalign.study.workplan as workplan
     from emoalign.execution.local import LocalExecutor
 
     class FanOut(LocalExecutor):
         distributed = True
 
-    monkeypatch.setattr(commands, "executor_from_args", lambda args: FanOut(retries=1))
+    monkeypatch.setattr(runner, "make_runtime_executor", lambda runtime: FanOut(retries=1))
     real = workplan.get_activations
     source, good, bad = tiny_model_path("gpt2"), tiny_model_path("llama"), tiny_model_path("gemma2")
     capsys.readouterr()

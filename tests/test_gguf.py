@@ -19,9 +19,9 @@ pytest.importorskip("accelerate")
 from tiny_gguf import tiny_gguf_pair, write_gguf  # noqa: E402
 
 import emoalign.models.gguf as gguf_mod  # noqa: E402
+from emoalign.core.errors import EmoalignError  # noqa: E402
 from emoalign.data.dataset import load_profile  # noqa: E402
 from emoalign.data.lexicon import DEFAULT_LEXICON  # noqa: E402
-from emoalign.core.errors import EmoalignError  # noqa: E402
 from emoalign.extract.activations import extract_activations  # noqa: E402
 from emoalign.extract.cache import ExtractionRequest, cache_key  # noqa: E402
 from emoalign.models.loading import load_model  # noqa: E402

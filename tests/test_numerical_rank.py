@@ -13,15 +13,21 @@ import pytest
 import emoalign
 from emoalign.analysis.alignment import AlignConfig, align_layer_pair
 from emoalign.analysis.inference import group_assignment_p
-from emoalign.analysis.linalg import FLOAT32_RTOL, TIE_TOL, centred_rank, count_distinct_rows, numerical_rank
+from emoalign.analysis.linalg import (
+    FLOAT32_RTOL,
+    TIE_TOL,
+    centred_rank,
+    count_distinct_rows,
+    numerical_rank,
+)
 from emoalign.analysis.overlap import orthonormal_basis, subspace_overlap
 from emoalign.analysis.stats import bootstrap_overlap_ci, permutation_p_value
 from emoalign.analysis.stats.common import overlap_rows as _overlap_rows
 from emoalign.analysis.subspace import fit_subspace
 from emoalign.analysis.verdict import add_verdicts
+from emoalign.core.errors import EmoalignError
 from emoalign.study.arrays import from_arrays
 from emoalign.study.parallel import align_activation_sets
-from emoalign.core.errors import EmoalignError
 
 EMOTIONS = ("joy", "anger", "fear")
 

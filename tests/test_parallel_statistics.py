@@ -9,8 +9,13 @@ from emoalign.analysis.alignment import AlignConfig
 from emoalign.analysis.maps import fit_map, fit_ridge_map, variance_weighted_r2
 from emoalign.core.errors import EmoalignError
 from emoalign.extract.activations import ActivationSet
-from emoalign.study.parallel import PAIR_CACHE, SOURCE_CACHE, align_activation_sets, baseline_cross_overlaps
-from emoalign.study.pipeline import align_study
+from emoalign.study.align import align_study
+from emoalign.study.parallel import (
+    PAIR_CACHE,
+    SOURCE_CACHE,
+    align_activation_sets,
+    baseline_cross_overlaps,
+)
 
 EMOTIONS = ("anger", "joy", "sadness")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from emoalign.cli import main
-from emoalign.data.dataset import Prompt, PromptDataset, load_profile
 from emoalign.core.errors import EmoalignError
+from emoalign.data.dataset import Prompt, PromptDataset, load_profile
 from emoalign.io.paths import inside, safe_component
 from emoalign.study.api import run
 from emoalign.study.pipeline import StudyLayout
@@ -75,9 +75,11 @@ def test_cli_run_with_hostile_names_writes_only_inside(tiny_model_path, tmp_path
     names = {p.name for p in new}
     assert "__gpt2_vs___x__y_token_based_full.safetensors" in names
     assert any(p.parts[-3:-1] == ("__", "alignment") for p in new)  # the dataset '..' became the folder '__'
-    [report] = [p for p in new if p.suffix == ".md"]
-    text = report.read_text()
-    assert "a/b\\|\\*\\<i\\>" in text and "a/b|*<i>" not in text  # user data is inert in Markdown
+    reports = sorted(p for p in new if p.suffix == ".md")  # the per-pair report in English and Japanese
+    assert [p.name.endswith(".ja.md") for p in reports] == [True, False]
+    for report in reports:
+        text = report.read_text()
+        assert "a/b\\|\\*\\<i\\>" in text and "a/b|*<i>" not in text  # user data is inert in Markdown
 
 
 def test_python_api_dataset_named_to_escape(tiny_model_path, tmp_path):

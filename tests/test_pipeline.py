@@ -11,8 +11,8 @@ import emoalign.study.pipeline as pipeline_module
 from emoalign.analysis.alignment import AlignConfig, align_layer_pair
 from emoalign.analysis.overlap import legacy_before
 from emoalign.cli import main
-from emoalign.study.api import run
 from emoalign.core.results import AlignmentResult, load
+from emoalign.study.api import run
 
 FEW = 12  # prompts per label: enough for k=4, fast
 

@@ -22,14 +22,18 @@ from emoalign.analysis.diagnostics import (
     row_norm_ratio,
 )
 from emoalign.analysis.maps import fit_map
+from emoalign.core.results import load
 from emoalign.data.dataset import load_profile
 from emoalign.data.lexicon import DEFAULT_LEXICON
 from emoalign.extract.activations import plan_positions
-from emoalign.report.checks import check_beyond_vocabulary, check_readout, check_static_meaning
+from emoalign.report.checks import (
+    check_beyond_vocabulary,
+    check_readout,
+    check_static_meaning,
+)
 from emoalign.report.comparative import headline
 from emoalign.report.i18n import strings
 from emoalign.report.marks import INFO, NA, PASS, WARN
-from emoalign.core.results import load
 
 FEW = 12
 

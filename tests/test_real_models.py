@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from emoalign.core.errors import EmoalignError
 from emoalign.data.dataset import load_profile
 from emoalign.data.lexicon import DEFAULT_LEXICON
-from emoalign.core.errors import EmoalignError
 from emoalign.extract.activations import extract_activations, tokenize_prompts
 from emoalign.models import packaged
 from emoalign.models.gguf import is_dequantized

@@ -10,18 +10,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emoalign.analysis.baseline import BaselineCopies, baseline_cell_columns, baseline_pair_means, k_profile_table
+from emoalign.analysis.baseline import (
+    BaselineCopies,
+    baseline_cell_columns,
+    baseline_pair_means,
+    k_profile_table,
+)
 from emoalign.analysis.inference import group_assignment_p
 from emoalign.analysis.verdict import add_verdicts, pair_summary
 from emoalign.cli import main
+from emoalign.core.results import AlignmentResult, load
+from emoalign.io.storage import save_arrays
 from emoalign.report import plots
 from emoalign.report.checks import FAIL, INFO, NA, PASS, WARN
 from emoalign.report.compare import compare_results, layer_profile
 from emoalign.report.i18n import EN, JA
 from emoalign.report.marks import FORBIDDEN_MARKS, strip_mark
 from emoalign.report.summary import format_layer_table
-from emoalign.core.results import AlignmentResult, load
-from emoalign.io.storage import save_arrays
 
 EMOTIONS = ("gratitude", "anger", "apology")
 PAIR_VERDICTS = {"shared beyond vocabulary", "not beyond vocabulary", "no cross-model correspondence",
@@ -551,6 +556,12 @@ def test_summarize_report_embeds_the_pair_figures_and_the_verdict(tmp_path):
     for src in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
         assert (tmp_path / src).is_file()
     assert load(path).layers.equals(twin().layers)
+    ja = (tmp_path / "pair.ja.md").read_text()  # the same report in Japanese beside it, with its own figures
+    for heading in ("## 図", "## 層ごとの結果", "## k に対する判定", "## 科学的パターンのサニティチェック"):
+        assert heading in ja, heading
+    assert "判定は「語彙を超えて共有」で、(b) を満たすのは18セル中18セルです" in ja and "of 18" not in ja
+    for src in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", ja):
+        assert src.startswith("pair.ja_figures/") and (tmp_path / src).is_file()
 
 
 def test_string_tables_have_the_same_keys():

@@ -7,7 +7,12 @@ from pathlib import Path
 
 from emoalign.analysis.alignment import AlignConfig
 from emoalign.cli.parser import build_parser
-from emoalign.study.demo import REAL_PAIRS, comparison_command, demo_part_command, pair_run_command
+from emoalign.study.demo import (
+    REAL_PAIRS,
+    comparison_command,
+    demo_part_command,
+    pair_run_command,
+)
 
 
 def parsed(line: str):
@@ -25,7 +30,7 @@ def test_each_real_pair_gets_the_emoalign_run_line_that_reproduces_it():
         assert args.command == "run" and (args.source, args.target) == (pair.source, pair.target)
         assert [int(x) for x in args.layers] == list(pair.source_layers) and args.layer_match == "depth"
         assert (args.n_components, args.max_samples_per_emotion, args.baseline_seeds) == ([8], 70, pair.baseline_seeds)
-        assert (args.permutations, args.bootstrap, args.seed) == (50, 100, 3)
+        assert (args.n_permutations, args.n_bootstrap, args.seed) == (50, 100, 3)
 
 
 def test_the_parts_no_run_flag_builds_get_their_demo_line_and_the_report_its_compare_line(tmp_path):

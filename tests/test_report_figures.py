@@ -8,11 +8,11 @@ import struct
 import warnings
 
 import pytest
+from test_report_compare import make_result, twin, unrelated
 
 from emoalign.cli import main
 from emoalign.report import plots
 from emoalign.report.plots import FigureOptions, parse_figure_formats
-from test_report_compare import make_result, twin, unrelated
 
 pytest.importorskip("matplotlib")
 

@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import re
 
+from test_report_compare import (
+    deep,
+    make_result,
+    noise,
+    plain_form_endings,
+    twin,
+    unrelated,
+)
+
 from emoalign.report.comparative import build_report
 from emoalign.report.compare import compare_results
 from emoalign.report.document import to_markdown
 from emoalign.report.findings import key_findings, next_steps
 from emoalign.report.marks import FORBIDDEN_MARKS
-from test_report_compare import deep, make_result, noise, plain_form_endings, twin, unrelated
 
 
 def report(results, lang: str) -> str:

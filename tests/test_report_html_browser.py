@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_report_compare import noise, twin, unrelated
 
 from emoalign.report.comparative import write_comparative_report
 from emoalign.report.marks import FORBIDDEN_MARKS
-from test_report_compare import noise, twin, unrelated
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium (/usr/bin/chromium) not installed")

@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 
 from emoalign.cli.parser import build_parser, main
-from emoalign.io.config_file import apply_config, dump_toml, resolved_options, subcommand_parsers
+from emoalign.io.config_file import (
+    apply_config,
+    dump_toml,
+    resolved_options,
+    subcommand_parsers,
+)
 from emoalign.io.storage import load_arrays
 
 FAST = ["--n-components", "3", "--max-samples-per-emotion", "10", "--permutations", "20", "--bootstrap", "50",

@@ -10,9 +10,9 @@ import emoalign
 from emoalign.analysis.alignment import emotion_vector_sets
 from emoalign.analysis.subspace import fit_subspace
 from emoalign.cli import main
+from emoalign.core.errors import EmoalignError
 from emoalign.data.dataset import load_profile
 from emoalign.data.lexicon import DEFAULT_LEXICON
-from emoalign.core.errors import EmoalignError
 from emoalign.extract.activations import (
     ActivationSet,
     extract_activations,

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 
 from emoalign.cli import main
-from emoalign.study.api import run
 from emoalign.core.results import load
+from emoalign.study.api import run
 
 FEW = 12
 

@@ -7,9 +7,9 @@ import tempfile
 
 import pytest
 
+from emoalign.core.errors import EmoalignError
 from emoalign.data.dataset import load_profile
 from emoalign.data.lexicon import DEFAULT_LEXICON
-from emoalign.core.errors import EmoalignError
 from emoalign.extract.cache import ExtractionRequest, cache_key
 from emoalign.models.registry import resolve_model
 from emoalign.study.api import run

@@ -97,7 +97,7 @@ def test_sweep_rejects_repeated_targets_before_any_model_runs(tiny_model_path, t
 
 
 def test_python_api_sweep_reuses_the_cache(swept, monkeypatch, tmp_path):
-    from emoalign.study.sweep import sweep
+    from emoalign.study.api import sweep
 
     out, source, targets, _ = swept
 

@@ -5,9 +5,9 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
+from emoalign.core.errors import EmoalignError
 from emoalign.data.dataset import load_profile
 from emoalign.data.lexicon import DEFAULT_LEXICON
-from emoalign.core.errors import EmoalignError
 from emoalign.extract.activations import extract_activations
 from emoalign.extract.capture import capture_block_outputs
 from emoalign.models.blocks import find_blocks

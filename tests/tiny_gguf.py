@@ -18,7 +18,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-
 from tiny_models import build_tiny_model
 
 GGUF_FAMILIES = ("llama", "qwen2")

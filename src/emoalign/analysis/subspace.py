@@ -8,8 +8,8 @@ import numpy as np
 
 from emoalign.analysis.linalg import FLOAT32_RTOL
 from emoalign.analysis.validation import as_matrix as _as_matrix
-from emoalign.analysis.validation import where as _where
 from emoalign.analysis.validation import check_k as _check_k
+from emoalign.analysis.validation import where as _where
 from emoalign.core.errors import EmoalignError
 
 __all__ = ["EmotionSubspace", "fit_subspace", "fit_subspaces_batched"]

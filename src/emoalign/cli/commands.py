@@ -61,7 +61,12 @@ def cmd_extract(args: argparse.Namespace) -> int:
     from emoalign.extract.preflight import check_output_folders, warn_unmatched_labels
     from emoalign.io.storage import remove_stale_temporaries
     from emoalign.study.pipeline import model_depth
-    from emoalign.study.runner import make_runtime_executor, study_dataset, study_lexicon, study_requests
+    from emoalign.study.runner import (
+        make_runtime_executor,
+        study_dataset,
+        study_lexicon,
+        study_requests,
+    )
 
     config, runtime = study_from_args(argparse.Namespace(**{**vars(args), "source": args.model}))
     make_runtime_executor(replace(runtime, executor="local")).close()  # --threads, checked and applied
@@ -201,12 +206,12 @@ def cmd_align(args: argparse.Namespace) -> int:
 
 def cmd_summarize(args: argparse.Namespace) -> int:
     """`emoalign summarize`: the original's summary step over an alignment artifact."""
+    from emoalign.core.results import AlignmentResult, load
     from emoalign.report.summary import (
         format_layer_table,
         write_markdown_report,
         write_summary_csv,
     )
-    from emoalign.core.results import AlignmentResult, load
 
     result = load(args.alignment_path)
     if not isinstance(result, AlignmentResult):
@@ -237,9 +242,9 @@ def _print_report_files(files) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """`emoalign compare`: comparative report (Markdown, HTML, CSV, figures) over alignment artifacts."""
+    from emoalign.core.results import check_comparable
     from emoalign.report.comparative import format_comparison, write_comparative_report
     from emoalign.report.compare import load_alignment
-    from emoalign.core.results import check_comparable
 
     results = [load_alignment(path) for path in args.alignments]
     check_comparable(results, args.alignments)
@@ -261,7 +266,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     from emoalign.io.records import StudyRecorder
     from emoalign.report.comparative import format_comparison
-    from emoalign.study.runner import run_studies, study_options
+    from emoalign.study.runner import StudiesFailed, run_studies, study_options
     from emoalign.study.sweep import check_targets, pair_run_command, sweep_report
 
     targets = check_targets(args.targets)
@@ -281,8 +286,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             result.provenance = {**result.provenance, "sweep_command": result.provenance.get("command"),
                                  "command": command}
 
-    done = run_studies(configs, runtime, command_name="sweep", recorder=recorder, before_write=record_pair_command,
-                       on_study=lambda study, paths: _print_study(study, {}))
+    try:
+        done = run_studies(configs, runtime, command_name="sweep", recorder=recorder,
+                           before_write=record_pair_command, on_study=lambda study, paths: _print_study(study, {}))
+    except StudiesFailed as exc:
+        raise EmoalignError(f"sweep: {exc}; the comparative report is not written") from None
     report = sweep_report(
         done, report=args.write_report, report_dir=config.report_dir, output_csv=args.output_csv,
         results_dir=config.results_dir, lang=args.lang, html=args.html, figures=not args.no_figures,

@@ -9,9 +9,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from emoalign import __version__
-from emoalign.io.config_file import CONFIG_COMMANDS, apply_config, read_config, subcommand_parsers
 from emoalign.core.errors import EmoalignError
 from emoalign.core.log import LOG_LEVELS, set_level
+from emoalign.io.config_file import (
+    CONFIG_COMMANDS,
+    apply_config,
+    read_config,
+    subcommand_parsers,
+)
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -78,7 +83,7 @@ def _add_analysis_options(parser: argparse.ArgumentParser) -> None:
                        help="processes for the statistics of the layer pairs and the random copies (default 1; "
                             "0 = one per CPU core; with --executor ray and no --ray-address: the CPUs of the local "
                             "Ray instance); the numbers are identical for every N")
-    stats.add_argument("--control", nargs="+", choices=["untrained", "random"], default=[],
+    stats.add_argument("--control", nargs="+", choices=["untrained", "random"],
                        help="controls studied after the pair, judged against the same copies: untrained (the target's "
                             "architecture with random weights, seeded --seed + 1), random (both models with random "
                             "weights, seeds --seed + 1 and + 2)")

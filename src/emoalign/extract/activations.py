@@ -12,9 +12,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from emoalign.core.activations import FORMAT_VERSION, ActivationSet  # noqa: F401 - re-exported (moved)
+from emoalign.core.errors import EmoalignError
+from emoalign.core.layers import EMBEDDING_LAYER
+from emoalign.core.provenance import provenance
 from emoalign.data.dataset import PromptDataset
 from emoalign.data.lexicon import find_emotion_word_spans
-from emoalign.core.errors import EmoalignError
 from emoalign.extract.capture import capture_block_outputs
 from emoalign.extract.positions import (
     PositionPolicy,
@@ -23,11 +25,14 @@ from emoalign.extract.positions import (
     whitespace_word_spans,
     word_last_tokens,
 )
-from emoalign.extract.start_token import StartToken, encode_texts, resolve_start_token, tokenizer_name
-from emoalign.core.layers import EMBEDDING_LAYER
+from emoalign.extract.start_token import (
+    StartToken,
+    encode_texts,
+    resolve_start_token,
+    tokenizer_name,
+)
 from emoalign.models.blocks import find_blocks
 from emoalign.models.loading import LoadedModel
-from emoalign.core.provenance import provenance
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ import torch
 from tqdm.auto import tqdm
 
 from emoalign.core.errors import EmoalignError
+from emoalign.core.layers import blocks_needed
+from emoalign.core.log import get_logger
 from emoalign.extract.activations import (
     FORMAT_VERSION,
     ActivationSet,
@@ -37,8 +39,7 @@ from emoalign.extract.activations import (
     validate_layers,
 )
 from emoalign.extract.request import ExtractionRequest
-from emoalign.core.layers import blocks_needed
-from emoalign.core.log import get_logger
+from emoalign.io.paths import safe_component
 from emoalign.models.blocks import find_blocks
 from emoalign.models.loading import (
     LoadedModel,
@@ -54,7 +55,6 @@ from emoalign.models.random_copy import (
     architecture_hash,
     build_random_copy,
 )
-from emoalign.io.paths import safe_component
 
 log = get_logger(__name__)
 

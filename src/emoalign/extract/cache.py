@@ -10,6 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from emoalign.core.errors import EmoalignError
+from emoalign.core.layers import blocks_needed
+from emoalign.core.log import get_logger
 from emoalign.extract.activations import (
     FORMAT_VERSION,
     ActivationSet,
@@ -19,8 +21,8 @@ from emoalign.extract.activations import (
 from emoalign.extract.baseline import random_copy_activation_files
 from emoalign.extract.preflight import check_request
 from emoalign.extract.request import ExtractionRequest
-from emoalign.core.layers import blocks_needed
-from emoalign.core.log import get_logger
+from emoalign.io.paths import safe_component
+from emoalign.io.storage import read_metadata
 from emoalign.models.loading import (
     DTYPES,
     estimate_parameter_count,
@@ -32,8 +34,6 @@ from emoalign.models.loading import (
     text_config,
 )
 from emoalign.models.registry import ModelSpec
-from emoalign.io.paths import safe_component
-from emoalign.io.storage import read_metadata
 
 log = get_logger(__name__)
 

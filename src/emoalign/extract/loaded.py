@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from emoalign.core.activations import ActivationSet
+from emoalign.core.errors import EmoalignError
 from emoalign.data.dataset import PromptDataset, resolve_dataset
 from emoalign.data.lexicon import DEFAULT_LEXICON
-from emoalign.core.errors import EmoalignError
 from emoalign.models.loading import LoadedModel, prepare_tokenizer, text_config
 from emoalign.models.registry import ModelSpec
 
@@ -152,8 +152,8 @@ def extract(
     prompts). Nothing is written; save the result with ``.save(path)``. ``bos``: the start token
     before every prompt, auto (default), always or never (:mod:`emoalign.extract.start_token`).
     """
-    from emoalign.extract.activations import extract_activations, validate_layers
     from emoalign.execution.progress import resolve_quiet
+    from emoalign.extract.activations import extract_activations, validate_layers
 
     loaded = as_loaded_model(model, tokenizer, name=name)
     prompts = resolve_dataset(dataset, profile)

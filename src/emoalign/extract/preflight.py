@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from emoalign.data.dataset import PromptDataset
-from emoalign.data.lexicon import find_emotion_word_spans
 from emoalign.core.errors import EmoalignError
 from emoalign.core.log import get_logger
+from emoalign.data.dataset import PromptDataset
+from emoalign.data.lexicon import find_emotion_word_spans
 from emoalign.models.loading import (
     estimate_parameter_count,
     load_config,

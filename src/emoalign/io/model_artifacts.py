@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from emoalign.core.activations import ActivationSet
 from emoalign.analysis.alignment import emotion_vector_sets
 from emoalign.analysis.subspace import fit_subspace
 from emoalign.analysis.vectors import cosine_similarity_matrix, mean_emotion_vectors
+from emoalign.core.activations import ActivationSet
 from emoalign.core.layers import EMBEDDING_LAYER
 from emoalign.io.storage import save_arrays
 

@@ -162,7 +162,9 @@ def transformers_gguf_architectures() -> frozenset[str]:
     """GGUF ``general.architecture`` values the installed transformers can load."""
     names: set[str] = set()
     try:
-        from transformers.modeling_gguf_pytorch_utils import GGUF_SUPPORTED_ARCHITECTURES
+        from transformers.modeling_gguf_pytorch_utils import (
+            GGUF_SUPPORTED_ARCHITECTURES,
+        )
 
         names.update(GGUF_SUPPORTED_ARCHITECTURES)
     except ImportError:

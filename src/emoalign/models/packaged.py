@@ -22,7 +22,13 @@ from typing import Any, Literal
 
 from emoalign.core.errors import EmoalignError
 from emoalign.core.log import get_logger
-from emoalign.models.store import atomic_directory, disk_size, human_size, packages_dir, remember_facts
+from emoalign.models.store import (
+    atomic_directory,
+    disk_size,
+    human_size,
+    packages_dir,
+    remember_facts,
+)
 
 log = get_logger(__name__)
 

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from emoalign.analysis.diagnostics import NORM_RATIO_BOUND, PC1_DOMINANCE
-from emoalign.report.marks import FAIL, INFO, NA, PASS, WARN
 from emoalign.core.results import AlignmentResult
+from emoalign.report.marks import FAIL, INFO, NA, PASS, WARN
 
 ALPHA = 0.05
 AFTER_THRESHOLD = 0.1  # the original study's "after > 0.1"
@@ -241,9 +241,9 @@ def check_readout(summary: dict[str, Any]) -> Check:
     fit = summary.get("fit_flags") or []
     params = {"source_pc1": summary.get("source_pc1_max"), "target_pc1": summary.get("target_pc1_max"),
               "bound": PC1_DOMINANCE, "ratio": NORM_RATIO_BOUND, "n": len(flags),
-              "fit": "; ".join(f"{f['role']} {f['layer']} ({f['n_dropped']})" for f in fit) or "none"}
+              "fit": "; ".join(f"{f['role']} {f['layer']} ({f['n_dropped']})" for f in fit)}  # "": none
     if not flags:
-        return Check("readout", PASS, "readout_ok", params)
+        return Check("readout", PASS, "readout_ok" if fit else "readout_ok_no_fit", params)
     where = "; ".join(f"{f['role']} {f['layer']} {f['emotion']} ({f['pc1']:.3f}, {len(f['outlying_prompts'])})"
                       for f in flags[:4]) + (f"; +{len(flags) - 4}" if len(flags) > 4 else "")
     return Check("readout", WARN, "readout_flagged", {**params, "where": where})
@@ -405,6 +405,8 @@ def numerics(result: AlignmentResult) -> Numerics:
     for role, column in (("source", "layer"), ("target", "target_layer")):
         extracted = result.extraction.get(role, {}).get("layers") or []
         present = set(result.layers[column].astype(int)) if column in result.layers else set()
+        if column in result.floor_layer:  # the input embeddings (layer -1): in the lexical floor's row
+            present |= set(result.floor_layer[column].astype(int))
         skipped[role] = sorted(int(x) for x in set(extracted) - present)
     return Numerics(
         non_finite=non_finite,

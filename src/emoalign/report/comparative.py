@@ -1,13 +1,15 @@
 """The comparative report over several alignment results (the original's phase-8 report, generated):
 blocks built from a :class:`~emoalign.report.compare.Comparison`, written as Markdown (+ HTML),
-with figures beside it and a per-model CSV."""
+with figures beside it and a per-model CSV. The per-pair report is the same report of one result
+(:func:`build_pair_report`), without the sections that compare pairs. Every string comes from the
+message catalog (:mod:`emoalign.report.i18n`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,9 @@ import pandas as pd
 
 from emoalign.analysis.verdict import BEYOND_VOCABULARY, LEGACY_NO_VERDICT, NOT_TESTED
 from emoalign.core.errors import EmoalignError
+from emoalign.core.results import AlignmentResult
 from emoalign.io.paths import safe_component
+from emoalign.io.storage import atomic_write, write_text_atomic
 from emoalign.report.checks import NA, few_cells_beyond, format_layers, has_column
 from emoalign.report.compare import (
     OLD_SCHEMA_NO_VERDICT,
@@ -42,8 +46,6 @@ from emoalign.report.document import (
 from emoalign.report.findings import Statement, key_findings, next_steps
 from emoalign.report.i18n import Strings, figure_caption, strings
 from emoalign.report.marks import FAIL, PASS, WARN, mark
-from emoalign.core.results import AlignmentResult
-from emoalign.io.storage import atomic_write, write_text_atomic
 
 
 @dataclass
@@ -116,6 +118,8 @@ def check_text(T: Strings, check) -> str:
     params = _params(check.params)
     if "verdict" in check.params:
         params["verdict"] = T.verdict(check.params["verdict"])
+    if check.params.get("fit") == "":  # the readout check: no map-fit pair was left out
+        params["fit"] = T("none")
     return T(check.reason, **params)
 
 
@@ -133,15 +137,20 @@ def _count(n: Any, total: Any) -> str:
 
 
 def layer_verdict(T: Strings, row: pd.Series, schema: str) -> str:
-    """A layer pair's verdict in words (the stored words, or built from the counts)."""
+    """A layer pair's verdict in ``T``'s language, built from its counts of cells (the numbers the
+    stored English words were made from): cells beyond vocabulary with the random-copy baseline,
+    cells with correspondence without it; a fixed verdict where the artifact has no steps."""
     if schema == "legacy":
         return T.verdict(LEGACY_NO_VERDICT)
     if schema == "old":
         return T.verdict(OLD_SCHEMA_NO_VERDICT)
     if schema == "untested":
         return T.verdict(NOT_TESTED)
-    if "verdict" in row and isinstance(row["verdict"], str):
-        return T.verdict(row["verdict"])
+    for column, baseline in (("n_beyond_vocabulary", True), ("n_correspondence", False)):
+        if column in row and pd.notna(row[column]) and pd.notna(row.get("n_cells")):
+            return T.layer_verdict(row[column], row["n_cells"], baseline=baseline)
+    if row.get("verdict") == NOT_TESTED:  # statistics without the pairing null: no steps were counted
+        return T.verdict(NOT_TESTED)
     return "n/a"
 
 
@@ -416,7 +425,7 @@ def section_quantitative(T: Strings, comparison: Comparison, overall_figures, fo
     return blocks
 
 
-def _numerics_line(T: Strings, entry: ModelEntry) -> str:
+def numerics_line(T: Strings, entry: ModelEntry, *, labelled: bool = True) -> str:
     n = entry.numerics
     bad = {k: v for k, v in n.non_finite.items() if v}
     finite = T("numerics_finite") if not bad else T("numerics_nonfinite", detail=", ".join(
@@ -431,7 +440,7 @@ def _numerics_line(T: Strings, entry: ModelEntry) -> str:
         for role, counts in n.fallbacks.items()
     )
     join = T("details_join")
-    line = f"**{md(entry.label)}**: {icon} {finite}{join}{skip}"
+    line = (f"**{md(entry.label)}**: " if labelled else "") + f"{icon} {finite}{join}{skip}"
     if n.not_computed:
         line += join + T("numerics_not_computed", detail=", ".join(f"{k} {v}" for k, v in n.not_computed.items()))
     return line + (f"{join}{T('numerics_matches', detail=fallbacks)}" if fallbacks else "")
@@ -464,15 +473,17 @@ def section_next_steps(T: Strings, comparison: Comparison) -> list[Block]:
                                                 ordered=True)]
 
 
+def conclusion_line(T: Strings, entry: ModelEntry) -> str:
+    """One pair's conclusion: its overall check, the mean overlap before → after, the largest Δ."""
+    s = entry.summary
+    return T("conclusion_line", label=md(entry.label), icon=mark(entry.overall.status, T.lang),
+             text=check_text(T, entry.overall), after=f3(s["mean_after"]), before=f3(s["mean_before"]),
+             max_delta=f3(s["max_delta"]), layer=s["max_delta_target_layer"],
+             region=T(f"region_{depth_region(s['max_delta_rel_depth'])}"))
+
+
 def section_conclusion(T: Strings, comparison: Comparison) -> list[Block]:
-    lines = []
-    for entry in comparison.entries:
-        s = entry.summary
-        text = T("conclusion_line", label=md(entry.label), icon=mark(entry.overall.status, T.lang),
-                 text=check_text(T, entry.overall),
-                 after=f3(s["mean_after"]), before=f3(s["mean_before"]), max_delta=f3(s["max_delta"]),
-                 layer=s["max_delta_target_layer"], region=T(f"region_{depth_region(s['max_delta_rel_depth'])}"))
-        lines.append(text)
+    lines = [conclusion_line(T, entry) for entry in comparison.entries]
     passed = [e for e in comparison.entries if e.summary["verdict"] == BEYOND_VOCABULARY]
     specific = sum(bool(e.summary["n_emotion_specific"]) for e in passed)
     tested = any(e.summary["beyond_vocabulary"] is not None for e in comparison.entries)
@@ -481,14 +492,15 @@ def section_conclusion(T: Strings, comparison: Comparison) -> list[Block]:
     return [Heading(T("h_conclusion")), bullets(lines, ordered=True), Paragraph(summary)]
 
 
+def provenance_line(T: Strings, entry: ModelEntry) -> str:
+    prov, r = entry.result.provenance, entry.result
+    versions = ", ".join(f"{k} {v}" for k, v in (prov.get("versions") or {}).items())
+    return T("provenance_line", label=md(entry.label), date=prov.get("date") or "n/a", versions=versions or "n/a",
+             hash=r.dataset.get("hash", "n/a"), dataset=md(r.dataset.get("name", "n/a")))
+
+
 def section_provenance(T: Strings, comparison: Comparison) -> list[Block]:
-    lines = []
-    for entry in comparison.entries:
-        prov, r = entry.result.provenance, entry.result
-        versions = ", ".join(f"{k} {v}" for k, v in (prov.get("versions") or {}).items())
-        lines.append(T("provenance_line", label=md(entry.label), date=prov.get("date") or "n/a",
-                       versions=versions or "n/a", hash=r.dataset.get("hash", "n/a"),
-                       dataset=r.dataset.get("name", "n/a")))
+    lines = [provenance_line(T, entry) for entry in comparison.entries]
     hashes = {e.result.dataset.get("hash") for e in comparison.entries}
     note = T("same_dataset") if len(hashes) == 1 else f"{mark(WARN, T.lang)} {T('different_datasets', n=len(hashes))}"
     return [Heading(T("h_provenance")), bullets(lines), Paragraph(note)]
@@ -531,6 +543,8 @@ def section_commands(T: Strings, comparison: Comparison, command: str | None) ->
 def _setting_value(T: Strings, key: str, value: Any) -> str:
     if value is None:
         return "n/a"
+    if key == "metric" and value in ("bounded", "legacy"):
+        return T(f"metric_{value}")
     if key == "emotions":
         return ", ".join(value or [])
     if key == "statistics" and isinstance(value, dict):
@@ -565,6 +579,94 @@ def section_settings(T: Strings, comparison: Comparison) -> list[Block]:
 
 
 # ------------------------------------------------------------------------------------------------
+# the per-pair report: the same blocks for one pair, without the sections that compare pairs
+
+#: names of a study's files (:func:`emoalign.study.pipeline.write_study`) -> their catalog keys
+ARTIFACT_KEYS: dict[str, str] = {
+    "alignment": "artifact_alignment", "summary CSV": "artifact_summary_csv", "report": "artifact_report",
+    "report (ja)": "artifact_report_ja", "MLflow run": "artifact_mlflow",
+}
+#: ``<model> emotion vectors`` and the like: suffix, catalog key, the parameter the prefix fills
+ARTIFACT_SUFFIXES: tuple[tuple[str, str, str], ...] = (
+    (" emotion vectors", "artifact_vectors", "model"), (" emotion subspaces", "artifact_subspaces", "model"),
+    (" config", "artifact_config", "command"),
+)
+
+
+def artifact_label(T: Strings, name: str) -> str:
+    """The name of a study file in ``T``'s language (a name the catalog does not know, as given)."""
+    if name in ARTIFACT_KEYS:
+        return T(ARTIFACT_KEYS[name])
+    for suffix, key, param in ARTIFACT_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return T(key, **{param: md(name[: -len(suffix)])})
+    return md(name)
+
+
+def section_artifacts_pair(T: Strings, artifacts: Mapping[str, str]) -> list[Block]:
+    items = [f"{artifact_label(T, name)}: `{path}`" for name, path in artifacts.items()]
+    return [Heading(T("h_artifacts")), Paragraph(T("artifacts_intro_pair")), bullets(items or [T("python_api")])]
+
+
+def section_command_pair(T: Strings, entry: ModelEntry) -> list[Block]:
+    command = entry.result.provenance.get("command")
+    return [Heading(T("h_command")), Paragraph(T("command_intro")), Code(command or f"# {T('no_command')}")]
+
+
+def _model_line(T: Strings, label: str, model: Mapping[str, Any]) -> str:
+    return T("model_setting", label=label, id=md(model.get("id")), model_type=model.get("model_type"),
+             n_layers=model.get("n_layers"), d_model=model.get("d_model"), dtype=model.get("dtype"),
+             device=model.get("device"))
+
+
+def section_settings_pair(T: Strings, comparison: Comparison) -> list[Block]:
+    entry = comparison.entries[0]
+    r = entry.result
+    items = [_model_line(T, T("set_source"), r.source), _model_line(T, T("set_target"), r.target)]
+    items += [f"**{T('set_' + k)}**: {_setting_value(T, k, v)}" for k, v in comparison.common_settings.items()
+              if k not in ("source", "dataset_hash")]
+    counts = ", ".join(f"{md(k)} {v}" for k, v in r.dataset.get("label_counts", {}).items())
+    items += [f"**{T('set_label_counts')}**: {counts}", f"**{T('set_method')}**: {T('method_text')}"]
+    if entry.control_of:
+        items.append(T("control_note", trained=md(entry.control_of)))
+    return [Heading(T("h_settings")), bullets(items)]
+
+
+def section_results_pair(T: Strings, entry: ModelEntry, figures: Sequence, folder_name: str) -> list[Block]:
+    s = entry.summary
+    blocks: list[Block] = [Heading(T("h_results_pair")), layer_table_block(T, entry),
+                           Paragraph(T("mean_improvement", delta=f6(s["mean_delta"]), before=f6(s["mean_before"]),
+                                       after=f6(s["mean_after"]))),
+                           Paragraph(pair_verdict_line(T, entry))]
+    note = schema_note(T, entry)
+    if note:
+        blocks.append(Paragraph(f"{mark(WARN, T.lang)} {note}"))
+    k_table = k_profile_block(T, entry)
+    if k_table is not None:
+        blocks += [Heading(T("h_k_profile_pair")), k_table]
+    if figures:
+        blocks += [Heading(T("h_figures")), *_images(T, figures, folder_name)]
+    return blocks
+
+
+def section_checks_pair(T: Strings, entry: ModelEntry) -> list[Block]:
+    checks = {c.key: c for c in entry.checks}
+    blocks: list[Block] = [Heading(T("h_checks")), Paragraph(T("checks_intro")), Heading(T("h_checks_items"), 3)]
+    if checks["control"].reason == "no_control":  # the control is another pair: compared by `emoalign compare`
+        checks["control"] = replace(checks["control"], reason="no_control_pair")
+    for n, key in enumerate(CHECK_ORDER, 1):
+        blocks += [Heading(f"{n}. {T(f'check_{key}')}", 4), bullets([check_line(T, checks[key])])]
+    return blocks + [Heading(T("h_checks_conclusion"), 3), bullets([check_line(T, entry.overall)])]
+
+
+def section_conclusion_pair(T: Strings, entry: ModelEntry) -> list[Block]:
+    blocks: list[Block] = [Heading(T("h_conclusion")), Paragraph(conclusion_line(T, entry))]
+    if entry.summary["beyond_vocabulary"] is None:
+        blocks.append(Paragraph(T("conclusion_untested")))
+    return blocks
+
+
+# ------------------------------------------------------------------------------------------------
 # assembly and writing
 
 
@@ -578,8 +680,15 @@ def build_report(
     outputs: dict[str, str] | None = None,
     command: str | None = None,
     figures_note: str | None = None,
+    pair: bool = False,
+    artifacts: Mapping[str, str] | None = None,
 ) -> tuple[str, list[Block]]:
-    """Title and blocks of the comparative report (no I/O)."""
+    """Title and blocks of the comparative report (no I/O). ``pair``: the per-pair report of a
+    comparison of one result, listing ``artifacts`` (name -> path) as its files
+    (:func:`build_pair_report`)."""
+    if pair:
+        return build_pair_report(comparison, lang=lang, figures=(per_model_figures or {}),
+                                 folder_name=folder_name, artifacts=artifacts or {}, figures_note=figures_note)
     T = strings(lang)
     sources = sorted({md(e.result.source["name"]) for e in comparison.entries})
     targets = ", ".join(md(e.label) for e in comparison.entries)
@@ -605,11 +714,55 @@ def build_report(
     blocks += section_quantitative(T, comparison, list(overall_figures or []), folder_name)
     if figures_note:
         blocks.append(Paragraph(T("figures_skipped", reason=figures_note)))
-    blocks += [Heading(T("h_numerics")), bullets([_numerics_line(T, e) for e in comparison.entries])]
+    blocks += [Heading(T("h_numerics")), bullets([numerics_line(T, e) for e in comparison.entries])]
     blocks += section_findings(T, comparison)
     blocks += section_next_steps(T, comparison)
     blocks += section_conclusion(T, comparison)
     blocks += section_provenance(T, comparison)
+    return title, blocks
+
+
+def build_pair_report(
+    comparison: Comparison,
+    *,
+    lang: str = "en",
+    figures: dict[str, list] | None = None,
+    folder_name: str = "",
+    artifacts: Mapping[str, str] | None = None,
+    figures_note: str | None = None,
+) -> tuple[str, list[Block]]:
+    """Title and blocks of the per-pair report: the comparative report of one result, its sections
+    that compare pairs (discussion, quantitative comparison, key findings) left out, its files listed
+    from ``artifacts``."""
+    if len(comparison.entries) != 1:
+        raise EmoalignError(f"a per-pair report is of one result, not {len(comparison.entries)}")
+    T = strings(lang)
+    entry = comparison.entries[0]
+    r = entry.result
+    source, target = md(r.source["name"]), md(entry.label)
+    title = T("title_pair", source=source, target=target)
+    date = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+    blocks: list[Block] = [
+        Heading(title, 1),
+        Paragraph(f"_{T('last_updated')}: {date}_"),
+        Heading(T("h_purpose")),
+        Paragraph(T("purpose_pair", source=source, target=target,
+                    emotions=", ".join(md(e) for e in r.config.get("emotions", [])))),
+        Heading(T("h_reading"), 3),
+        Paragraph(T("reading")),
+        Paragraph(T("table_legend", alpha=alpha_of(r))),
+    ]
+    blocks += section_artifacts_pair(T, artifacts or {})
+    blocks += section_command_pair(T, entry)
+    blocks += section_settings_pair(T, comparison)
+    blocks += section_results_pair(T, entry, (figures or {}).get(entry.label, []), folder_name)
+    if figures_note:
+        blocks.append(Paragraph(T("figures_skipped", reason=figures_note)))
+    blocks += section_checks_pair(T, entry)
+    blocks += [Heading(T("h_numerics")), Paragraph(numerics_line(T, entry, labelled=False))]
+    blocks += section_next_steps(T, comparison)
+    blocks += section_conclusion_pair(T, entry)
+    blocks += [Heading(T("h_provenance")), Paragraph(provenance_line(T, entry))]
     return title, blocks
 
 
@@ -632,12 +785,15 @@ def write_comparative_report(
     warn=None,
     preface: Sequence[Block] = (),
     figure_formats: Sequence[str] | str = ("png", "svg"),
+    pair: bool = False,
+    artifacts: Mapping[str, str] | None = None,
 ) -> tuple[Comparison, ReportFiles]:
     """Compare ``results`` and write the Markdown report (+ HTML, figures, CSV).
 
     Figures go to ``<report stem>_figures/`` in ``figure_formats`` (PNG always, SVG by default, PDF on
     request), their text in ``lang``; without matplotlib the report is written without them and
-    ``warn`` (default: print to stderr) receives one line saying why.
+    ``warn`` (default: print to stderr) receives one line saying why. ``pair``: the per-pair report
+    of one result (:func:`build_pair_report`; its own figures only, its files from ``artifacts``).
     """
     from emoalign.report.plots import parse_figure_formats
 
@@ -667,7 +823,15 @@ def write_comparative_report(
         )
 
         files.figures_skipped = matplotlib_missing()
-        if files.figures_skipped is None:
+        if files.figures_skipped is None and pair:
+            from emoalign.report.plots import pair_figures
+
+            folder = figures_dir(report)
+            per_model = {e.label: pair_figures(e.result, folder, label=e.label, profile=e.profile,
+                                               opts=FigureOptions(T.lang, formats)) for e in comparison.entries}
+            files.figures = [f.path for fs in per_model.values() for f in fs]
+            files.figure_files = [p for png in files.figures for p in figure_siblings(png, formats)]
+        elif files.figures_skipped is None:
             folder = figures_dir(report)
             per_model, overall = comparison_figures(comparison, folder, opts=FigureOptions(T.lang, formats))
             files.figures = [f.path for fs in per_model.values() for f in fs] + [f.path for f in overall]
@@ -685,7 +849,7 @@ def write_comparative_report(
     title, blocks = build_report(
         comparison, lang=lang, per_model_figures=per_model, overall_figures=overall,
         folder_name=folder.name if folder else "", outputs=outputs, command=command,
-        figures_note=files.figures_skipped,
+        figures_note=files.figures_skipped, pair=pair, artifacts=artifacts,
     )
     blocks = [*preface, *blocks]
     files.markdown = write_text_atomic(report, to_markdown(blocks))

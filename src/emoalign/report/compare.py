@@ -27,6 +27,7 @@ from emoalign.analysis.verdict import (
     VOCABULARY_UNCHECKED,
 )
 from emoalign.core.errors import EmoalignError
+from emoalign.core.results import AlignmentResult, load
 from emoalign.report.checks import (
     ALPHA,
     Check,
@@ -37,11 +38,10 @@ from emoalign.report.checks import (
     overall_check,
     sanity_checks,
 )
-from emoalign.core.results import AlignmentResult, load
+from emoalign.report.i18n import OLD_SCHEMA_NO_VERDICT
 
 REGIONS: tuple[str, ...] = ("lower", "middle", "upper")
 CONTROL_SUFFIX = "-untrained"
-OLD_SCHEMA_NO_VERDICT = "no verdict (old artifact)"
 PAIR_VERDICTS: tuple[str, ...] = (
     BEYOND_VOCABULARY, VOCABULARY_ONLY, NO_CORRESPONDENCE, VOCABULARY_UNCHECKED, NOT_TESTED, LEGACY_NO_VERDICT,
     OLD_SCHEMA_NO_VERDICT,

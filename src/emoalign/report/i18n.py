@@ -1,16 +1,37 @@
-"""Strings of the generated reports, in English (default) and Japanese (the original report's
-language and section layout). Every sentence of a report is one of these templates, filled with
-numbers computed from the results; nothing is written by hand."""
+"""The message catalog: every string of every generated report, in English (default) and Japanese
+(the original report's language and section layout) — the comparative and per-pair reports, the
+demo report's opening (``demo_*``), the text drawn inside the figures (``plot_*``), the verdict words
+(``verdict_*``, ``layer_*``) and the status marks (``mark_*``). Every sentence of a report is one of
+these templates, filled with numbers computed from the results; nothing is written by hand.
+
+The lookup is strict: an unknown key, or a key missing from a language, raises
+:class:`MessageKeyError` naming both; a key is never printed in its place. A parameter a template
+names but the caller did not pass reads ``n/a`` (a number that was not computed); under
+:func:`strict_messages` (the tests) it raises as well.
+"""
 
 from __future__ import annotations
 
-import re
+import contextlib
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from emoalign.analysis.verdict import (
+    BEYOND_VOCABULARY,
+    LEGACY_NO_VERDICT,
+    NO_CORRESPONDENCE,
+    NOT_TESTED,
+    VOCABULARY_ONLY,
+    VOCABULARY_UNCHECKED,
+)
 from emoalign.core.errors import EmoalignError
 
 LANGS: tuple[str, ...] = ("en", "ja")
+
+#: the report's verdict for artifacts written before the three-step verdict
+OLD_SCHEMA_NO_VERDICT = "no verdict (old artifact)"
 
 EN: dict[str, str] = {
     # title and headings
@@ -259,6 +280,8 @@ EN: dict[str, str] = {
                        "{threshold}: the subspaces reproduce poorly with this many prompts, so every overlap is "
                        "noisy; normalised overlap {normalised}",
     "no_control": "no untrained control among the inputs (run with --control untrained)",
+    "no_control_pair": "not in a report of one pair: `emoalign compare` over this alignment and its untrained "
+                       "control's compares the two (run with --control untrained for a control)",
     "control_is_control": "this input is itself an untrained control",
     "control_ok": "mean after {after} vs control {control_after} ({control}): the trained model is better",
     "control_bad": "mean after {after} vs control {control_after} ({control}): the untrained control does as well",
@@ -269,6 +292,9 @@ EN: dict[str, str] = {
     "readout_ok": "largest first-component share source {source_pc1}, target {target_pc1} (flagged at {bound}); no "
                   "emotion vector above {ratio}× its median norm; map-fit pairs left out as outliers (role, layer, "
                   "pairs): {fit}",
+    "readout_ok_no_fit": "largest first-component share source {source_pc1}, target {target_pc1} (flagged at {bound}); "
+                         "no emotion vector above {ratio}× its median norm; no map-fit pair was left out as an "
+                         "outlier",
     "readout_flagged": "{n} readout(s) flagged — role, layer, emotion (first-component share, outlying prompts): "
                        "{where}. Map-fit pairs left out as outliers: {fit}. A subspace of one direction (share "
                        "≥ {bound}) or vectors above {ratio}× the median norm is the signature of a readout on "
@@ -454,9 +480,9 @@ EN: dict[str, str] = {
     "set_start_token": "Start token (`--bos`)",
     "metric_bounded": "bounded overlap ‖Q_U Q_Vᵀ‖²_F / k ∈ [0, 1] (mean cos² of the principal angles; chance ≈ "
                       "k/d_source)",
-    "metric_legacy": "legacy (the original study's metric: mean of (U Vᵀ)² over the k×k entries, mapped basis not "
-                     "re-orthonormalised, 'before' on truncated coordinates; unbounded by design, ≤ 1/k for "
-                     "orthonormal bases; reported for reproduction only)",
+    "metric_legacy": "legacy, the original study's metric: the mean of (U Vᵀ)² over the k×k entries, the mapped "
+                     "basis not re-orthonormalised, 'before' on truncated coordinates; unbounded by design, at most "
+                     "1/k for orthonormal bases; reported for reproduction only",
     "none": "none",
     # verdict words: the pair verdicts of emoalign.analysis.verdict (and the report's "old artifact"); a
     # layer pair's verdict is built from its counts of cells
@@ -610,8 +636,8 @@ JA: dict[str, str] = {
     "commands_intro": "各入力を生成したコマンドは次のとおりです。いずれも来歴に記録されたものです。",
     "no_command": "コマンドの記録はありません。Python API で作成した結果です",
     "comparative_report": "比較レポート",
-    "set_source": "Sourceモデル",
-    "set_dataset": "プロファイル",
+    "set_source": "source モデル",
+    "set_dataset": "プロンプト集合",
     "set_dataset_hash": "データセットハッシュ",
     "set_source_layers": "対象層（source）",
     "set_n_components": "PCA次元数 (k)",
@@ -636,11 +662,11 @@ JA: dict[str, str] = {
     ),
     "model_setting": "**{label}**: {id}（{model_type}、{n_layers}層、d_model={d_model}、{dtype}、{device}）",
     "control_note": "{trained} の未学習（ランダム重み）コントロール",
-    "col_layer": "Layer",
-    "col_target_layer": "Target layer",
+    "col_layer": "層",
+    "col_target_layer": "target 層",
     "col_rel_depth": "相対深さ",
-    "col_before": "Before",
-    "col_after": "After",
+    "col_before": "写像前 (before)",
+    "col_after": "写像後 (after)",
     "col_delta": "Δ",
     "col_chance": "チャンス",
     "col_copies_bound": "コピーの95%予測限界",
@@ -664,7 +690,7 @@ JA: dict[str, str] = {
         "overlap が下限の95%信頼区間を上回ることを表します。"
     ),
     "mean_improvement": "**平均改善幅**: {delta}（平均 before: {before} → 平均 after: {after}）",
-    "pair_verdict": "**ペアの判定**: {verdict} — {details}。",
+    "pair_verdict": "**ペアの判定**: {verdict}。{details}。",
     "details_join": "。",
     "detail_pairing": "シャッフルしたペアに対する写像の p は {p} です",
     "detail_baseline": "ランダム重みのコピー{n_copies}組に対する p は {p} です（コピーの平均 {copies_mean}、95%予測限界 {bound}）",
@@ -791,6 +817,8 @@ JA: dict[str, str] = {
                        "{threshold} 未満です。このプロンプト数ではサブスペースの再現性が低く、どの overlap もノイズを"
                        "含みます。正規化 overlap は {normalised} です",
     "no_control": "入力に未学習コントロールはありません（--control untrained で実行してください）",
+    "no_control_pair": "1ペアのレポートでは比較しません。この生成物と未学習コントロールの生成物を `emoalign compare` "
+                       "に渡すと比較できます（コントロールは --control untrained で作成します）",
     "control_is_control": "この入力自体が未学習コントロールです",
     "control_ok": "平均 after {after}、コントロール {control_after}（{control}）: 学習済みモデルが上回ります",
     "control_bad": "平均 after {after}、コントロール {control_after}（{control}）: 未学習コントロールも同程度です",
@@ -801,6 +829,9 @@ JA: dict[str, str] = {
     "readout_ok": "第1主成分の寄与率の最大は source {source_pc1}、target {target_pc1} です（{bound} 以上で警告）。"
                   "中央値の{ratio}倍を超えるノルムの感情ベクトルはありません。外れ値として写像の学習から除いた"
                   "ペアは、役割・層・ペア数の順に {fit} です",
+    "readout_ok_no_fit": "第1主成分の寄与率の最大は source {source_pc1}、target {target_pc1} です（{bound} 以上で警告）。"
+                         "中央値の{ratio}倍を超えるノルムの感情ベクトルはありません。外れ値として写像の学習から除いた"
+                         "ペアもありません",
     "readout_flagged": "{n}件の読み出しに警告があります。役割・層・感情（第1主成分の寄与率、外れ値のプロンプト数）は"
                        "次のとおりです: {where}。外れ値として写像の学習から除いたペア: {fit}。1方向だけの"
                        "サブスペース（寄与率 {bound} 以上）や、中央値の{ratio}倍を超えるノルムのベクトルは、attention sink 上で読み出した兆候です。これらのセルの overlap は"
@@ -979,9 +1010,9 @@ JA: dict[str, str] = {
     "set_target": "target モデル",
     "set_start_token": "開始トークン（`--bos`）",
     "metric_bounded": "有界 overlap ‖Q_U Q_Vᵀ‖²_F / k ∈ [0, 1]（主角度の cos² の平均、チャンスレベルは約 k/d_source）",
-    "metric_legacy": "legacy（元の研究の指標: k×k 要素にわたる (U Vᵀ)² の平均。写像後の基底は再正規直交化せず、"
+    "metric_legacy": "元の研究の legacy 指標です。k×k 要素にわたる (U Vᵀ)² の平均で、写像後の基底は再正規直交化せず、"
                      "before は切り詰めた座標で計算します。設計上有界ではなく、正規直交基底では 1/k 以下です。"
-                     "再現のためだけに報告します）",
+                     "再現のためだけに報告します",
     "none": "なし",
     "verdict_beyond_vocabulary": "語彙を超えて共有",
     "verdict_vocabulary_only": "語彙を超えない",
@@ -999,27 +1030,34 @@ JA: dict[str, str] = {
     "mark_na": "対象外",
     "demo_title": "emoalign デモ：実在の言語モデルをオフラインで、答えの分かっている対照と並べて",
     "demo_generated": "このファイルは `{command}` で生成しました。再実行すると本文と図が再生成されます。",
-    "demo_steps": "実在モデルのペアは3ステップで判定します。(a) 線形写像はモデル間の対応を捉えていますか。これはペアシャッフル帰無分布で検定します。(b) overlap "
-                  "と特異性は、同じプロンプトを読む両モデルのランダム重みのコピーが共有する水準、つまりランダムコピー基準を超えていますか。(c) "
-                  "感情によるグループ分けは、ランダムなプロンプト群よりよく揃いますか。ペアの判定は (a)+(b) で決まり、3ステップすべてを満たすものだけを感情特異的と呼びます。",
+    "demo_steps": "実在モデルのペアは3ステップで判定します。(a) 線形写像はモデル間の対応を捉えていますか。これはペア"
+                  "シャッフル帰無分布で検定します。(b) overlap と特異性は、同じプロンプトを読む両モデルのランダム重み"
+                  "のコピーが共有する水準、つまりランダムコピー基準を超えていますか。(c) 感情によるグループ分けは、ラ"
+                  "ンダムなプロンプト群よりよく揃いますか。ペアの判定は (a)+(b) で決まり、3ステップすべてを満たすもの"
+                  "だけを感情特異的と呼びます。",
     "demo_col_pair": "ペア",
     "demo_col_what": "内容",
-    "demo_decoder": "Gemma 3 270M（18層、d=640）と Qwen2.5-Coder-1.5B-Instruct（28層、d=1536）です。どちらも GGUF Q4_K_M "
-                    "を逆量子化したもので、系列・規模・トークナイザの異なる2つのデコーダ LLM です",
-    "demo_encoder": "all-MiniLM-L6-v2（6層、d=384）と all-mpnet-base-v2（12層、d=768）です。2つの文埋め込みエンコーダです",
+    "demo_decoder": "Gemma 3 270M（18層、d=640）と Qwen2.5-Coder-1.5B-Instruct（28層、d=1536）です。どちらも GGUF "
+                    "Q4_K_M を逆量子化したもので、系列・規模・トークナイザの異なる2つのデコーダ LLM です",
+    "demo_encoder": "all-MiniLM-L6-v2（6層、d=384）と all-mpnet-base-v2（12層、d=768）です。2つの文埋め込みエンコーダ"
+                    "です",
     "demo_twin": "{source} と、その正確なアフィン像（幅 {width}）との比較です。回復されるべき既知の答えです",
-    "demo_controls": "各ペアの両モデルのランダム重みのコピーを、同じランダムコピー基準に照らして判定します。語彙を超えないことが既知の答えです",
+    "demo_controls": "各ペアの両モデルのランダム重みのコピーを、同じランダムコピー基準に照らして判定します。語彙を超"
+                     "えないことが既知の答えです",
     "demo_row_twin": "人工双子",
     "demo_row_controls": "ランダム重みの対照",
     "demo_real_heading": "実在モデルの結果",
     "demo_no_real": "実在モデルのペアは実行していません。",
     "demo_headline": "平たく言えば、{headline}。",
     "demo_beyond": "全体としては、学習済みのペアはランダム重みのコピーの{ratio:.1f}倍の overlap を共有しています。",
-    "demo_below": "全体としては、学習済みのペアが共有する overlap はランダム重みのコピーの{ratio:.2f}倍しかなく、同じプロンプトを読む任意の2モデルが共有する以上のものはありません。",
-    "demo_level": "全体としては、この overlap は同じプロンプトを読むランダム重みのコピーが共有する量を超えていません。",
-    "demo_finding": "{pair} の判定は「{verdict}」です。平均 overlap は {observed:.3f} で、チャンスレベルは {chance:.3f}、ランダム重みのコピーは "
-                    "{copies:.3f}、その95%予測限界は {bound:.3f} です。写像の対応は p = {p_pairing:.3g}、ランダム重みのコピー{n_copies}組との比較は p "
-                    "= {p_baseline:.3g} で、3ステップすべてを満たす感情特異的なセルは{n_cells}セル中{n_specific}セルです。",
+    "demo_below": "全体としては、学習済みのペアが共有する overlap はランダム重みのコピーの{ratio:.2f}倍しかなく、同じ"
+                  "プロンプトを読む任意の2モデルが共有する以上のものはありません。",
+    "demo_level": "全体としては、この overlap は同じプロンプトを読むランダム重みのコピーが共有する量を超えていません"
+                  "。",
+    "demo_finding": "{pair} の判定は「{verdict}」です。平均 overlap は {observed:.3f} で、チャンスレベルは "
+                    "{chance:.3f}、ランダム重みのコピーは {copies:.3f}、その95%予測限界は {bound:.3f} です。写像の対"
+                    "応は p = {p_pairing:.3g}、ランダム重みのコピー{n_copies}組との比較は p = {p_baseline:.3g} で、3"
+                    "ステップすべてを満たす感情特異的なセルは{n_cells}セル中{n_specific}セルです。",
     "demo_checks_heading": "計測器は既知の答えを見つけましたか",
     "demo_col_check": "確認項目",
     "demo_col_result": "結果",
@@ -1069,55 +1107,107 @@ JA: dict[str, str] = {
     "plot_k_sweep": "k スイープ: {pair}",
 }
 
-# the verdict words of emoalign.analysis.verdict (and the report's "old artifact"), in Japanese
-VERDICTS_JA: dict[str, str] = {
-    "shared beyond vocabulary": "語彙を超えて共有",
-    "not beyond vocabulary": "語彙を超えない",
-    "no cross-model correspondence": "モデル間の対応なし",
-    "correspondence; vocabulary not ruled out (no baseline)": "対応あり・語彙の影響を排除できず（基準なし）",
-    "not tested": "未検定",
-    "no verdict (legacy metric)": "判定なし（legacy 指標）",
-    "no verdict (old artifact)": "判定なし（旧形式の生成物）",
+#: every language's table; a key of one is a key of all (tests/test_message_catalog.py)
+CATALOG: dict[str, dict[str, str]] = {"en": EN, "ja": JA}
+
+#: a stored verdict (the words of :mod:`emoalign.analysis.verdict`, kept in English in the artifacts
+#: and CSVs) -> its catalog key
+VERDICT_KEYS: dict[str, str] = {
+    BEYOND_VOCABULARY: "verdict_beyond_vocabulary",
+    VOCABULARY_ONLY: "verdict_vocabulary_only",
+    NO_CORRESPONDENCE: "verdict_no_correspondence",
+    VOCABULARY_UNCHECKED: "verdict_vocabulary_unchecked",
+    NOT_TESTED: "verdict_not_tested",
+    LEGACY_NO_VERDICT: "verdict_legacy",
+    OLD_SCHEMA_NO_VERDICT: "verdict_old_schema",
 }
-_LAYER_VERDICTS_JA: tuple[tuple[str, str], ...] = (
-    (r"(\d+) of (\d+) beyond vocabulary", "{1}セル中{0}セルが語彙を超える"),
-    (r"(\d+) of (\d+) with correspondence \(no baseline\)", "{1}セル中{0}セルで対応あり（基準なし）"),
-)
+
+_STRICT = [os.environ.get("EMOALIGN_STRICT_MESSAGES", "") not in ("", "0")]
 
 
-TABLES: dict[str, dict[str, str]] = {"en": EN, "ja": JA}
+class MessageKeyError(KeyError):
+    """A message the catalog does not have: an unknown key, a key missing from one language, or
+    (under :func:`strict_messages`) a parameter the caller did not pass."""
+
+    def __init__(self, key: str, lang: str, parameter: str | None = None) -> None:
+        super().__init__(key)
+        self.key, self.lang, self.parameter = key, lang, parameter
+
+    def __str__(self) -> str:
+        if self.parameter is not None:
+            return f"report message {self.key!r} ({self.lang}): parameter {{{self.parameter}}} was not passed"
+        if any(self.key in table for table in CATALOG.values()):
+            return f"report message {self.key!r} has no {self.lang!r} text"
+        return f"unknown report message {self.key!r} (language {self.lang!r})"
 
 
-class _Missing(dict):
-    def __missing__(self, key: str) -> str:
+@contextlib.contextmanager
+def strict_messages(on: bool = True) -> Iterator[None]:
+    """Within the block, a template parameter that was not passed raises :class:`MessageKeyError`
+    instead of reading ``n/a`` (also on with the environment variable ``EMOALIGN_STRICT_MESSAGES=1``)."""
+    before = _STRICT[0]
+    _STRICT[0] = on
+    try:
+        yield
+    finally:
+        _STRICT[0] = before
+
+
+class _Params(dict):
+    """A template's parameters: one that was not passed reads ``n/a``, or raises when strict."""
+
+    def __init__(self, params: dict[str, Any], key: str, lang: str) -> None:
+        super().__init__(params)
+        self.key, self.lang = key, lang
+
+    def __missing__(self, name: str) -> str:
+        if _STRICT[0]:
+            raise MessageKeyError(self.key, self.lang, name)
         return "n/a"
+
+
+def message(lang: str, key: str, **params: Any) -> str:
+    """The template ``key`` of ``lang`` filled with ``params`` (strict: see the module docstring)."""
+    table = CATALOG.get(lang)
+    if table is None:
+        raise MessageKeyError(key, lang)
+    try:
+        template = table[key]
+    except KeyError:
+        raise MessageKeyError(key, lang) from None
+    return template.format_map(_Params(params, key, lang))
 
 
 @dataclass(frozen=True)
 class Strings:
-    """``T(key, **params)``: the template ``key`` of ``lang`` filled with ``params``
-    (missing parameters read ``n/a``)."""
+    """``T(key, **params)``: the template ``key`` of ``lang`` filled with ``params`` (:func:`message`)."""
 
     lang: str
 
     def __call__(self, key: str, **params: Any) -> str:
-        template = TABLES[self.lang].get(key)
-        if template is None:
-            template = EN.get(key, key)
-        return template.format_map(_Missing(params))
+        return message(self.lang, key, **params)
 
     def verdict(self, words: object) -> str:
-        """A verdict of a pair or a layer (English words as stored) in this language."""
-        text = "n/a" if words is None else str(words)
-        if self.lang != "ja":
-            return text
-        if text in VERDICTS_JA:
-            return VERDICTS_JA[text]
-        for pattern, template in _LAYER_VERDICTS_JA:
-            match = re.fullmatch(pattern, text)
-            if match:
-                return template.format(*match.groups())
-        return text
+        """A stored verdict (the English words of :data:`VERDICT_KEYS`) in this language; ``n/a`` for
+        none. Words the catalog does not know raise :class:`MessageKeyError`."""
+        if words is None:
+            return "n/a"
+        key = VERDICT_KEYS.get(str(words))
+        if key is None:
+            raise MessageKeyError(f"verdict {words!r}", self.lang)
+        return self(key)
+
+    def layer_verdict(self, n: int, n_cells: int, *, baseline: bool) -> str:
+        """A layer pair's verdict from its counts: cells beyond vocabulary (with the random-copy
+        baseline) or cells with correspondence (without it), of ``n_cells``."""
+        return self("layer_beyond" if baseline else "layer_correspondence", n=int(n), n_cells=int(n_cells))
+
+
+def strings(lang: str) -> Strings:
+    """The messages of ``lang`` (``en`` or ``ja``)."""
+    if lang not in CATALOG:
+        raise EmoalignError(f"--lang {lang}: unknown (use {', '.join(LANGS)})")
+    return Strings(lang)
 
 
 def figure_caption(T: Strings, kind: str, label: str, params: dict[str, Any]) -> str:
@@ -1128,8 +1218,16 @@ def figure_caption(T: Strings, kind: str, label: str, params: dict[str, Any]) ->
     return caption + (T("fig_parts", parts=T("fig_parts_join").join(parts)) if parts else "")
 
 
-def strings(lang: str) -> Strings:
-    """The string table of ``lang`` (``en`` or ``ja``)."""
-    if lang not in TABLES:
-        raise EmoalignError(f"--lang {lang}: unknown (use {', '.join(LANGS)})")
-    return Strings(lang)
+def figure_text(lang: str, key: str, **params: Any) -> str:
+    """Text drawn inside a figure (``plot_<key>``) in ``lang``."""
+    return message(lang, f"plot_{key}", **params)
+
+
+def demo_text(lang: str, key: str, **params: Any) -> str:
+    """A template of the demo report's opening (``demo_<key>``) in ``lang``."""
+    return strings(lang)(f"demo_{key}", **params)
+
+
+def verdict_words(lang: str, verdict: str) -> str:
+    """A stored (English) verdict in ``lang``."""
+    return strings(lang).verdict(verdict)

@@ -1,5 +1,6 @@
 """Status marks of the reports as words, never emoji: ``[pass]`` / ``[fail]`` / ``[warn]`` / ``[info]`` /
 ``[n/a]`` in Markdown (``[合格]`` … in Japanese), styled badges in HTML (:mod:`emoalign.report.html`).
+The words are the catalog's ``mark_*`` messages (:mod:`emoalign.report.i18n`).
 
 Emoji marks (✅ ❌ ⚠️) render as identical boxes without an emoji font, so pass and fail could not be
 told apart; a word reads the same in every terminal, font and browser.
@@ -9,15 +10,17 @@ from __future__ import annotations
 
 import re
 
+from emoalign.report.i18n import CATALOG, strings
+
 PASS, WARN, FAIL, INFO, NA = "pass", "warn", "fail", "info", "n/a"
 
-MARK_WORDS: dict[str, dict[str, str]] = {
-    "en": {PASS: "pass", WARN: "warn", FAIL: "fail", INFO: "info", NA: "n/a"},
-    "ja": {PASS: "合格", WARN: "要注意", FAIL: "不合格", INFO: "参考", NA: "対象外"},
-}
+#: a status -> the catalog key of its word
+MARK_KEYS: dict[str, str] = {PASS: "mark_pass", WARN: "mark_warn", FAIL: "mark_fail", INFO: "mark_info",
+                             NA: "mark_na"}
 
 # every status word of every language -> its status (for the HTML badges)
-STATUS_OF_WORD: dict[str, str] = {word: status for words in MARK_WORDS.values() for status, word in words.items()}
+STATUS_OF_WORD: dict[str, str] = {table[key]: status for table in CATALOG.values()
+                                  for status, key in MARK_KEYS.items()}
 
 # a mark as written in Markdown: the word in square brackets (user data escapes "[" as "\[", so a
 # model name such as "[pass]" can never be taken for a mark)
@@ -31,7 +34,7 @@ FORBIDDEN_MARKS: tuple[str, ...] = ("✅", "❌", "⚠", "ℹ", "✔", "✖", "�
 
 def mark_word(status: str, lang: str = "en") -> str:
     """The plain word of ``status`` in ``lang`` (``pass``, ``合格`` …)."""
-    return MARK_WORDS.get(lang, MARK_WORDS["en"])[status]
+    return strings(lang)(MARK_KEYS[status])
 
 
 def mark(status: str, lang: str = "en") -> str:

@@ -22,6 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from emoalign.core.errors import EmoalignError
+from emoalign.core.results import AlignmentResult
+from emoalign.io.storage import atomic_write
 from emoalign.report.compare import (
     Comparison,
     explained_variance_profile,
@@ -30,11 +33,7 @@ from emoalign.report.compare import (
     layer_profile,
     pair_verdict,
 )
-from emoalign.core.errors import EmoalignError
-from emoalign.report.figure_text import figure_text
-from emoalign.report.i18n import strings
-from emoalign.core.results import AlignmentResult
-from emoalign.io.storage import atomic_write
+from emoalign.report.i18n import figure_text, strings
 
 FIGURE_FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
 DEFAULT_FIGURE_FORMATS: tuple[str, ...] = ("png", "svg")

@@ -1,19 +1,16 @@
-"""The original study's summary step: per-layer CSV, a printed table and a Markdown report."""
+"""The original study's summary step: the per-layer CSV, the printed table, and the per-pair
+reports (the comparative report of one pair, in English and Japanese)."""
 
 from __future__ import annotations
 
 import math
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from emoalign.report.document import md
-from emoalign.report.marks import WARN, mark
 from emoalign.core.results import AlignmentResult
-from emoalign.io.storage import atomic_write, write_text_atomic
+from emoalign.io.storage import atomic_write
 
 SUMMARY_COLUMNS: tuple[str, ...] = ("layer", "mean_overlap_before", "mean_overlap_after", "delta")
 
@@ -47,17 +44,6 @@ def write_summary_csv(result: AlignmentResult, path: str | Path) -> Path:
     return atomic_write(path, lambda tmp: summary_csv_table(result).to_csv(tmp, index=False, float_format="%.6g"))
 
 
-def metric_label(result: AlignmentResult) -> str:
-    """How the overlap numbers must be read."""
-    if result.config["metric"] == "legacy":
-        return (
-            "legacy (the original study's metric: mean of (U Vᵀ)² over k×k entries, mapped basis not "
-            "re-orthonormalised, 'before' = truncated coordinates; unbounded by design, ≤ 1/k for "
-            "orthonormal bases; reported for reproduction only)"
-        )
-    return "bounded overlap ‖Q_U Q_Vᵀ‖²_F / k ∈ [0, 1] (mean cos² of principal angles; chance ≈ k/d_source)"
-
-
 PAIR_NOTES: dict[str, str] = {
     "old": "this artifact predates the three-step verdict: it has no random-copy baseline and no joint relabelling "
            "null (its emotion-label null is the prompt-group null, context only; its old noise ceiling is not "
@@ -85,7 +71,12 @@ def format_layer_table(result: AlignmentResult) -> str:
     random-weight copies' 95 % prediction bound, the CI of the layer mean, the normalised overlap, the
     cells passing each verdict step and the verdict in words; then the pair verdict."""
     from emoalign.analysis.verdict import LEGACY_NO_VERDICT, NOT_TESTED
-    from emoalign.report.compare import OLD_SCHEMA_NO_VERDICT, compare_results, layer_profile, schema_of
+    from emoalign.report.compare import (
+        OLD_SCHEMA_NO_VERDICT,
+        compare_results,
+        layer_profile,
+        schema_of,
+    )
 
     table = summary_table(result)
     profile = layer_profile(result)
@@ -190,146 +181,34 @@ def format_layer_table(result: AlignmentResult) -> str:
     return "\n".join(lines)
 
 
-def render_markdown_report(
-    result: AlignmentResult,
-    artifacts: dict[str, str] | None = None,
-    figures: Sequence[tuple[str, str]] | None = None,
-) -> str:
-    """A per-pair report shaped like the seed's: purpose, how the verdict is reached, artifacts,
-    command, settings, the per-layer table with the verdict steps, the pair verdict, the verdict
-    against k, the sanity checks and the figures (``figures``: caption, path relative to the report)."""
-    from emoalign.report.comparative import (
-        CHECK_ORDER,
-        check_line,
-        k_profile_block,
-        pair_verdict_line,
-        schema_note,
-    )
-    from emoalign.report.compare import compare_results
-    from emoalign.report.document import to_markdown
-    from emoalign.report.i18n import strings
-
-    T = strings("en")
-    entry = compare_results([result]).entries[0]
-    cfg, src, tgt = result.config, result.source, result.target
-    table = summary_table(result)
-    emotions = ", ".join(cfg["emotions"])
-    matches = "; ".join(
-        f"{role}: " + ", ".join(f"{md(e)} {rate:.0%}" for e, rate in info["match_rates"].items())
-        for role, info in result.extraction.items()
-    )
-    stats = []
-    for key, name in (("n_permutations", "relabelling permutations"), ("n_bootstrap", "bootstrap resamples (BCa)"),
-                      ("n_pairing_permutations", "pairing shuffles"), ("baseline_copies", "random-weight copies"),
-                      ("alpha", "BH q level")):
-        if key in cfg:
-            stats.append(f"{name} {cfg[key]}")
-    from emoalign.report.comparative import layer_table_block
-
-    lines = [
-        f"# Emotion subspace alignment: {md(src['name'])} vs {md(tgt['name'])}",
-        "",
-        "## Purpose",
-        "",
-        f"Do {md(src['name'])} (source) and {md(tgt['name'])} (target) hold the same emotion subspaces ({md(emotions)}) "
-        "in different coordinates? Emotion vectors are pooled emotion-word activations minus the neutral "
-        f"reference; each emotion's subspace is the top-{cfg['n_components']} PCA directions per layer; a linear "
-        "map target→source fitted on neutral data only carries the target's subspaces into the source space.",
-        "",
-        "### How the verdict is reached",
-        "",
-        T("reading"),
-        "",
-        "## Artifacts",
-        "",
-        *[f"- {name}: `{path}`" for name, path in (artifacts or {}).items()],
-        "",
-        "## Command",
-        "",
-        "```bash",
-        str(result.provenance.get("command") or "(Python API)"),
-        "```",
-        "",
-        "## Settings",
-        "",
-        f"- Source: {md(src['id'])} ({src['model_type']}, {src['n_layers']} layers, d_model={src['d_model']}, "
-        f"{src['dtype']})",
-        f"- Target: {md(tgt['id'])} ({tgt['model_type']}, {tgt['n_layers']} layers, d_model={tgt['d_model']}, "
-        f"{tgt['dtype']})",
-        f"- Prompts: {md(result.dataset['name'])} "
-        f"({', '.join(f'{md(k)} {v}' for k, v in result.dataset['label_counts'].items())})",
-        f"- k = {cfg['n_components']}; map: {cfg['map_method']} fitted on {cfg['fit_data']}; "
-        f"reference: {cfg['reference']}; layer match: {cfg['layer_match']}",
-        f"- Metric: {metric_label(result)}",
-        *([f"- Statistics: {', '.join(stats)}"] if stats else []),
-        f"- Emotion-word match rate: {matches}",
-        *(["- Start token (`--bos`): " + "; ".join(
-            f"{role}: {md(str(info.get('start_token', 'n/a')))}" for role, info in result.extraction.items())]
-          if any("start_token" in info for info in result.extraction.values()) else []),
-        "",
-        "## Per-layer results",
-        "",
-        to_markdown([layer_table_block(T, entry)]).rstrip(),
-        "",
-        T("table_legend", alpha=cfg.get("alpha", 0.05)),
-        "",
-        f"**Mean improvement**: {table.delta.mean():.6f} (mean before: {table.mean_overlap_before.mean():.6f} → "
-        f"mean after: {table.mean_overlap_after.mean():.6f})",
-        "",
-        pair_verdict_line(T, entry),
-        "",
-    ]
-    note = schema_note(T, entry)
-    if note:
-        lines += [f"{mark(WARN)} {note}", ""]
-    k_table = k_profile_block(T, entry)
-    if k_table is not None:
-        lines += ["## Verdict against k", "", to_markdown([k_table]).rstrip(), ""]
-    lines += ["## Sanity checks", ""]
-    checks = {c.key: c for c in entry.checks}
-    lines += [f"{n}. {T(f'check_{key}')} {check_line(T, checks[key])}" for n, key in enumerate(CHECK_ORDER, 1)]
-    lines += ["", f"**Conclusion of the sanity checks**: {check_line(T, entry.overall)}", ""]
-    lines += [
-        *_figure_lines(figures),
-        "## Provenance",
-        "",
-        f"- Date: {result.provenance.get('date')}",
-        "- Versions: " + ", ".join(f"{k} {v}" for k, v in result.provenance.get("versions", {}).items()),
-        f"- Dataset hash: `{result.dataset['hash']}`",
-        "",
-    ]
-    return "\n".join(lines)
+def japanese_path(path: str | Path) -> Path:
+    """Where the Japanese twin of the report at ``path`` goes: ``<stem>.ja.md`` beside it."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.ja{path.suffix or '.md'}")
 
 
-def _figure_lines(figures: Sequence[tuple[str, str]] | None) -> list[str]:
-    if not figures:
-        return []
-    lines = ["## Figures", ""]
-    for caption, src in figures:
-        lines += [f"![{caption}]({src})", "", f"*{caption}*", ""]
-    return lines
+def write_pair_reports(
+    result: AlignmentResult, path: str | Path, artifacts: dict[str, str] | None = None, *, figures: bool = False
+) -> dict[str, Path]:
+    """Write the per-pair report — the comparative report of this one result
+    (:func:`emoalign.report.comparative.build_pair_report`) — in English at ``path`` and in Japanese at
+    ``<stem>.ja.md`` (:func:`japanese_path`), each listing ``artifacts`` (name -> path) and both
+    reports as the study's files. ``figures``: draw the pair's figures beside each report (PNG, in
+    ``<report stem>_figures/``); off by default, since they cost more than the report. Returns
+    ``{"report": English path, "report (ja)": Japanese path}``."""
+    from emoalign.report.comparative import write_comparative_report
 
-
-def pair_report_figures(result: AlignmentResult, path: str | Path) -> list[tuple[str, str]]:
-    """Draw the per-pair figures into ``<report stem>_figures/``; without matplotlib, print one line
-    saying why and return none."""
-    from emoalign.report.i18n import figure_caption, strings
-    from emoalign.report.plots import figures_dir, matplotlib_missing, pair_figures
-
-    reason = matplotlib_missing()
-    if reason is not None:
-        print(f"emoalign: {reason}; {Path(path).name} written without figures", file=sys.stderr)
-        return []
-    folder = figures_dir(path)
-    T = strings("en")
-    label = str(result.target["name"])
-    return [(figure_caption(T, f.kind, md(label), f.params), f"{folder.name}/{f.path.name}")
-            for f in pair_figures(result, folder, label=label)]
+    written = {"report": Path(path), "report (ja)": japanese_path(path)}
+    listed = {**(artifacts or {}), **{name: str(p) for name, p in written.items()}}
+    for lang, report in zip(("en", "ja"), written.values()):
+        write_comparative_report([result], report, lang=lang, figures=figures, figure_formats=("png",), pair=True,
+                                 artifacts=listed)
+    return written
 
 
 def write_markdown_report(
     result: AlignmentResult, path: str | Path, artifacts: dict[str, str] | None = None, *, figures: bool = True
 ) -> Path:
-    """Render and write the Markdown report atomically, with its figures beside it (``figures=False``: none)."""
-    drawn = pair_report_figures(result, path) if figures else []
-    return write_text_atomic(path, render_markdown_report(result, artifacts, drawn))
+    """Write the per-pair reports (English at ``path``, Japanese beside it: :func:`write_pair_reports`),
+    with the pair's figures unless ``figures=False``; returns the English path."""
+    return write_pair_reports(result, path, artifacts, figures=figures)["report"]

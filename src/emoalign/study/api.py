@@ -13,7 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from emoalign.core.results import AlignmentResult
-from emoalign.study.config import Runtime, StudyConfig, read_study_config, split_overrides
+from emoalign.study.config import (
+    Runtime,
+    StudyConfig,
+    read_study_config,
+    split_overrides,
+)
 from emoalign.study.runner import results_of, run_studies
 
 __all__ = ["run", "sweep", "resolve"]

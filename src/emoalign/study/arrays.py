@@ -256,8 +256,8 @@ def analyze(
     """
     from emoalign.analysis.alignment import AlignConfig, check_components
     from emoalign.analysis.layer_match import match_layers
-    from emoalign.study.pipeline import align_study
     from emoalign.execution.progress import resolve_quiet
+    from emoalign.study.align import align_study
 
     config = AlignConfig(
         n_components=n_components, map_method=map_method, fit_data=fit_data, metric=metric, reference=reference,

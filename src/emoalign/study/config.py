@@ -190,12 +190,10 @@ class StudyConfig:
             value = getattr(self, item.name)
             if value is None or item.name in ("write",):
                 continue
-            if item.name in ("layers", "target_layers"):
-                value = [str(v) for v in value]
             if isinstance(value, Path):
                 value = str(value)
             elif isinstance(value, tuple):
-                value = list(value)
+                value = [str(v) for v in value] if item.name in ("layers", "target_layers") else list(value)
             elif not isinstance(value, (str, int, float, bool)):
                 return None  # type: ignore[return-value]
             if item.name == "control" and not value:

@@ -27,9 +27,10 @@ from tqdm.auto import tqdm
 from emoalign.analysis.alignment import AlignConfig
 from emoalign.analysis.layer_match import match_layers
 from emoalign.analysis.verdict import BEYOND_VOCABULARY
+from emoalign.core.errors import EmoalignError
+from emoalign.core.results import AlignmentResult
 from emoalign.data.dataset import PromptDataset, load_profile
 from emoalign.data.lexicon import DEFAULT_LEXICON
-from emoalign.core.errors import EmoalignError
 from emoalign.extract.activations import (
     FORMAT_VERSION,
     ActivationSet,
@@ -37,25 +38,23 @@ from emoalign.extract.activations import (
 )
 from emoalign.extract.baseline import random_copy_activations
 from emoalign.extract.cache import ExtractionRequest, get_activations
+from emoalign.io.paths import safe_component
 from emoalign.models.loading import LoadedModel, load_model, local_fingerprint
 from emoalign.models.random_copy import RANDOM_INIT_VERSION
 from emoalign.models.registry import resolve_model
-from emoalign.io.paths import safe_component
+from emoalign.report.comparative import headline
+from emoalign.report.compare import PLANTED_TWIN, compare_results
+from emoalign.report.document import Block, Heading, Paragraph, table
+from emoalign.report.i18n import demo_text, strings, verdict_words
+from emoalign.report.marks import FAIL, PASS, mark
+from emoalign.study.align import align_study
 from emoalign.study.config import Runtime, StudyConfig
-from emoalign.study.runner import run_studies
 from emoalign.study.pipeline import (
     StudyLayout,
-    align_study,
     baseline_seed_pairs,
     write_study,
 )
-from emoalign.report.comparative import headline
-from emoalign.report.compare import PLANTED_TWIN, compare_results
-from emoalign.report.demo_text import demo_text, verdict_words
-from emoalign.report.document import Block, Heading, Paragraph, table
-from emoalign.report.i18n import strings
-from emoalign.report.marks import FAIL, PASS, mark
-from emoalign.core.results import AlignmentResult
+from emoalign.study.runner import run_studies
 from emoalign.synthetic.twin import twin_loaded_model
 
 DEMO_SAMPLES = 70  # prompts per label: fewer leave the 384-d MiniLM map with fewer word pairs than dimensions

@@ -30,7 +30,12 @@ from emoalign.analysis.alignment import (
     warn_duplicate_vectors,
 )
 from emoalign.analysis.baseline import BaselineCopies, assemble_baseline
-from emoalign.analysis.cache import PAIR_CACHE_BYTES, SOURCE_CACHE_BYTES, ResampleCache, StatsCaches
+from emoalign.analysis.cache import (
+    PAIR_CACHE_BYTES,
+    SOURCE_CACHE_BYTES,
+    ResampleCache,
+    StatsCaches,
+)
 from emoalign.core.activations import ActivationSet
 from emoalign.execution import Executor
 from emoalign.execution.local import LocalExecutor

@@ -8,13 +8,16 @@ from pathlib import Path
 
 from emoalign.analysis.alignment import (
     AlignConfig,
-    lexical_floor_config,
 )
-from emoalign.study.parallel import align_activation_sets, baseline_cross_overlaps
 from emoalign.analysis.layer_match import match_layers
-from emoalign.data.dataset import PromptDataset
 from emoalign.core.errors import EmoalignError
-from emoalign.execution import Executor
+from emoalign.core.layers import EMBEDDING_LAYER
+from emoalign.core.log import get_logger
+from emoalign.core.results import (
+    AlignmentResult,
+    settings_differences,
+)
+from emoalign.data.dataset import PromptDataset
 from emoalign.extract.activations import ActivationSet
 from emoalign.extract.cache import (
     ExtractionRequest,
@@ -29,19 +32,12 @@ from emoalign.extract.preflight import (
     check_statistics,
     warn_unmatched_labels,
 )
-from emoalign.core.layers import EMBEDDING_LAYER, layer_name
-from emoalign.core.log import get_logger
 from emoalign.io.model_artifacts import save_emotion_subspaces, save_emotion_vectors
+from emoalign.io.paths import inside, safe_component, safe_relative
+from emoalign.io.storage import read_metadata, remove_stale_temporaries
 from emoalign.models.loading import load_config, text_config
 from emoalign.models.registry import ModelSpec
-from emoalign.io.paths import inside, safe_component, safe_relative
-from emoalign.report.summary import write_markdown_report, write_summary_csv
-from emoalign.core.results import (
-    AlignmentResult,
-    build_alignment_result,
-    settings_differences,
-)
-from emoalign.io.storage import read_metadata, remove_stale_temporaries
+from emoalign.report.summary import write_summary_csv
 from emoalign.study.workplan import baseline_seed_pairs
 
 log = get_logger(__name__)
@@ -197,8 +193,11 @@ def write_study(
         )
     paths["alignment"] = str(result.save(layout.alignment(pair)))
     paths["summary CSV"] = str(write_summary_csv(result, layout.statistics(pair)))
-    paths["report"] = str(layout.report(pair))
-    write_markdown_report(result, layout.report(pair), paths)
+    from emoalign.report.summary import (
+        write_pair_reports,  # English and Japanese (.ja.md), no figures
+    )
+
+    paths.update({name: str(path) for name, path in write_pair_reports(result, layout.report(pair), paths).items()})
     return paths
 
 
@@ -219,76 +218,6 @@ def preflight_study(
     warn_unmatched_labels(dataset, lexicon)
     for folder in (cache_dir, *outputs):
         remove_stale_temporaries(folder)
-
-
-def align_study(
-    source_acts: ActivationSet,
-    target_acts: ActivationSet,
-    pairs: Sequence[tuple[int, int]],
-    config: AlignConfig,
-    *,
-    baseline_copies: Sequence[tuple[ActivationSet, ActivationSet]] = (),
-    command: str | None = None,
-    control: str | None = None,
-    quiet: bool = True,
-    workers: int = 1,
-    executor: Executor | None = None,
-) -> AlignmentResult:
-    """Align two extracted models over ``pairs`` and collect the result, judged against the
-    random-weight ``baseline_copies`` (source copy, target copy) when given (``control`` marks a
-    control run). The layer pairs (and the copies) run as tasks of ``executor`` (default: the local
-    one with ``workers`` processes, 0: one per CPU core), with the same result on every executor."""
-    pairs = [pair for pair in pairs if EMBEDDING_LAYER not in pair]
-    floor_config = lexical_floor_config(source_acts, target_acts, config)
-    aligned = align_activation_sets(
-        source_acts, target_acts, pairs, config, quiet=quiet, workers=workers, executor=executor
-    )
-    floor = (
-        align_activation_sets(source_acts, target_acts, [(EMBEDDING_LAYER, EMBEDDING_LAYER)], floor_config,
-                              executor=executor, workers=1)[0]
-        if floor_config is not None else None
-    )
-    baseline = (
-        baseline_cross_overlaps(
-            baseline_copies, pairs, config, aligned[0].profile_ks, quiet=quiet, workers=workers, executor=executor
-        )
-        if baseline_copies
-        else None
-    )
-    result = build_alignment_result(
-        source_acts, target_acts, aligned, config, baseline=baseline, command=command, floor=floor
-    )
-    if control is not None:
-        result.config["control"] = control
-    for message in readout_warnings(result, source_acts, target_acts):
-        log.warning(message)
-    return result
-
-
-def readout_warnings(result: AlignmentResult, source_acts: ActivationSet, target_acts: ActivationSet) -> list[str]:
-    """One line per (model, layer, emotion) whose readout is one direction or holds outlying
-    vectors, naming the prompts at fault; one per layer whose map-fit activations hold outliers."""
-    readout = result.summary.get("readout", {})
-    messages = []
-    for flag in readout.get("cells", []):
-        acts = source_acts if flag["role"] == "source" else target_acts
-        texts = [text for text, label in zip(acts.texts, acts.labels) if label == flag["emotion"]]
-        prompts = "; ".join(repr(texts[i][:50]) for i in flag["outlying_prompts"][:3])
-        more = len(flag["outlying_prompts"]) - 3
-        messages.append(
-            f"{acts.model['name']} layer {layer_name(flag['layer'])} {flag['emotion']!r}: first principal component "
-            f"{flag['pc1']:.3f} of the variance, largest emotion vector {flag['norm_ratio']:.1f}x the median norm"
-            + (f"; outlying prompts: {prompts}" + (f" (+{more} more)" if more > 0 else "") if prompts else "")
-            + " (a readout on an attention sink, e.g. position 0 of a model without a start token? see --bos)"
-        )
-    for flag in readout.get("fit", []):
-        acts = source_acts if flag["role"] == "source" else target_acts
-        messages.append(
-            f"{acts.model['name']} layer {layer_name(flag['layer'])}: map-fit activations up to "
-            f"{flag['norm_ratio']:.1f}x the median norm; {flag['n_dropped']} outlying word pairs left out of the "
-            "map fit"
-        )
-    return messages
 
 
 def study_baseline(

@@ -28,11 +28,11 @@ from emoalign.core.results import AlignmentResult
 from emoalign.data.dataset import PromptDataset, load_dataset, load_profile
 from emoalign.data.lexicon import DEFAULT_LEXICON, load_lexicon
 from emoalign.execution.progress import resolve_quiet
+from emoalign.study.align import align_study
 from emoalign.study.config import Runtime, StudyConfig
 from emoalign.study.pipeline import (
     PairStudy,
     StudyLayout,
-    align_study,
     check_overwrite,
     match_pair_layers,
     preflight_study,
@@ -261,9 +261,10 @@ def _analyse_task(shared, i: int) -> list[PairStudy]:
 
 def fan_out_studies(
     configs: Sequence[StudyConfig], runtime: Runtime, executor: Any
-) -> tuple[dict[str, list[PairStudy]], list]:
+) -> tuple[list[tuple[StudyConfig, list[PairStudy]]], list]:
     """Every config's studies through the executor: every extraction (models and copies) as a task,
-    then one analysis per pair. Returns the studies by pair name and the failed units (named)."""
+    then one analysis per pair. Returns (config, its studies) for each pair that finished, in the
+    configs' order, and the failed units (named)."""
     from emoalign.study.workplan import fan_out
 
     plans, by_name = {}, {}
@@ -271,10 +272,11 @@ def fan_out_studies(
         prepared = prepare_studies(config)
         name, units = study_plan(config, prepared)
         plans[name], by_name[name] = units, config
-    return fan_out(
+    done, failures = fan_out(
         plans, _analyse_task, (by_name, runtime, executor), executor, cache_dir=configs[0].resolved_cache_dir,
         gpus_per_task=runtime.gpus_per_task, threads=runtime.threads, quiet=resolve_quiet(runtime.quiet),
     )
+    return [(by_name[name], done[name]) for name in plans if name in done], failures
 
 
 def make_runtime_executor(runtime: Runtime):
@@ -290,6 +292,11 @@ def make_runtime_executor(runtime: Runtime):
         return runtime.executor
     return make_executor(runtime.executor, workers=runtime.workers, address=runtime.ray_address,
                          retries=runtime.task_retries)
+
+
+class StudiesFailed(EmoalignError):
+    """Tasks of a distributed run failed after their retries (named in the message); the studies
+    that could finish were written."""
 
 
 #: called with each written study (the study and the paths of its artifacts)
@@ -323,13 +330,9 @@ def run_studies(
     executor = make_runtime_executor(runtime)
     done: list[PairStudy] = []
     try:
+        failures: list = []
         if allow_extract and getattr(executor, "distributed", False):
-            by_name, failures = fan_out_studies(configs, runtime, executor)
-            if failures:
-                raise EmoalignError(
-                    f"{len(failures)} task(s) failed after their retries: {describe_failures(failures)}"
-                )
-            batches = [(config, by_name[name]) for config, name in zip(configs, by_name)]
+            batches, failures = fan_out_studies(configs, runtime, executor)
         else:
             batches = [(config, iter_studies(config, runtime, allow_extract=allow_extract, executor=executor))
                        for config in configs]
@@ -346,6 +349,12 @@ def run_studies(
                 done.append(study)
                 if on_study is not None:
                     on_study(study, paths)
+        if failures:  # the finished pairs are written first: one failure never loses the others' work
+            raise StudiesFailed(
+                f"{len(failures)} task(s) failed after their retries: {describe_failures(failures)}; the "
+                f"{len(done)} finished stud{'y is' if len(done) == 1 else 'ies are'} written; run the same command "
+                "again to finish (finished work is read from the cache)"
+            )
     finally:
         if runtime.executor is not executor:  # made here: closed here
             executor.close()

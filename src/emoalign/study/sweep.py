@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from emoalign.core.errors import EmoalignError
+from emoalign.core.results import AlignmentResult
 from emoalign.io.paths import inside, safe_component, safe_relative
-from emoalign.study.pipeline import PairStudy
 from emoalign.report.comparative import ReportFiles, write_comparative_report
 from emoalign.report.compare import Comparison
-from emoalign.core.results import AlignmentResult
+from emoalign.study.pipeline import PairStudy
 
 _REPORT_OPTIONS = ("--write-report", "--output-csv", "--lang", "--figure-formats")
 _REPORT_FLAGS = ("--html", "--no-figures")

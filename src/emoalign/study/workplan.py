@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from tqdm.auto import tqdm
 
+from emoalign.core.layers import EMBEDDING_LAYER
 from emoalign.execution import Executor, Outcome, TaskResources
 from emoalign.extract.cache import (
     ExtractionRequest,
@@ -25,7 +26,6 @@ from emoalign.extract.cache import (
     get_activations,
 )
 from emoalign.extract.preflight import check_request
-from emoalign.core.layers import EMBEDDING_LAYER
 
 if TYPE_CHECKING:
     from emoalign.analysis.alignment import AlignConfig

@@ -17,8 +17,16 @@ space), and expresses source bases in ``R`` coordinates too. The overlaps are th
 The result equals the full-dimensional computation (checked to 1e-8 in the tests).
 """
 
-from emoalign.analysis.stats.baseline import PredictionTest, beyond_baseline_p, prediction_test
-from emoalign.analysis.stats.bootstrap import BootstrapResult, bca_interval, bootstrap_overlap_ci
+from emoalign.analysis.stats.baseline import (
+    PredictionTest,
+    beyond_baseline_p,
+    prediction_test,
+)
+from emoalign.analysis.stats.bootstrap import (
+    BootstrapResult,
+    bca_interval,
+    bootstrap_overlap_ci,
+)
 from emoalign.analysis.stats.label_null import (
     JointRelabelNullResult,
     LabelNullResult,
@@ -32,7 +40,11 @@ from emoalign.analysis.stats.pvalues import (
     grid_max_null,
     permutation_p_value,
 )
-from emoalign.analysis.stats.reliability import ReliabilityResult, spearman_brown, split_half_reliability
+from emoalign.analysis.stats.reliability import (
+    ReliabilityResult,
+    spearman_brown,
+    split_half_reliability,
+)
 
 __all__ = [
     "LabelNullResult",

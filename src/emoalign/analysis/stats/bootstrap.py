@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emoalign.analysis.linalg import TIE_TOL
 from emoalign.analysis.cache import StatsCaches, pair_cache, source_cache
+from emoalign.analysis.linalg import TIE_TOL
 from emoalign.analysis.stats.common import (
     chunk_slices,
     freeze_arrays,

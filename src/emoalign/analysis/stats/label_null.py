@@ -30,8 +30,8 @@ from emoalign.analysis.stats.common import (
     row_span,
 )
 from emoalign.analysis.stats.pvalues import permutation_p_value
-from emoalign.analysis.validation import where as _where
 from emoalign.analysis.validation import check_int, check_weight, paired_groups
+from emoalign.analysis.validation import where as _where
 from emoalign.core.errors import EmoalignError
 
 

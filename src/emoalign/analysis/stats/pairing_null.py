@@ -7,15 +7,20 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from emoalign.analysis.cache import (
+    StatsCaches,
+    cached_subspace,
+    pair_cache,
+    source_cache,
+)
 from emoalign.analysis.linalg import row_spectrum as _ridge_spectrum
 from emoalign.analysis.linalg import thin_svd as _thin_svd
 from emoalign.analysis.maps import fit_map
-from emoalign.analysis.cache import StatsCaches, cached_subspace, pair_cache, source_cache
 from emoalign.analysis.stats.common import freeze_arrays, null_summary, overlap_rows
 from emoalign.analysis.stats.pvalues import permutation_p_value
+from emoalign.analysis.validation import check_int, paired_groups
 from emoalign.analysis.validation import check_pairs as _check_pairs
 from emoalign.analysis.validation import where as _where
-from emoalign.analysis.validation import check_int, paired_groups
 from emoalign.core.errors import EmoalignError
 
 
