@@ -26,8 +26,6 @@ import textwrap
 from collections import deque
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1] / "src"
 SRC = ROOT / "emoalign"
 

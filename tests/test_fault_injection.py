@@ -310,11 +310,12 @@ def without_provenance(value):
 
 # Every run here has the same command line (same argv, relative output folders), so only the date
 # of a report may differ.
-PROVENANCE_LINE = re.compile(r"^\s*(?:[-*]\s*)?date\s*:", re.IGNORECASE)
+# a date line, or a provenance line with the time a model was extracted (ISO 8601)
+PROVENANCE_LINE = re.compile(r"^\s*(?:[-*]\s*)?date\s*:|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", re.IGNORECASE)
 
 
 def report_text(path: Path) -> list[str]:
-    """A Markdown report without its date line."""
+    """A Markdown report without its date and time-stamp lines."""
     return [line for line in path.read_text().splitlines() if not PROVENANCE_LINE.search(line)]
 
 

@@ -12,9 +12,9 @@ import pytest
 from emoalign.cli import main
 from emoalign.core.errors import EmoalignError
 from emoalign.data.dataset import Prompt, PromptDataset, load_profile
+from emoalign.io.layout import StudyLayout
 from emoalign.io.paths import inside, safe_component
 from emoalign.study.api import run
-from emoalign.study.pipeline import StudyLayout
 
 
 @pytest.mark.parametrize(

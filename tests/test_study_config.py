@@ -15,7 +15,14 @@ from emoalign.cli.commands import study_from_args
 from emoalign.core.errors import EmoalignError
 from emoalign.io.config_file import dump_toml, subcommand_parsers
 from emoalign.study import api, runner
-from emoalign.study.config import CLI_ONLY, RUNTIME_FIELDS, STUDY_FIELDS, Runtime, StudyConfig, read_study_config
+from emoalign.study.config import (
+    CLI_ONLY,
+    RUNTIME_FIELDS,
+    STUDY_FIELDS,
+    Runtime,
+    StudyConfig,
+    read_study_config,
+)
 
 STUDY_COMMANDS = ("run", "align", "sweep", "extract")
 #: fields with no flag: how Python receives them (checked below to be exactly these)

@@ -17,6 +17,10 @@ from emoalign.io.paths import safe_component
 from emoalign.io.storage import load_artifact, read_metadata, save_arrays
 
 ALIGNMENT_KIND = "alignment"
+#: The schema of an alignment artifact's tables, written with it. 0: artifacts written before the
+#: version was recorded (readers infer their schema from the columns present); 1: the three-step
+#: verdict, the readout diagnostics and the lexical floor (``floor``).
+ALIGNMENT_FORMAT_VERSION = 1
 
 
 
@@ -82,6 +86,8 @@ class AlignmentResult:
     #: reference (no verdict); empty where there is none (legacy metric, activations without it)
     floor_cells: pd.DataFrame = field(default_factory=pd.DataFrame)
     floor_layer: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the artifact schema (:data:`ALIGNMENT_FORMAT_VERSION`; 0 for a file written before it was recorded)
+    format_version: int = ALIGNMENT_FORMAT_VERSION
 
     def layer_table(self) -> pd.DataFrame:
         """Per-layer table (copy)."""
@@ -103,6 +109,7 @@ class AlignmentResult:
             path = path / f"{safe_component(self.pair_name)}_token_based_full.safetensors"
         metadata = {
             "kind": ALIGNMENT_KIND,
+            "format_version": ALIGNMENT_FORMAT_VERSION,
             "config": self.config,
             "source": self.source,
             "target": self.target,
@@ -119,8 +126,16 @@ class AlignmentResult:
 
     @classmethod
     def from_artifact(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> AlignmentResult:
-        """Rebuild from the contents of an alignment artifact."""
+        """Rebuild from the contents of an alignment artifact (one written by a newer emoalign, in a
+        schema this one does not know, is an error)."""
+        version = int(meta.get("format_version", 0))
+        if version > ALIGNMENT_FORMAT_VERSION:
+            raise EmoalignError(
+                f"alignment format {version}, written by a newer emoalign (this one reads up to "
+                f"{ALIGNMENT_FORMAT_VERSION}); upgrade emoalign to read it"
+            )
         return cls(
+            format_version=version,
             config=meta["config"],
             source=meta["source"],
             target=meta["target"],
@@ -141,7 +156,10 @@ def load(path: str | Path) -> Any:
     """Reload any emoalign artifact (activations, alignment, vectors, subspaces) by its kind."""
     def build(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Any:
         if meta["kind"] == ALIGNMENT_KIND:
-            return AlignmentResult.from_artifact(arrays, meta)
+            try:
+                return AlignmentResult.from_artifact(arrays, meta)
+            except EmoalignError as exc:
+                raise EmoalignError(f"{path}: {exc}") from None
         return {"arrays": arrays, "metadata": meta}
 
     try:

@@ -8,16 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from emoalign.io.config_file import write_config
-from emoalign.io.paths import safe_component
+from emoalign.io.layout import study_config_path
 
 __all__ = ["study_config_path", "write_study_config", "StudyRecorder"]
-
-
-def study_config_path(alignment_path: str | Path, pair_name: str, command: str) -> Path:
-    """``<profile root>/configs/<pair>_<command>.toml``, beside the study's other artifact folders
-    (the profile root is the alignment artifact's grandparent)."""
-    root = Path(alignment_path).parent.parent
-    return root / "configs" / f"{safe_component(pair_name)}_{command}.toml"
 
 
 def write_study_config(result: Any, paths: Mapping[str, str], options: Mapping[str, Any], command: str) -> Path:

@@ -545,11 +545,11 @@ def _setting_value(T: Strings, key: str, value: Any) -> str:
         return "n/a"
     if key == "metric" and value in ("bounded", "legacy"):
         return T(f"metric_{value}")
-    if key == "emotions":
-        return ", ".join(value or [])
+    if key == "emotions":  # user data (labels, names) is inert in Markdown
+        return ", ".join(md(label) for label in value or [])
     if key == "statistics" and isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items())
-    return str(value)
+        return ", ".join(f"{md(k)}={md(v)}" for k, v in value.items())
+    return md(value)
 
 
 def section_settings(T: Strings, comparison: Comparison) -> list[Block]:
@@ -557,7 +557,7 @@ def section_settings(T: Strings, comparison: Comparison) -> list[Block]:
               if k != "dataset_hash"]
     first = comparison.entries[0].result
     if "dataset" in comparison.common_settings:
-        counts = ", ".join(f"{k} {v}" for k, v in first.dataset.get("label_counts", {}).items())
+        counts = ", ".join(f"{md(k)} {v}" for k, v in first.dataset.get("label_counts", {}).items())
         common.append(f"**{T('set_label_counts')}**: {counts}")
     common.append(f"**{T('set_method')}**: {T('method_text')}")
     per_model = []

@@ -137,10 +137,13 @@ def depth_region(rel: float) -> str:
 def schema_of(result: AlignmentResult) -> str:
     """``legacy`` (legacy metric), ``current`` (the statistics of the three-step verdict; the verdict
     itself needs the pairing null), ``old`` (label null and ceiling, written before the random-copy
-    baseline) or ``untested`` (no statistics)."""
+    baseline) or ``untested`` (no statistics). A versioned artifact says which it is; only one
+    written before the version was recorded is read from the columns present."""
     cells = result.cells
     if result.config.get("metric") == "legacy":
         return "legacy"
+    if result.format_version >= 1:
+        return "current" if result.config.get("n_permutations", 0) > 0 else "untested"
     if any(column in cells for column in ("correspondence", "emotion_not_any_group", "p_group", "group_null_p95")):
         return "current"
     if any(column in cells for column in ("p_label", "null_p95", "ceiling")):

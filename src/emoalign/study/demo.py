@@ -38,6 +38,7 @@ from emoalign.extract.activations import (
 )
 from emoalign.extract.baseline import random_copy_activations
 from emoalign.extract.cache import ExtractionRequest, get_activations
+from emoalign.io.layout import StudyLayout
 from emoalign.io.paths import safe_component
 from emoalign.models.loading import LoadedModel, load_model, local_fingerprint
 from emoalign.models.random_copy import RANDOM_INIT_VERSION
@@ -50,7 +51,6 @@ from emoalign.report.marks import FAIL, PASS, mark
 from emoalign.study.align import align_study
 from emoalign.study.config import Runtime, StudyConfig
 from emoalign.study.pipeline import (
-    StudyLayout,
     baseline_seed_pairs,
     write_study,
 )

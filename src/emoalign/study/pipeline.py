@@ -32,8 +32,8 @@ from emoalign.extract.preflight import (
     check_statistics,
     warn_unmatched_labels,
 )
+from emoalign.io.layout import StudyLayout
 from emoalign.io.model_artifacts import save_emotion_subspaces, save_emotion_vectors
-from emoalign.io.paths import inside, safe_component, safe_relative
 from emoalign.io.storage import read_metadata, remove_stale_temporaries
 from emoalign.models.loading import load_config, text_config
 from emoalign.models.registry import ModelSpec
@@ -41,37 +41,6 @@ from emoalign.report.summary import write_summary_csv
 from emoalign.study.workplan import baseline_seed_pairs
 
 log = get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class StudyLayout:
-    """Where a study's artifacts go (the original study's layout, safe formats)."""
-
-    results_dir: Path
-    profile: str
-    report_dir: Path
-
-    @property
-    def root(self) -> Path:
-        return inside(self.results_dir, self.results_dir / safe_relative(self.profile))
-
-    def _artifact(self, folder: str, name: str, suffix: str) -> Path:
-        return inside(self.results_dir, self.root / folder / f"{safe_component(name)}{suffix}")
-
-    def vectors(self, model: str) -> Path:
-        return self._artifact("emotion_vectors", model, "_vectors_token_based.safetensors")
-
-    def subspaces(self, model: str) -> Path:
-        return self._artifact("emotion_subspaces", model, "_subspaces.safetensors")
-
-    def alignment(self, pair: str) -> Path:
-        return self._artifact("alignment", pair, "_token_based_full.safetensors")
-
-    def statistics(self, pair: str) -> Path:
-        return self._artifact("statistics", pair, "_alignment_summary.csv")
-
-    def report(self, pair: str) -> Path:
-        return inside(self.report_dir, self.report_dir / f"{safe_component(pair)}_report.md")
 
 
 def check_overwrite(

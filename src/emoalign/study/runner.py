@@ -28,11 +28,11 @@ from emoalign.core.results import AlignmentResult
 from emoalign.data.dataset import PromptDataset, load_dataset, load_profile
 from emoalign.data.lexicon import DEFAULT_LEXICON, load_lexicon
 from emoalign.execution.progress import resolve_quiet
+from emoalign.io.layout import StudyLayout
 from emoalign.study.align import align_study
 from emoalign.study.config import Runtime, StudyConfig
 from emoalign.study.pipeline import (
     PairStudy,
-    StudyLayout,
     check_overwrite,
     match_pair_layers,
     preflight_study,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from emoalign.core.errors import EmoalignError
 from emoalign.core.results import AlignmentResult
-from emoalign.io.paths import inside, safe_component, safe_relative
+from emoalign.io.layout import default_csv_path, default_report_path
 from emoalign.report.comparative import ReportFiles, write_comparative_report
 from emoalign.report.compare import Comparison
 from emoalign.study.pipeline import PairStudy
@@ -67,18 +67,6 @@ def pair_run_command(argv: Sequence[str], target: str) -> str | None:
             out.append(token)
         i += 1
     return "emoalign " + " ".join(shlex.quote(a) for a in [*out, "--target", target])
-
-
-def default_report_path(report_dir: str | Path, source: str) -> Path:
-    """``<report-dir>/<source>_comparative_report.md``."""
-    return inside(report_dir, Path(report_dir) / f"{safe_component(source)}_comparative_report.md")
-
-
-def default_csv_path(results_dir: str | Path, profile: str, source: str) -> Path:
-    """``<results-dir>/<profile>/statistics/<source>_comparative_summary.csv``."""
-    return inside(
-        results_dir, Path(results_dir) / safe_relative(profile) / "statistics" / f"{safe_component(source)}_comparative_summary.csv"
-    )
 
 
 def sweep_report(
