@@ -19,7 +19,7 @@ from emoalign.analysis.baseline import (
 from emoalign.analysis.inference import group_assignment_p
 from emoalign.analysis.verdict import add_verdicts, pair_summary
 from emoalign.cli import main
-from emoalign.core.results import AlignmentResult, load
+from emoalign.core.results import ALIGNMENT_FORMAT_VERSION, AlignmentResult, load
 from emoalign.io.storage import save_arrays
 from emoalign.report import plots
 from emoalign.report.checks import FAIL, INFO, NA, PASS, WARN
@@ -132,6 +132,7 @@ def make_result(
 
     ev = rng.uniform(0.05, 0.2, size=(len(layers), n_e, k))
     return AlignmentResult(
+        format_version=0 if schema == "old" else ALIGNMENT_FORMAT_VERSION,  # old artifacts carry no version
         config=config, source=model("gpt2", 12, d_s), target=model(target, n_target_layers, 128),
         dataset={"name": "baseline", "hash": "deadbeef", "label_counts": {**{e: 20 for e in EMOTIONS}, "neutral": 20}},
         cells=cells, layers=layer_table,

@@ -159,3 +159,16 @@ def test_the_runner_is_what_every_entry_point_calls():
 def test_a_namespace_without_study_options_gives_the_defaults():
     study, runtime = study_from_args(argparse.Namespace(target="llama3_8b"))
     assert study == StudyConfig() and runtime.workers == 1
+
+
+def test_the_study_defaults_are_the_analysis_defaults():
+    """StudyConfig repeats AlignConfig's fields (flat, as the command line has them): same defaults."""
+    from emoalign.core.settings import AlignConfig
+
+    study_defaults = {f.name: f.default for f in dataclasses.fields(StudyConfig)}
+    for item in dataclasses.fields(AlignConfig):
+        if item.name == "n_components":
+            assert study_defaults["n_components"] == (item.default,)
+        else:
+            assert study_defaults[item.name] == item.default, item.name
+    assert StudyConfig().align_config() == AlignConfig()

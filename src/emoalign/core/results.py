@@ -109,7 +109,7 @@ class AlignmentResult:
             path = path / f"{safe_component(self.pair_name)}_token_based_full.safetensors"
         metadata = {
             "kind": ALIGNMENT_KIND,
-            "format_version": ALIGNMENT_FORMAT_VERSION,
+            "format_version": self.format_version,  # a result read from an older file keeps its schema
             "config": self.config,
             "source": self.source,
             "target": self.target,

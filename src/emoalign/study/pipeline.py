@@ -1,4 +1,6 @@
-"""The study, end to end: extract both models (through the cache) -> align -> write artifacts."""
+"""The stages of a study that touch models and files: extract both models (through the cache) and
+their random-weight copies, check what is already written, write the artifacts. The runner
+(:mod:`emoalign.study.runner`) puts them in order; the alignment itself is :mod:`emoalign.study.align`."""
 
 from __future__ import annotations
 
@@ -6,19 +8,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from emoalign.analysis.alignment import (
-    AlignConfig,
-)
 from emoalign.analysis.layer_match import match_layers
 from emoalign.core.errors import EmoalignError
 from emoalign.core.layers import EMBEDDING_LAYER
 from emoalign.core.log import get_logger
-from emoalign.core.results import (
-    AlignmentResult,
-    settings_differences,
-)
+from emoalign.core.results import AlignmentResult, settings_differences
+from emoalign.core.settings import AlignConfig
 from emoalign.data.dataset import PromptDataset
 from emoalign.extract.activations import ActivationSet
+from emoalign.extract.baseline import random_copy_activations
 from emoalign.extract.cache import (
     ExtractionRequest,
     cache_file,
@@ -225,8 +223,6 @@ def baseline_activations(
 ) -> list[tuple[ActivationSet, ActivationSet]]:
     """Activation sets of the random-weight copies (source copy, target copy) for every seed pair,
     through the activation cache (keyed by architecture, seed, dataset and layers)."""
-    from emoalign.extract.baseline import random_copy_activations
-
     source_copies = random_copy_activations(
         source, [s for s, _ in seed_pairs], cache_dir, quiet=quiet, allow_extract=allow_extract
     )

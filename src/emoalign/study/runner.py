@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +34,10 @@ from emoalign.study.config import Runtime, StudyConfig
 from emoalign.study.pipeline import (
     PairStudy,
     check_overwrite,
+    extract_pair,
     match_pair_layers,
     preflight_study,
+    study_baseline,
     untrained_control,
     write_study,
 )
@@ -77,15 +79,14 @@ def study_dataset(config: StudyConfig) -> PromptDataset:
 def study_lexicon(config: StudyConfig, dataset: PromptDataset) -> dict[str, tuple[str, ...]]:
     """The user's lexicon (a file or a mapping) or the built-in one; every emotion label needs patterns."""
     if config.lexicon is None:
-        lexicon = dict(DEFAULT_LEXICON)
+        lexicon, where = dict(DEFAULT_LEXICON), "the built-in lexicon"
     elif isinstance(config.lexicon, Path):
-        lexicon = load_lexicon(config.lexicon)
+        lexicon, where = load_lexicon(config.lexicon), str(config.lexicon)
     else:
         lexicon = {str(label): tuple(words) for label, words in dict(config.lexicon).items()}
+        where = "lexicon"
     missing = [label for label in dataset.emotion_labels if not lexicon.get(label)]
     if missing:
-        where = config.lexicon if isinstance(config.lexicon, Path) else "the built-in lexicon" \
-            if config.lexicon is None else "lexicon"
         raise EmoalignError(f"{where}: no word patterns for label(s) {', '.join(missing)} (pass --lexicon FILE)")
     return lexicon
 
@@ -165,19 +166,16 @@ def study_one(
     allow_extract: bool = True, executor: Any = None,
 ) -> PairStudy:
     """Extract (or read from the cache) both models and align them for one k and one control."""
-    from emoalign.study.pipeline import extract_pair, study_baseline
-
     align = config.align_config(k)
     source, target = study_requests(config, prepared, "untrained" if control == "untrained" else None)
     layout = prepared.layouts[k]
     if config.write:
-        check_overwrite(layout.alignment(pair_name_of(config, prepared, control)), _settings(align),
+        check_overwrite(layout.alignment(pair_name_of(config, prepared, control)), asdict(align),
                         prepared.dataset.content_hash(), overwrite=config.overwrite)
-    source_acts, target_acts, pairs = extract_pair(
-        source, target, quiet=resolve_quiet(runtime.quiet), allow_extract=allow_extract,
-        **_layer_options(config, prepared),
-    )
     quiet = resolve_quiet(runtime.quiet)
+    source_acts, target_acts, pairs = extract_pair(
+        source, target, quiet=quiet, allow_extract=allow_extract, **_layer_options(config, prepared)
+    )
     copies = study_baseline(source, target, source_acts, target_acts, align, cache_dir=prepared.cache_dir,
                             quiet=quiet, allow_extract=allow_extract)
     command = runtime.command
@@ -193,12 +191,6 @@ def study_one(
         quiet=quiet, workers=runtime.workers, executor=executor,
     )
     return PairStudy(result, source_acts, target_acts, layout)
-
-
-def _settings(align) -> dict:
-    from dataclasses import asdict
-
-    return asdict(align)
 
 
 def random_control(source, target, source_acts, target_acts, seed: int, cache_dir: Path, *, quiet: bool,
@@ -239,7 +231,7 @@ def study_plan(config: StudyConfig, prepared: PreparedStudies) -> tuple[str, lis
         if config.write:
             for k, layout in prepared.layouts.items():
                 check_overwrite(layout.alignment(pair_name_of(config, prepared, control)),
-                                _settings(config.align_config(k)), prepared.dataset.content_hash(),
+                                asdict(config.align_config(k)), prepared.dataset.content_hash(),
                                 overwrite=config.overwrite)
         source, target = study_requests(config, prepared, "untrained" if control == "untrained" else None)
         source, target, _ = match_pair_layers(source, target, **_layer_options(config, prepared))
