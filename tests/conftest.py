@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 
 # No model hub is reachable here: fail fast instead of retrying for ~25 s (read at import time).
@@ -33,7 +35,10 @@ def tiny_model_path(tmp_path_factory) -> Callable[..., Path]:
         key = (family, kind, int(seed))
         if key not in cache:
             folder = tmp_path_factory.mktemp(f"tiny-{family}-{kind}-s{seed}", numbered=True)
-            cache[key] = build_tiny_model(family, folder, tokenizer=kind, seed=seed)
+            # transformers' "Writing model shards" bar would land in the stderr of whichever test
+            # builds the model first, and tests assert one-line error output
+            with contextlib.redirect_stderr(io.StringIO()):
+                cache[key] = build_tiny_model(family, folder, tokenizer=kind, seed=seed)
         return cache[key]
 
     return factory

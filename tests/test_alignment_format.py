@@ -56,3 +56,23 @@ def test_an_unversioned_artifact_is_read_as_format_0_with_its_schema_from_the_co
     old["cells"]["p_label"] = [0.5] * len(old["cells"]["layer"])
     again = load(save_arrays(tmp_path / "old.safetensors", arrays, old))
     assert again.format_version == 0 and schema_of(again) == "old"
+
+
+def test_compare_takes_other_sources_and_settings_but_not_other_prompts(tmp_path):
+    from emoalign.core.results import check_comparable
+
+    source, target = _models(2)
+    other_source = emoalign.ModelActivations(**{**source.__dict__, "name": "s2"})
+    first = emoalign.analyze(source, target, n_components=2, n_permutations=0, quiet=True)
+    second = emoalign.analyze(other_source, target, n_components=3, n_permutations=0, quiet=True)
+    notes = check_comparable([first, second], ["a.safetensors", "b.safetensors"])
+    assert notes == ["b.safetensors: source 's' -> 's2'; n_components 2 -> 3 (relative to a.safetensors)"]
+    rng = np.random.default_rng(3)
+    fewer = [emoalign.ModelActivations(emotion=rng.normal(size=(2, 20, 6)), labels=["anger"] * 10 + ["gratitude"] * 10,
+                                       reference=rng.normal(size=(2, 12, 6)), paired=rng.normal(size=(2, 40, 6)),
+                                       name=name) for name in ("s", "t")]
+    third = emoalign.analyze(*fewer, n_components=2, n_permutations=0, quiet=True)
+    with pytest.raises(EmoalignError, match=r"c\.safetensors: other prompts than a\.safetensors"):
+        check_comparable([first, third], ["a.safetensors", "c.safetensors"])
+    with pytest.raises(EmoalignError, match="given twice"):
+        check_comparable([first, first], [tmp_path / "a", tmp_path / "a"])

@@ -132,10 +132,10 @@ def _with_header_field(key: str, value: str) -> Callable[[Path], None]:
     return change
 
 
-def two_alignments_k4_and_k8(tmp: Path, models: dict[str, Path]) -> None:
-    shutil.copy(_alignment_artifact(tmp, models, "-k", "8"), tmp / "k8.safetensors")
+def two_alignments_of_other_prompts(tmp: Path, models: dict[str, Path]) -> None:
+    shutil.copy(_alignment_artifact(tmp, models), tmp / "p20.safetensors")
     shutil.rmtree(tmp / "made")
-    shutil.copy(_alignment_artifact(tmp, models, "-k", "4", "--map", "procrustes"), tmp / "k4.safetensors")
+    shutil.copy(_alignment_artifact(tmp, models, "--max-samples-per-emotion", "15"), tmp / "p15.safetensors")
 
 
 def earlier_k8_run(tmp: Path, models: dict[str, Path]) -> None:
@@ -273,9 +273,11 @@ CASES: list[Case] = [
     Case("summarize an artifact of format version 99", ("summarize", "--alignment-path", "{tmp}/a.safetensors"),
          r"a\.safetensors: written by another emoalign artifact format \(version 99",
          setup=alignment_then(_with_header_field("emoalign_format", "99"))),
-    Case("compare analyses of different settings", ("compare", "{tmp}/k8.safetensors", "{tmp}/k4.safetensors",
-         "--write-report", "{tmp}/reports/c.md"), r"k4\.safetensors.*(n_components|map_method)", setup=two_alignments_k4_and_k8),
-    Case("compare a folder", ("compare", "{tmp}"), r"no such artifact file|is a folder"),
+    # other settings (k, map) are compared side by side since the re-analysis work; other prompts are not
+    Case("compare analyses of other prompts", ("compare", "{tmp}/p20.safetensors", "{tmp}/p15.safetensors",
+         "--write-report", "{tmp}/reports/c.md"), r"p15\.safetensors: other prompts than .*p20\.safetensors",
+         setup=two_alignments_of_other_prompts),
+    Case("compare a folder without alignments", ("compare", "{tmp}"), r"no alignment artifacts"),
     Case("sweep with a repeated target", ("sweep", "--source", "{gpt2}", "--targets", "{llama}", "{llama}"), r"--targets: .* given more than once"),
     Case("sweep report given as HTML", ("sweep", "--source", "{gpt2}", "--targets", "{llama}", "--write-report", "{tmp}/r.html"),
          r"--write-report takes the Markdown path"),

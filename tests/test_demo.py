@@ -3,6 +3,7 @@ random-copy baseline (fewer copies and permutations). The real decoder/encoder p
 packaged models: they run under `pytest -m realmodels` (tests/test_real_models.py)."""
 
 import re
+import shlex
 
 import pytest
 
@@ -37,8 +38,17 @@ def test_demo_recovers_the_planted_twin_against_its_copies(tmp_path, capsys):
     # a second run reads every activation set (source, twin, copies) from the cache
     cached = sorted(p.name for p in (tmp_path / "results" / "cache").glob("*.safetensors"))
     assert len(cached) == 1 + 1 + 3 + 3
+    assert "Pipeline time (extraction of all models" in report  # the first run extracted everything
     assert main(argv) == 0
     assert sorted(p.name for p in (tmp_path / "results" / "cache").glob("*.safetensors")) == cached
+    rerun = (tmp_path / "report" / "demo_comparative_report.md").read_text()
+    assert "a rerun with every activation set read from the cache" in rerun  # a cached time says so
+    # the report's own `emoalign compare` line replays: it rewrites the comparison from the artifacts
+    line = next(line for line in commands.splitlines() if line.startswith("emoalign compare "))
+    replay = shlex.split(line)[1:]
+    replay[replay.index("--write-report") + 1] = str(tmp_path / "replayed.md")
+    assert main([*replay, "--no-figures"]) == 0
+    assert "planted twin" in (tmp_path / "replayed.md").read_text()
 
 
 def test_demo_rejects_an_unknown_part(capsys):

@@ -17,6 +17,7 @@ from emoalign.io.config_file import (
     subcommand_parsers,
 )
 from emoalign.io.storage import load_arrays
+from emoalign.study.config import options_from_file
 
 FAST = ["--n-components", "3", "--max-samples-per-emotion", "10", "--permutations", "20", "--bootstrap", "50",
         "--pairing-permutations", "20", "--baseline-seeds", "3", "--device", "cpu", "--quiet"]
@@ -92,6 +93,9 @@ def test_the_written_config_reproduces_the_run_bit_for_bit(tiny_model_path, tmp_
     statistics = f"baseline/statistics/{pair}_alignment_summary.csv"
     assert (first / "results" / statistics).read_bytes() == (again / "results" / statistics).read_bytes()
     rewritten = again / "results" / "baseline" / "configs" / f"{pair}_run.toml"
-    assert {k: v for k, v in tomllib.loads(rewritten.read_text()).items() if k not in ("results-dir", "report-dir", "config")} == \
-        {k: v for k, v in options.items() if k not in ("results-dir", "report-dir")}
+    # paths in a config are relative to the file: compared as the paths they name (the rerun read
+    # the first study's cache, so it names the same cache)
+    reread = options_from_file(tomllib.loads(rewritten.read_text()), rewritten.parent)
+    assert {k: v for k, v in reread.items() if k not in ("results-dir", "report-dir", "config")} == \
+        {k: v for k, v in options_from_file(options, config.parent).items() if k not in ("results-dir", "report-dir")}
     assert np.isfinite(load_arrays(again / "results" / "baseline" / "alignment" / f"{pair}_token_based_full.safetensors")[0]["cross_overlap"]).all()

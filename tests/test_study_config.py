@@ -21,6 +21,7 @@ from emoalign.study.config import (
     STUDY_FIELDS,
     Runtime,
     StudyConfig,
+    options_for_file,
     read_study_config,
 )
 
@@ -65,13 +66,17 @@ def test_the_command_line_and_the_api_build_the_same_config():
 
 
 def test_a_config_round_trips_through_toml(tmp_path):
-    study = StudyConfig(source="gpt2", target="models/x", layers=(0, 5), target_layers=(1, 7),
+    study = StudyConfig(source="gpt2", target="org/x", layers=(0, 5), target_layers=(1, 7),
                         n_components=(4, 16), control=("untrained", "random"), revision="abc", dtype="bfloat16",
-                        max_samples_per_emotion=30, lexicon=Path("lex.json"), alpha=0.02, n_permutations=200,
-                        results_dir=Path("out"), cache_dir=Path("c"), overwrite=True, untrained_target=False)
+                        max_samples_per_emotion=30, lexicon=tmp_path / "lex.json", alpha=0.02, n_permutations=200,
+                        results_dir=tmp_path / "out", cache_dir=tmp_path / "c", report_dir=tmp_path / "r",
+                        overwrite=True, untrained_target=False, k_folder=True)
     runtime = Runtime(workers=3, executor="ray", ray_address="auto", threads=2, mlflow="mlruns", quiet=True)
-    path = tmp_path / "run.toml"
-    path.write_text(dump_toml({**study.to_options(), **runtime.to_options()}))
+    path = tmp_path / "configs" / "run.toml"
+    path.parent.mkdir()
+    options = options_for_file({**study.to_options(), **runtime.to_options()}, path.parent)
+    assert options["results-dir"] == "../out"  # relative to the file: it reads the same from anywhere
+    path.write_text(dump_toml(options))
     again, again_runtime = read_study_config(path)
     assert again == study and again_runtime == runtime
     # the command line reads the same file to the same config
@@ -120,7 +125,10 @@ def test_run_takes_a_config_plus_overrides_and_a_toml_path(monkeypatch, tmp_path
     path = tmp_path / "run.toml"
     path.write_text(dump_toml({**base.to_options(), "workers": 3}))
     api.run(config=path, seed=7)
-    assert seen[-1][0] == dataclasses.replace(base, seed=7) and seen[-1][1].workers == 3
+    # a relative path in a config file is read against the file's folder
+    assert seen[-1][0] == dataclasses.replace(base, seed=7, results_dir=tmp_path / "results",
+                                              report_dir=tmp_path / "docs" / "report")
+    assert seen[-1][1].workers == 3
 
 
 def test_the_map_methods_named_by_the_settings_are_the_maps_that_exist():

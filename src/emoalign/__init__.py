@@ -7,7 +7,11 @@ Python API::
     config = emoalign.StudyConfig(source="gpt2", target="qwen3_8b", layers=range(12))
     emoalign.run(config=config, workers=0)     # a config plus overrides (any StudyConfig/Runtime field)
     emoalign.run(config="results/baseline/configs/gpt2_vs_llama3_8b_run.toml")   # a written config
-    result.layer_table()          # pandas DataFrame, one row per layer pair
+    result.layer_table()          # pandas DataFrame, one row per layer pair (columns="short": the few to read)
+    result                        # in a notebook: the verdict table; repr(): a few lines
+    result.verdict, result.headline
+    result.plot()                 # matplotlib Figure: overlap per layer, the copies' bound, the lexical floor
+    result.report("pair.md", lang="ja")   # the per-pair Markdown report
     result.save("results/")       # alignment artifact (safetensors + JSON metadata)
     emoalign.load(path)           # reload any artifact
     emoalign.run(model, "llama3_8b")                     # a transformers model you already loaded
@@ -37,6 +41,13 @@ _API: dict[str, str] = {
     "AlignmentResult": "emoalign.core.results",
     "ActivationSet": "emoalign.core.activations",
     "EmoalignError": "emoalign.core.errors",
+    # an AlignmentResult in a notebook (its .verdict, .headline, .plot(), .report(), _repr_html_ call
+    # these through this table: core may not import emoalign.report, see core/results.py)
+    "result_verdict": "emoalign.report.display",
+    "result_headline": "emoalign.report.display",
+    "result_html": "emoalign.report.display",
+    "plot_result": "emoalign.report.display",
+    "write_result_report": "emoalign.report.display",
 }
 
 #: a package that shares its name with its function: the module is returned, and calling it calls it

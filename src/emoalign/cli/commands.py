@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from emoalign.core.errors import EmoalignError
 from emoalign.core.log import get_logger
 from emoalign.data.dataset import PROFILES, load_profile
+from emoalign.execution.progress import resolve_quiet
 from emoalign.extract.activations import ActivationSet
 from emoalign.models.registry import PRESETS
 
@@ -80,7 +81,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
     request, _ = study_requests(config, PreparedStudies(dataset, lexicon, {}, cache_dir))
     layers = config.layers if config.layers is not None else tuple(range(model_depth(request.spec, request)))
-    activations, path, hit = get_activations(replace(request, layers=tuple(layers)), cache_dir, quiet=args.quiet)
+    activations, path, hit = get_activations(replace(request, layers=tuple(layers)), cache_dir,
+                                             quiet=resolve_quiet(args.quiet))
     print(describe_activations(activations, path, hit))
     return 0
 
@@ -92,7 +94,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     outcome = run_demo(
         args.results_dir, args.report_dir, parts=args.parts, n_permutations=args.n_permutations,
         n_bootstrap=args.n_bootstrap, max_samples_per_emotion=args.max_samples_per_emotion,
-        baseline_seeds=args.baseline_seeds, seed=args.seed, quiet=args.quiet, workers=args.workers,
+        baseline_seeds=args.baseline_seeds, seed=args.seed, quiet=resolve_quiet(args.quiet), workers=args.workers,
         html=not args.no_html,
         report_name=args.report_name, command=command_line(),
     )
@@ -177,7 +179,7 @@ def command_line() -> str:
 def _print_study(study, paths: dict[str, str]) -> None:
     from emoalign.report.summary import format_layer_table
 
-    print(format_layer_table(study.result))
+    print(format_layer_table(study.result, warnings="log"))
     for name, path in paths.items():
         print(f"{name:<28} {path}")
     print()
@@ -189,9 +191,21 @@ def _run_studies(args: argparse.Namespace, *, allow_extract: bool) -> int:
     from emoalign.study.runner import run_studies
 
     config, runtime = study_from_args(args)
-    run_studies(config, runtime, allow_extract=allow_extract, command_name="run" if allow_extract else "align",
-                on_study=_print_study)
+    try:
+        run_studies(config, runtime, allow_extract=allow_extract, command_name="run" if allow_extract else "align",
+                    on_study=_print_study)
+    except EmoalignError as exc:
+        if _source_defaulted(args) and f"model {config.source!r}" in str(exc):
+            raise EmoalignError(f"{exc} (--source defaults to {config.source}; pass --source MODEL, e.g. an "
+                                "installed one: minilm-l6, gemma3-270m)") from None
+        raise
     return 0
+
+
+def _source_defaulted(args: argparse.Namespace) -> bool:
+    """Whether the source is the default one, not typed (nor read from a config file)."""
+    typed = any(token == "--source" or token.startswith("--source=") for token in getattr(args, "argv", ()))
+    return not typed and args.config is None and getattr(args, "study", None) is None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -200,7 +214,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_align(args: argparse.Namespace) -> int:
-    """`emoalign align`: the same analysis from cached activations only; never loads a model."""
+    """`emoalign align [STUDY]`: the same analysis from cached activations only; never loads a model.
+    Re-analysing a STUDY at another k writes beside it, in ``<study>/k<k>/``."""
+    if args.study is not None:
+        from emoalign.io.config_file import read_config
+        from emoalign.study.reanalysis import study_config_file
+
+        recorded = read_config(study_config_file(args.study)).get("n-components")
+        if recorded is not None and sorted(args.n_components) != sorted(recorded):
+            args.k_folder = True
     return _run_studies(args, allow_extract=False)
 
 
@@ -220,7 +242,7 @@ def cmd_summarize(args: argparse.Namespace) -> int:
         get_logger(__name__).warning(
             f"--large-model {args.large_model} but {args.alignment_path} holds {result.target['name']}"
         )
-    print(format_layer_table(result))
+    print(format_layer_table(result, warnings="log"))
     if args.output_csv:
         print(f"summary CSV  {write_summary_csv(result, args.output_csv)}")
     if args.write_report:
@@ -241,15 +263,22 @@ def _print_report_files(files) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    """`emoalign compare`: comparative report (Markdown, HTML, CSV, figures) over alignment artifacts."""
+    """`emoalign compare`: comparative report (Markdown, HTML, CSV, figures) over alignment artifacts
+    or study folders (every alignment in them, a k-sweep's included)."""
     from emoalign.core.results import check_comparable
+    from emoalign.io.paths import register_output_root
     from emoalign.report.comparative import format_comparison, write_comparative_report
     from emoalign.report.compare import load_alignment
+    from emoalign.study.reanalysis import study_artifacts
 
-    results = [load_alignment(path) for path in args.alignments]
-    check_comparable(results, args.alignments)
+    paths = [artifact for path in args.alignments for artifact in study_artifacts(path)]
+    results = [load_alignment(path) for path in paths]
+    for note in check_comparable(results, paths):
+        get_logger(__name__).info(f"compared with other settings: {note}")
+    if args.write_report:  # no writing through a symlinked folder beside the report (its figures)
+        register_output_root(Path(args.write_report).parent)
     comparison, files = write_comparative_report(
-        results, args.write_report, paths=args.alignments, lang=args.lang, html=args.html,
+        results, args.write_report, paths=paths, lang=args.lang, html=args.html,
         output_csv=args.output_csv, figures=not args.no_figures, command=command_line(),
         figure_formats=args.figure_formats,
     )
@@ -305,3 +334,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     _print_report_files(files)
     return 0
 # --- end compare / sweep ---
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    """`emoalign results [DIR]`: the studies and activation-cache entries of a results folder."""
+    from emoalign.cli.results_command import results_command
+
+    return results_command(args.dir, as_json=args.json)

@@ -11,6 +11,7 @@ from pathlib import Path
 from emoalign import __version__
 from emoalign.core.errors import EmoalignError
 from emoalign.core.log import LOG_LEVELS, set_level
+from emoalign.core.text import printable
 from emoalign.io.config_file import (
     CONFIG_COMMANDS,
     apply_config,
@@ -96,6 +97,9 @@ def _add_analysis_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--report-dir", type=Path, default=Path("docs/report"), help="Markdown reports (default docs/report)")
     group.add_argument("--study-name", metavar="NAME",
                        help="the study's folder under --results-dir (default: the prompt set's name)")
+    group.add_argument("--k-folder", action="store_true",
+                       help="write each k into <study>/k<k>/ (always in a k-sweep; `align STUDY` at another k than "
+                            "the study's does it for you)")
 
 
 def _add_execution_options(parser: argparse.ArgumentParser) -> None:
@@ -146,23 +150,40 @@ def _add_common_options(parser: argparse.ArgumentParser) -> None:
                                       "tracking URI or folder (default ./mlruns); needs emoalign[tracking]")
 
 
+def _config_paths(rest: Sequence[str]) -> list[str]:
+    """The ``--config FILE`` values among a subcommand's arguments."""
+    paths = []
+    for i, token in enumerate(rest):
+        if token == "--config" and i + 1 < len(rest):
+            paths.append(rest[i + 1])
+        elif token.startswith("--config="):
+            paths.append(token.split("=", 1)[1])
+    return paths
+
+
 def _preload_config(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
-    """Apply ``--config FILE`` of the subcommand in ``argv`` before parsing, so the file's options
-    are defaults (required ones included) that the typed flags override."""
+    """Apply the config of the subcommand in ``argv`` before parsing, so the file's options are
+    defaults (required ones included) that the typed flags override: ``--config FILE``, or for
+    ``align`` the study named first (an alignment artifact, a study folder or a config file), whose
+    recorded settings are reused. Relative paths in a file are read against the file's folder."""
+    from emoalign.study.config import options_from_file
+    from emoalign.study.reanalysis import study_config_file
+
     subcommands = subcommand_parsers(parser)
     command = next((token for token in argv if token in subcommands), None)
     if command is None or command not in CONFIG_COMMANDS:
         return
     rest = list(argv)[list(argv).index(command) + 1:]
-    for i, token in enumerate(rest):
-        if token == "--config" and i + 1 < len(rest):
-            path = rest[i + 1]
-        elif token.startswith("--config="):
-            path = token.split("=", 1)[1]
-        else:
-            continue
-        apply_config(subcommands[command], read_config(path), path)
-        return
+    paths = _config_paths(rest)
+    if len(paths) > 1:
+        raise EmoalignError(f"--config given {len(paths)} times ({', '.join(paths)}); give one file")
+    if command == "align" and rest and not rest[0].startswith("-"):
+        if paths:
+            raise EmoalignError(f"align {rest[0]}: the study's settings are its config; drop --config {paths[0]}")
+        paths = [str(study_config_file(rest[0]))]
+    if paths:
+        path = Path(paths[0])
+        apply_config(subcommands[command], options_from_file(read_config(path), path.parent), path)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -184,6 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
         ("align", "redo the analysis from cached activations (another k, map, metric or layer match); loads no model"),
     ):
         command = commands.add_parser(name, help=help_text)
+        if name == "align":
+            command.add_argument(
+                "study", nargs="?", metavar="STUDY",
+                help="an earlier study to re-analyse: its alignment artifact, its folder or its config file; every "
+                     "setting recorded there is reused and only the options typed here change (e.g. "
+                     "`emoalign align results/baseline -k 4`)")
         command.add_argument("--source", default="gpt2", help="source model (default gpt2)")
         command.add_argument("--target", "--large-model", dest="target", required=True,
                              help="target model (--large-model is the original study's spelling)")
@@ -203,7 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     # --- compare / sweep ---
     compare = commands.add_parser("compare", help="comparative report over several alignment artifacts")
     compare.add_argument("alignments", nargs="+", type=Path, metavar="ALIGNMENT",
-                         help="alignment artifacts (alignment/*_token_based_full.safetensors)")
+                         help="alignment artifacts (alignment/*_token_based_full.safetensors) or study folders "
+                              "(every alignment in them, a k-sweep's included)")
     sweep = commands.add_parser("sweep", allow_abbrev=False,
                                 help="one source against several targets (source extracted once), then compare")
     sweep.add_argument("--source", default="gpt2", help="source model (default gpt2)")
@@ -227,19 +255,20 @@ def build_parser() -> argparse.ArgumentParser:
                                 "(e.g. png,svg,pdf)")
     # --- end compare / sweep ---
 
-    demo = commands.add_parser("demo", help="the whole study offline on all-MiniLM-L6-v2 against constructed targets")
+    demo = commands.add_parser("demo", help="the whole study offline on real models (Gemma-3-270M vs Qwen2.5-Coder-1.5B, "
+                                            "MiniLM vs MPNet) beside known answers (random-weight pairs, a planted twin)")
     demo.add_argument("--results-dir", type=Path, default=Path("results"), help="artifacts go to <dir>/demo/")
     demo.add_argument("--report-dir", type=Path, default=Path("docs/report"))
     demo.add_argument("--parts", nargs="+", default=["decoder", "encoder", "twin"],
                       choices=["decoder", "encoder", "twin"],
                       help="what to run: the decoder pair, the encoder pair, the planted twin (default: all)")
     demo.add_argument("--baseline-seeds", type=int, metavar="N",
-                      help="random-weight copies per real pair (default: 20 for the encoder pair, 8 for the decoder "
+                      help="random-weight copies per real pair (default: 20 for the encoder pair, 5 for the decoder "
                            "pair, see README); an explicit value applies to every pair")
     demo.add_argument("--permutations", dest="n_permutations", type=int, default=200,
                       help="label permutations per cell")
     demo.add_argument("--bootstrap", dest="n_bootstrap", type=int, default=1000, help="bootstrap resamples per cell")
-    demo.add_argument("--max-samples-per-emotion", type=int, metavar="N", help="first N prompts per label (default 40)")
+    demo.add_argument("--max-samples-per-emotion", type=int, metavar="N", help="first N prompts per label (default 70)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--workers", type=int, default=0, metavar="N",
                       help="processes for the statistics (default 0: one per CPU core; the numbers do not depend on it)")
@@ -250,6 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("models", help="list the model presets")
     commands.add_parser("datasets", help="list the built-in prompt profiles and their counts")
+    results = commands.add_parser("results", help="list the studies and cached activations of a results folder")
+    results.add_argument("dir", nargs="?", type=Path, default=Path("results"), metavar="DIR",
+                         help="a --results-dir (default: results)")
+    results.add_argument("--json", action="store_true", help="print the listing as JSON")
     _add_common_options(parser)
     return parser
 
@@ -264,9 +297,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _preload_config(parser, argv)
     except EmoalignError as exc:
-        print(f"emoalign: error: {exc}", file=sys.stderr)
+        print(f"emoalign: error: {printable(str(exc))}", file=sys.stderr)
         return 2
     args = parser.parse_args(argv)
+    args.argv = argv  # the arguments as typed, for messages that depend on what was left to its default
     set_level(args.log_level)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from emoalign.cli import commands
@@ -275,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(handler(args) or 0)
     except EmoalignError as exc:
-        print(f"emoalign: error: {exc}", file=sys.stderr)
+        print(f"emoalign: error: {printable(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("emoalign: interrupted; artifacts already written are intact", file=sys.stderr)

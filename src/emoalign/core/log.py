@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from emoalign.core.text import printable
+
 __all__ = ["LOG_LEVELS", "get_logger", "set_level"]
 
 LOG_LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error")
@@ -36,7 +38,7 @@ class _StderrHandler(logging.StreamHandler):
 
 class _Formatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
+        message = printable(record.getMessage())  # user data (names, labels) never acts on the terminal
         if record.levelno >= logging.WARNING:
             return f"emoalign: {record.levelname.lower()}: {message}"
         return f"emoalign: {message}"

@@ -12,8 +12,11 @@ from importlib import resources
 from pathlib import Path
 
 from emoalign.core.errors import EmoalignError
+from emoalign.core.text import check_text, printable, read_user_text
 
-__all__ = ["PROFILES", "PROFILE_SIZES", "Prompt", "PromptDataset", "load_dataset", "load_profile"]
+__all__ = [
+    "MAX_DATASET_BYTES", "PROFILES", "PROFILE_SIZES", "Prompt", "PromptDataset", "load_dataset", "load_profile",
+]
 
 PROFILES: tuple[str, ...] = ("baseline", "extended")
 PROFILE_SIZES: dict[str, int] = {"baseline": 70, "extended": 100}
@@ -21,6 +24,9 @@ _FOLDER_SUFFIX = "_prompts.json"
 # A prompt is a sentence or a short paragraph; the limit is checked before any tokenizer or model
 # runs (a 50 MB "prompt" once tokenized for minutes, then supplied most of the map's fit pairs).
 MAX_PROMPT_CHARACTERS = 4000
+#: The largest dataset file read (a JSONL file, or each file of a folder): far above any prompt set
+#: (10,000 prompts of the longest kind are 40 MB), far below what would exhaust memory.
+MAX_DATASET_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,8 @@ class Prompt:
             raise EmoalignError(f"prompt text must be a non-empty string, got {self.text!r}")
         if not isinstance(self.label, str) or not self.label.strip():
             raise EmoalignError(f"prompt label must be a non-empty string, got {self.label!r} for {self.text!r}")
+        check_text(self.text, f"prompt text {self.text[:60]!r}")
+        check_text(self.label, f"prompt label {self.label!r}", controls=True)
 
 
 def _check_prompts(prompts: Sequence[Prompt], reference_label: str, where: str) -> None:
@@ -169,22 +177,37 @@ def _check_label(label: str, labels: Sequence[str] | None, where: str, field: st
 
 
 def _read_text(path: Path) -> str:
+    """A dataset file's text: a regular file of at most MAX_DATASET_BYTES, UTF-8 (else one error line)."""
+    return read_user_text(path, limit=MAX_DATASET_BYTES, what="dataset")
+
+
+def _parse_json(text: str, where: str, *, line: bool = True) -> object:
+    """``json.loads`` with every failure one error naming ``where`` (and the line, with ``line``),
+    nesting deeper than the parser's recursion limit included: no prompt file needs more than two levels."""
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EmoalignError(f"{path}: cannot read file ({exc})") from None
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        at = f":{exc.lineno}" if line else ""
+        raise EmoalignError(f"{where}{at}: malformed JSON ({exc.msg}, column {exc.colno})") from None
+    except RecursionError:
+        raise EmoalignError(f"{where}: JSON nested too deeply (a prompt record is one flat object)") from None
+
+
+def _check_string(value: str, where: str, field: str, *, label: bool = False) -> None:
+    """A string field of a dataset file holds text: no lone surrogate (nor, for a label, a control character)."""
+    check_text(value, f"{where}: field {field!r}", controls=label)
 
 
 def _load_jsonl(path: Path, labels: Sequence[str] | None) -> list[Prompt]:
     prompts: list[Prompt] = []
-    for lineno, line in enumerate(_read_text(path).splitlines(), start=1):
+    name = printable(path)
+    # JSON Lines are separated by "\n" alone: str.splitlines would also split inside a JSON string
+    # holding U+2028, U+0085 or a form feed, all valid JSON.
+    for lineno, line in enumerate(_read_text(path).split("\n"), start=1):
         if not line.strip():
             continue
-        where = f"{path}:{lineno}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise EmoalignError(f"{where}: malformed JSON ({exc.msg}, column {exc.colno})") from None
+        where = f"{name}:{lineno}"
+        record = _parse_json(line, where, line=False)
         if not isinstance(record, dict):
             raise EmoalignError(f"{where}: record must be a JSON object, got {type(record).__name__}")
         if "text" not in record:
@@ -194,6 +217,7 @@ def _load_jsonl(path: Path, labels: Sequence[str] | None) -> list[Prompt]:
             raise EmoalignError(f"{where}: field 'text' must be a string, got {type(text).__name__}")
         if not text.strip():
             raise EmoalignError(f"{where}: field 'text' is empty")
+        _check_string(text, where, "text")
         present = [k for k in ("emotion", "label") if k in record]
         if not present:
             raise EmoalignError(f"{where}: missing label field 'emotion' (or 'label')")
@@ -205,6 +229,7 @@ def _load_jsonl(path: Path, labels: Sequence[str] | None) -> list[Prompt]:
         label = record[field]
         if not isinstance(label, str) or not label.strip():
             raise EmoalignError(f"{where}: field {field!r} must be a non-empty string, got {label!r}")
+        _check_string(label, where, field, label=True)
         _check_label(label, labels, where, f"field {field!r}")
         prompts.append(Prompt(text, label))
     return prompts
@@ -213,29 +238,37 @@ def _load_jsonl(path: Path, labels: Sequence[str] | None) -> list[Prompt]:
 def _load_folder(path: Path, labels: Sequence[str] | None) -> list[Prompt]:
     files = sorted(path.glob(f"*{_FOLDER_SUFFIX}"))
     if not files:
-        raise EmoalignError(f"{path}: folder has no '<label>{_FOLDER_SUFFIX}' files")
+        raise EmoalignError(f"{printable(path)}: folder has no '<label>{_FOLDER_SUFFIX}' files")
     if labels is not None:  # the caller's label order first, unknown labels are rejected below
         order = {lab: i for i, lab in enumerate(labels)}
         files.sort(key=lambda f: (order.get(f.name[: -len(_FOLDER_SUFFIX)], len(order)), f.name))
     prompts: list[Prompt] = []
+    total = 0
     for file in files:
         label = file.name[: -len(_FOLDER_SUFFIX)]
+        where = printable(file)
         if not label.strip():
-            raise EmoalignError(f"{file}: file name gives an empty label (expected '<label>{_FOLDER_SUFFIX}')")
-        _check_label(label, labels, str(file), "the file name")
-        try:
-            doc = json.loads(_read_text(file))
-        except json.JSONDecodeError as exc:
-            raise EmoalignError(f"{file}:{exc.lineno}: malformed JSON ({exc.msg}, column {exc.colno})") from None
+            raise EmoalignError(f"{where}: file name gives an empty label (expected '<label>{_FOLDER_SUFFIX}')")
+        check_text(label, f"{where}: the label of the file name", controls=True)
+        _check_label(label, labels, where, "the file name")
+        text = _read_text(file)
+        total += len(text)
+        if total > MAX_DATASET_BYTES:  # the bound of one dataset file holds for the folder as a whole
+            raise EmoalignError(
+                f"{printable(path)}: the dataset folder holds more than the {MAX_DATASET_BYTES // 2**20} MiB "
+                f"a dataset may have (at {where})"
+            )
+        doc = _parse_json(text, where)
         if not isinstance(doc, dict) or not isinstance(doc.get("prompts"), list):
-            raise EmoalignError(f"{file}: expected an object with a 'prompts' list")
+            raise EmoalignError(f"{where}: expected an object with a 'prompts' list")
         if not doc["prompts"]:
-            raise EmoalignError(f"{file}: field 'prompts' is empty")
+            raise EmoalignError(f"{where}: field 'prompts' is empty")
         for i, text in enumerate(doc["prompts"]):
             if not isinstance(text, str):
-                raise EmoalignError(f"{file}: field 'prompts[{i}]' must be a string, got {type(text).__name__}")
+                raise EmoalignError(f"{where}: field 'prompts[{i}]' must be a string, got {type(text).__name__}")
             if not text.strip():
-                raise EmoalignError(f"{file}: field 'prompts[{i}]' is empty")
+                raise EmoalignError(f"{where}: field 'prompts[{i}]' is empty")
+            _check_string(text, where, f"prompts[{i}]")
             prompts.append(Prompt(text, label))
     return prompts
 
@@ -253,9 +286,11 @@ def load_dataset(
     order). The dataset is named after the file (without extension) or folder. Every problem
     raises EmoalignError naming the file and the line or field at fault.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"dataset: expected a path (str or os.PathLike) or a PromptDataset, got {type(path).__name__}")
     p = Path(path)
     if not p.exists():
-        raise EmoalignError(f"{p}: dataset path does not exist")
+        raise EmoalignError(f"{printable(p)}: dataset path does not exist")
     if labels is not None:
         labels = list(labels)
         if reference_label not in labels:
@@ -264,9 +299,9 @@ def load_dataset(
             )
     if p.is_dir():
         prompts, name = _load_folder(p, labels), p.resolve().name
-    else:
+    else:  # a JSONL file; anything else (a pipe, a device) is refused by the reader, without blocking
         prompts, name = _load_jsonl(p, labels), p.stem
-    _check_prompts(prompts, reference_label, str(p))
+    _check_prompts(prompts, reference_label, printable(p))
     return PromptDataset(name, tuple(prompts), reference_label)
 
 

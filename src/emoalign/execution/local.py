@@ -1,11 +1,22 @@
 """The local executor: units run one after another in this process; the statistics' tasks run in
-this process or in a fork pool of ``workers`` processes, one BLAS and one torch thread each."""
+this process or in a fork pool of ``workers`` processes, one BLAS and one torch thread each.
+
+The workers belong to the process that started them: each dies with it (Linux: the parent-death
+signal ``prctl(PR_SET_PDEATHSIG, SIGTERM)``; elsewhere a thread that watches the parent's pid), so a
+killed run (SIGKILL, SIGTERM) leaves no orphan blocked on a queue nobody feeds. Workers ignore
+SIGINT: Ctrl-C reaches the whole process group, and it is the parent's to handle; it stops the
+workers at once and raises ``KeyboardInterrupt`` (one line at the command line, no worker traceback).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -38,10 +49,74 @@ def one_thread() -> None:
         torch.set_num_threads(1)
 
 
-def _init_worker(shared: Any, cache: WorkerCache | None) -> None:
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+#: Seconds between two looks at the parent's pid where the parent-death signal is not available.
+PARENT_POLL_SECONDS = 0.5
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)  # the parent is gone: nobody reads our results
+
+
+def die_with_parent(parent: int) -> None:
+    """Make this (worker) process end when process ``parent`` ends, however it ends."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) == 0:
+                if os.getppid() != parent:  # it died before the signal was armed
+                    os._exit(1)
+                return
+        except (OSError, AttributeError):  # no prctl in this libc: watch instead
+            pass
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="emoalign-parent-watch").start()
+
+
+def _worker_signals() -> None:
+    """SIGINT ignored (the parent handles Ctrl-C), SIGTERM fatal (the parent's death, a shutdown),
+    and SIGINT unblocked again (the parent blocks it while it forks: see :func:`_sigint_blocked`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _init_worker(shared: Any, cache: WorkerCache | None, parent: int | None = None) -> None:
     global _SHARED, _CACHE
+    _worker_signals()
+    if parent is not None:
+        die_with_parent(parent)
     _SHARED, _CACHE = shared, cache
     one_thread()
+
+
+@contextlib.contextmanager
+def _sigint_blocked():
+    """SIGINT blocked in this thread while workers are forked (they inherit the mask, so a Ctrl-C
+    pressed then never interrupts a worker before it ignores SIGINT); a Ctrl-C pressed meanwhile is
+    delivered to the parent when the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _stop_now(pool: ProcessPoolExecutor) -> None:
+    """Stop ``pool`` without waiting for its tasks: pending ones cancelled, workers terminated."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.terminate()
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(timeout=5)
 
 
 def _run_task(task: Callable[[Any, int], T], i: int) -> tuple[T, dict[str, Any]]:
@@ -81,10 +156,13 @@ def map_tasks(
             return out
     start = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     results: list[Any] = [None] * n
-    with ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context(start), initializer=_init_worker, initargs=(shared, cache)
-    ) as pool:
-        futures: dict[Future, int] = {pool.submit(_run_task, task, i): i for i in range(n)}
+    pool = ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context(start), initializer=_init_worker,
+        initargs=(shared, cache, os.getpid()),
+    )
+    try:
+        with _sigint_blocked():  # the first submit forks every worker
+            futures: dict[Future, int] = {pool.submit(_run_task, task, i): i for i in range(n)}
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -100,6 +178,12 @@ def map_tasks(
                 if cache is not None:
                     cache.update(entries)
                 done()
+    except BaseException as exc:
+        if not isinstance(exc, Exception):  # Ctrl-C, SystemExit: stop now, not after the running tasks
+            _stop_now(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True)
     return results
 
 

@@ -1,8 +1,19 @@
-"""When the Python API shows progress bars (``tqdm.auto``: widgets in Jupyter, text in a terminal)."""
+"""When progress bars are drawn (``tqdm.auto``: widgets in Jupyter, text in a terminal).
+
+Bars are for someone watching: a notebook, or a terminal on stderr. A log file, a pipe or a test
+runner gets none, whether the caller passed ``quiet=None`` (the API's default) or ``quiet=False``
+(the CLI without ``--quiet``: "not asked to be quiet", which is not "draw bars into my log"; the
+demo's log once held 54 KB of them). ``EMOALIGN_PROGRESS`` overrides the guess: ``always`` (bars
+even into a file), ``never`` (no bars anywhere), ``auto`` or unset (the rule above).
+"""
 
 from __future__ import annotations
 
+import os
 import sys
+
+PROGRESS_ENV = "EMOALIGN_PROGRESS"
+PROGRESS_MODES: tuple[str, ...] = ("auto", "always", "never")
 
 
 def interactive() -> bool:
@@ -13,10 +24,25 @@ def interactive() -> bool:
         if get_ipython is not None and get_ipython() is not None:
             return True
     isatty = getattr(sys.stderr, "isatty", None)
-    return bool(isatty and isatty())
+    try:
+        return bool(isatty and isatty())
+    except (ValueError, OSError):  # a closed or detached stream: nobody is watching it
+        return False
+
+
+def progress_mode() -> str:
+    """``EMOALIGN_PROGRESS`` (``auto``, ``always`` or ``never``); an unknown value reads ``auto``."""
+    value = os.environ.get(PROGRESS_ENV, "").strip().lower()
+    return value if value in PROGRESS_MODES else "auto"
 
 
 def resolve_quiet(quiet: bool | None) -> bool:
-    """``quiet`` as given, or for ``None`` (the API's default) quiet unless :func:`interactive`:
-    bars in notebooks and terminals, none in scripts whose output goes to a log or a test runner."""
-    return (not interactive()) if quiet is None else bool(quiet)
+    """Whether to hide progress bars. ``quiet=True`` always hides them; ``None`` and ``False`` draw
+    them only where someone watches (:func:`interactive`), unless ``EMOALIGN_PROGRESS`` says
+    ``always`` or ``never``."""
+    if quiet:
+        return True
+    mode = progress_mode()
+    if mode != "auto":
+        return mode == "never"
+    return not interactive()

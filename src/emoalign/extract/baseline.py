@@ -131,9 +131,15 @@ def load_random_copy_source(request: ExtractionRequest) -> RandomCopySource:
 
 
 def random_copy_key(source: RandomCopySource, seed: int) -> str:
-    """sha256 of architecture + tokenizer + seed + init version + dtype + dataset hash + layers +
-    position policy + start-token option + lexicon + format version (no model id, revision or name;
-    ``bos="never"`` keeps the key of the files written before the option)."""
+    """sha256 of :func:`random_copy_key_payload`: the name of the copy's cache file."""
+    return hashlib.sha256(json.dumps(random_copy_key_payload(source, seed), sort_keys=True).encode()).hexdigest()
+
+
+def random_copy_key_payload(source: RandomCopySource, seed: int) -> dict[str, Any]:
+    """Architecture + tokenizer + seed + init version + dtype + dataset hash + layers + position
+    policy + start-token option + lexicon + format version (no model id, revision or name;
+    ``bos="never"`` keeps the key of the files written before the option). Stored in the file
+    (``extra["cache_key"]``) and compared whole when it is read."""
     request = source.request
     payload = {
         "kind": "random-copy",
@@ -150,7 +156,45 @@ def random_copy_key(source: RandomCopySource, seed: int) -> str:
     }
     if request.bos != "never":
         payload["bos"] = request.bos
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    return payload
+
+
+#: ``extra`` entry of a cached activation set that holds its full cache key (the payload).
+CACHE_KEY_FIELD = "cache_key"
+
+
+def check_cached_copy(path: Path, cached: ActivationSet, source: RandomCopySource, seed: int) -> None:
+    """The random copy read from ``path`` is the one asked for: its stored key equals the expected
+    one (a file of another architecture, seed or positions copied over it is refused). A file written
+    before keys were stored is checked on what it records (seed, architecture, layers, prompts,
+    positions)."""
+    stored = (cached.extra or {}).get(CACHE_KEY_FIELD)
+    expected = random_copy_key_payload(source, seed)
+    if stored is not None:
+        if not isinstance(stored, dict):
+            differences = ["cache key not readable"]
+        else:
+            differences = [
+                f"{key} {stored.get(key)!r:.40} -> {expected.get(key)!r:.40}"
+                for key in sorted(set(stored) | set(expected))
+                if json.dumps(stored.get(key), sort_keys=True) != json.dumps(expected.get(key), sort_keys=True)
+            ]
+    else:
+        model = cached.model or {}
+        checks = [
+            ("seed", model.get("random_seed"), int(seed)),
+            ("architecture", model.get("architecture"), source.architecture),
+            ("tokenizer", model.get("tokenizer"), source.tokenizer_hash),
+            ("layers", list(cached.layers), list(source.layers)),
+            ("dataset", (cached.dataset or {}).get("hash"), source.request.dataset.content_hash()),
+            ("position_policy", cached.position_policy, source.request.position_policy),
+            ("bos", (cached.extra or {}).get("bos", "never"), source.request.bos),
+        ]
+        differences = [f"{name} {old!r:.40} -> {new!r:.40}" for name, old, new in checks if old != new]
+    if differences:
+        raise EmoalignError(
+            f"{path}: a cached random copy of other settings than its name says ({'; '.join(differences[:4])})"
+        )
 
 
 def random_copy_cache_file(cache_dir: str | Path, source: RandomCopySource, seed: int) -> Path:
@@ -221,7 +265,9 @@ def random_copy_activation_files(
         path = random_copy_cache_file(cache_dir, source, seed)
         if path.exists():
             try:
-                results[seed] = (_relabelled(ActivationSet.load(path), request), path, True)
+                cached = ActivationSet.load(path)
+                check_cached_copy(path, cached, source, seed)
+                results[seed] = (_relabelled(cached, request), path, True)
                 continue
             except EmoalignError as exc:
                 if not allow_extract:
@@ -247,6 +293,7 @@ def random_copy_activation_files(
         for seed in progress:
             activations = _extract_copy(source, seed, tokenized, token_ids, quiet=quiet or several)
             path = random_copy_cache_file(cache_dir, source, seed)
+            activations.extra = {**activations.extra, CACHE_KEY_FIELD: random_copy_key_payload(source, seed)}
             activations.save(path)
             results[seed] = (_relabelled(activations, request), path, False)
             gc.collect()

@@ -15,6 +15,7 @@ from emoalign.core.errors import EmoalignError
 from emoalign.core.log import get_logger
 from emoalign.data.dataset import PromptDataset
 from emoalign.data.lexicon import find_emotion_word_spans
+from emoalign.io.paths import refuse_symlinked_folders
 from emoalign.models.loading import (
     estimate_parameter_count,
     load_config,
@@ -123,7 +124,9 @@ def warn_unmatched_labels(dataset: PromptDataset, lexicon: Mapping[str, Sequence
 
 
 def check_output_folders(*folders: Path | None) -> None:
-    """Each output folder can be created: no file stands where it or one of its parents should be."""
+    """Each output folder can be created: no file stands where it or one of its parents should be,
+    and no folder inside it (or between it and its output root) is a symbolic link
+    (:func:`emoalign.io.paths.refuse_symlinked_folders`)."""
     for folder in folders:
         if folder is None:
             continue
@@ -132,3 +135,4 @@ def check_output_folders(*folders: Path | None) -> None:
                 if not candidate.is_dir():
                     raise EmoalignError(f"{candidate}: cannot write under {folder} (a file is in the way of a folder)")
                 break
+        refuse_symlinked_folders(folder)

@@ -17,11 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from emoalign.core.errors import EmoalignError
+from emoalign.core.text import printable, read_user_text
 
 __all__ = [
-    "CONFIG_COMMANDS", "subcommand_parsers", "option_actions", "read_config", "apply_config", "resolved_options",
-    "dump_toml", "write_config",
+    "CONFIG_COMMANDS", "MAX_CONFIG_BYTES", "subcommand_parsers", "option_actions", "read_config", "apply_config",
+    "resolved_options", "dump_toml", "write_config",
 ]
+
+#: The largest config file read: a resolved config is a few KiB.
+MAX_CONFIG_BYTES = 2**20
 
 #: Subcommands that take ``--config``.
 CONFIG_COMMANDS: tuple[str, ...] = ("extract", "run", "align", "sweep")
@@ -55,18 +59,27 @@ def option_actions(parser: argparse.ArgumentParser) -> dict[str, argparse.Action
 
 
 def read_config(path: str | Path) -> dict[str, Any]:
-    """The options of a TOML config file (a flat table; one-line error if it cannot be read)."""
+    """The options of a TOML config file (a flat table; one-line error if it cannot be read): a
+    regular file (never a pipe or a device, which would block) of at most :data:`MAX_CONFIG_BYTES`,
+    UTF-8 text, without tables and without arrays nested deeper than the parser can follow."""
     path = Path(path)
+    name = printable(path)
+    if not path.exists() and not path.is_symlink():
+        raise EmoalignError(f"--config {name}: no such file")
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        raise EmoalignError(f"--config {path}: no such file") from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise EmoalignError(f"--config {path}: not a readable TOML file ({exc})") from None
+        text = read_user_text(path, limit=MAX_CONFIG_BYTES, what="config")
+        data = tomllib.loads(text)
+    except EmoalignError as exc:
+        raise EmoalignError(f"--config {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise EmoalignError(f"--config {name}: not a readable TOML file ({printable(exc)})") from None
+    except RecursionError:
+        raise EmoalignError(f"--config {name}: not a readable TOML file (arrays nested too deeply)") from None
     nested = [key for key, value in data.items() if isinstance(value, dict)]
     if nested:
-        raise EmoalignError(f"--config {path}: [{nested[0]}]: use a flat list of options (key = value), no tables")
+        raise EmoalignError(
+            f"--config {name}: [{printable(nested[0])}]: use a flat list of options (key = value), no tables"
+        )
     return data
 
 
@@ -159,7 +172,8 @@ def _toml_value(value: Any) -> str:
         return repr(value)  # shortest repr: reads back to the same float
     if isinstance(value, str):
         escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-        escaped = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped)
+        escaped = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}"
+                          for c in escaped)
         return f'"{escaped}"'
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"

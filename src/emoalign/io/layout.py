@@ -12,7 +12,8 @@
     <reports>/<source>_comparative_report.md                             (sweep, compare)
 
 ``<study>`` is the prompt set's name (``baseline``), ``<name>/k<k>`` in a k-sweep. Every name passes
-through :mod:`emoalign.io.paths`, so no model or dataset name can write outside its folder.
+through :mod:`emoalign.io.paths`, so no model or dataset name can write outside its folder, and both
+folders are output roots: no artifact is written through a symbolic link below them.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from emoalign.io.paths import inside, safe_component, safe_relative
+from emoalign.io.paths import (
+    inside,
+    register_output_root,
+    safe_component,
+    safe_relative,
+)
 
 __all__ = ["StudyLayout", "study_config_path", "default_report_path", "default_csv_path"]
 
@@ -32,6 +38,11 @@ class StudyLayout:
     results_dir: Path
     profile: str
     report_dir: Path
+
+    def __post_init__(self) -> None:
+        # both are output roots: no artifact below them is written through a symbolic link
+        register_output_root(self.results_dir)
+        register_output_root(self.report_dir)
 
     @property
     def root(self) -> Path:

@@ -41,8 +41,9 @@ class StudyRecorder:
         self.parent = self.tracker.start(name, tags={"emoalign.command": self.command})
         params = [Param(f"option.{k}", " ".join(map(str, v)) if isinstance(v, list) else str(v)[:500])
                   for k, v in (options or {}).items()]
-        for i in range(0, len(params), 100):
-            self.tracker.client.log_batch(self.parent, params=params[i : i + 100])
+        with self.tracker.store_errors("log the sweep's options"):
+            for i in range(0, len(params), 100):
+                self.tracker.client.log_batch(self.parent, params=params[i : i + 100])
 
     def study(self, result: Any, paths: dict[str, str], options: Mapping[str, Any] | None) -> dict[str, str]:
         """Write the study's config (added to ``paths`` as ``<command> config``; none where the options

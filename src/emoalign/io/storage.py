@@ -9,6 +9,7 @@ header must be exactly what :func:`save_arrays` writes: a one-byte change anywhe
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -25,6 +26,7 @@ from safetensors import safe_open
 from safetensors.numpy import save_file
 
 from emoalign.core.errors import EmoalignError
+from emoalign.io.paths import refuse_symlinks
 
 METADATA_KEY = "emoalign"
 _UMASK = os.umask(0)
@@ -39,17 +41,46 @@ _TEMPORARY = re.compile(r"^\..+?(?:\.h([0-9a-f]{8}))?\.pid(\d+)\.[^.]+\.tmp$")
 _HOST_TAG = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 
-def _write_error(path: Path, exc: OSError) -> EmoalignError:
+_REASONS = {
+    errno.ENOSPC: "no space left on the device", errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+    errno.ENOTDIR: "a file is in the way of a folder", errno.EEXIST: "a file is in the way of a folder",
+    errno.EDQUOT: "disk quota exceeded", errno.EFBIG: "file too large", errno.EIO: "input/output error",
+    errno.ENAMETOOLONG: "file name too long",
+}
+_OS_ERROR_CODE = re.compile(r"os error (\d+)")
+
+
+def _write_error(path: Path, exc: BaseException) -> EmoalignError:
     """One line for a failed write: the path and the reason (full disk, read-only, a file in the way)."""
-    reason = {errno.ENOSPC: "no space left on the device", errno.EROFS: "read-only file system",
-              errno.EACCES: "permission denied", errno.ENOTDIR: "a file is in the way of a folder",
-              errno.EEXIST: "a file is in the way of a folder"}.get(exc.errno or 0, exc.strerror or str(exc))
-    return EmoalignError(f"{exc.filename or path}: cannot write ({reason})")
+    code = getattr(exc, "errno", None)
+    if code is None and (match := _OS_ERROR_CODE.search(str(exc))):  # safetensors: "... (os error 28)"
+        code = int(match.group(1))
+    strerror = getattr(exc, "strerror", None) or (os.strerror(code) if code else None)
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    reason = _REASONS.get(code or 0, strerror or first_line)
+    where = getattr(exc, "filename", None)
+    if not where or _TEMPORARY.match(Path(where).name):  # the temporary is gone: name the artifact
+        where = path
+    return EmoalignError(f"{where}: cannot write ({reason})")
+
+
+def _is_io_error(exc: BaseException) -> bool:
+    """An OSError, or a writer library's wrapper of one (safetensors' SafetensorError)."""
+    return isinstance(exc, OSError) or (
+        type(exc).__name__ == "SafetensorError" and ("I/O error" in str(exc) or "os error" in str(exc))
+    )
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp_path)`` and rename the result onto ``path`` (same folder, same filesystem)."""
+    """Call ``write(tmp_path)`` and rename the result onto ``path`` (same folder, same filesystem).
+
+    A failed write (full disk, read-only or missing folder, a file in the way, a name too long) is
+    one :class:`EmoalignError` naming the file, and leaves neither a temporary nor a half-written
+    file (a previous ``path`` stays as it was). A symbolically linked folder below an output root
+    is refused (:func:`emoalign.io.paths.refuse_symlinks`)."""
     path = Path(path)
+    refuse_symlinks(path)
     tmp: Path | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -61,15 +92,17 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         write(tmp)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; artifacts get the usual permissions
         os.replace(tmp, path)
-    except (FileExistsError, NotADirectoryError, PermissionError) as exc:
-        raise _write_error(path, exc) from None
-    except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
+        tmp = None
+    except EmoalignError:
+        raise
+    except Exception as exc:
+        if _is_io_error(exc):
             raise _write_error(path, exc) from None
         raise
     finally:
-        if tmp is not None and tmp.exists():
-            tmp.unlink()
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
     return path
 
 

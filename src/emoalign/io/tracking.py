@@ -4,21 +4,45 @@ verdicts as tags, the report, CSV and artifacts as run artifacts — nested unde
 sweep, which holds the comparative report and its figures.
 
 The default store is ``./mlruns``, a local folder (MLflow's file store: no server, no database).
+
+The store is checked before any study runs (:func:`check_tracking_target`): a server that does not
+answer within a few seconds, or a folder path that is a file, is one line naming the URI; HTTP
+requests get a short timeout and few retries (``MLFLOW_HTTP_REQUEST_TIMEOUT``,
+``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, ``MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR``; values already set in
+the environment are kept), and any later failure of the store is one line naming it too.
+
+Read the runs back with :func:`search_runs` (a pandas DataFrame, as ``mlflow.search_runs`` gives).
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import functools
 import math
 import os
+import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlparse
 
 from emoalign.core.errors import EmoalignError
 
-__all__ = ["DEFAULT_STORE", "EXPERIMENT", "tracking_uri", "Tracker"]
+__all__ = ["DEFAULT_STORE", "EXPERIMENT", "HTTP_DEFAULTS", "check_tracking_target", "search_runs", "tracking_uri",
+           "Tracker"]
+
+#: MLflow's HTTP settings while emoalign talks to a tracking server (its own defaults: 120 s per
+#: request, 7 retries with exponential backoff, about 4 minutes before a dead server is reported).
+HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+}
+#: Seconds to wait for a tracking server to accept a connection before the study starts.
+CONNECT_TIMEOUT = 3.0
+T = TypeVar("T")
 
 DEFAULT_STORE = "mlruns"
 EXPERIMENT = "emoalign"
@@ -34,6 +58,52 @@ def tracking_uri(value: str | None) -> str:
     return Path(value).expanduser().resolve().as_uri()
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def _file_path(uri: str) -> Path:
+    """The folder of a ``file:`` URI."""
+    parsed = urlparse(uri)
+    return Path(unquote(parsed.path if parsed.scheme == "file" else uri))
+
+
+def check_tracking_target(uri: str) -> None:
+    """Before any study runs: an ``http(s)://`` tracking server accepts a connection within
+    :data:`CONNECT_TIMEOUT` seconds, and a ``file:`` store is a folder (or can become one: no file
+    in the way). Anything else (``sqlite:``, ``databricks`` ...) is left to MLflow. One line naming
+    the URI otherwise."""
+    parsed = urlparse(uri)
+    if parsed.scheme in ("http", "https"):
+        if not parsed.hostname:
+            raise EmoalignError(f"--mlflow {uri}: not a tracking server URI (no host)")
+        try:
+            port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        except ValueError:
+            raise EmoalignError(f"--mlflow {uri}: not a tracking server URI (bad port)") from None
+        try:
+            with socket.create_connection((parsed.hostname, port), timeout=CONNECT_TIMEOUT):
+                pass
+        except OSError as exc:
+            reason = "no answer within {:g} s".format(CONNECT_TIMEOUT) if isinstance(exc, TimeoutError) else (
+                exc.strerror or _first_line(exc))
+            raise EmoalignError(f"--mlflow {uri}: cannot reach the tracking server ({reason})") from None
+    elif parsed.scheme == "file":
+        folder = _file_path(uri)
+        for candidate in (folder, *folder.parents):
+            if candidate.exists():
+                if not candidate.is_dir():
+                    what = "is a file, not a folder" if candidate == folder else f"cannot be created: {candidate} is a file"
+                    raise EmoalignError(f"--mlflow {uri}: the tracking folder {folder} {what}")
+                break
+
+
+def _http_settings() -> None:
+    for name, value in HTTP_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+
+
 def _client(uri: str) -> Any:
     try:
         from mlflow.tracking import MlflowClient
@@ -42,7 +112,53 @@ def _client(uri: str) -> Any:
     if uri.startswith("file:"):
         # MLflow 3 refuses its file store unless told: a local folder is what --mlflow promises.
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    _http_settings()
     return MlflowClient(tracking_uri=uri)
+
+
+def _store_errors(method: Callable[..., T]) -> Callable[..., T]:
+    """A failure of the tracking store inside a :class:`Tracker` method is one line naming its URI."""
+
+    @functools.wraps(method)
+    def wrapper(self: Tracker, *args: Any, **kwargs: Any) -> T:
+        with self.store_errors(method.__name__):
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+def search_runs(uri: str | None = None, experiment: str = EXPERIMENT, **kwargs: Any) -> Any:
+    """The runs emoalign logged to ``uri`` (a tracking URI or folder, default ``./mlruns``: as
+    ``--mlflow`` takes it) in ``experiment``, as the pandas DataFrame ``mlflow.search_runs`` returns
+    (one row per run: ``run_id``, ``status``, ``params.*``, ``metrics.*``, ``tags.*`` ...). ``kwargs``
+    go to ``mlflow.search_runs`` (``filter_string``, ``order_by`` ...). Sets
+    ``MLFLOW_ALLOW_FILE_STORE=true`` for a folder (MLflow 3 refuses its file store otherwise)::
+
+        from emoalign.io.tracking import search_runs
+        runs = search_runs("mlruns")
+        runs[["tags.mlflow.runName", "tags.verdict", "metrics.pair.n_cells"]]
+    """
+    resolved = tracking_uri(uri)
+    check_tracking_target(resolved)
+    if resolved.startswith("file:"):
+        os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+        if not _file_path(resolved).is_dir():
+            raise EmoalignError(f"{_file_path(resolved)}: no MLflow store here (no such folder)")
+    try:
+        import mlflow
+        from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+    except ImportError:
+        raise EmoalignError("reading MLflow runs needs MLflow: pip install 'emoalign[tracking]'") from None
+    _http_settings()
+    try:
+        with _use_tracking_uri(resolved):
+            if mlflow.MlflowClient(tracking_uri=resolved).get_experiment_by_name(experiment) is None:
+                raise EmoalignError(f"{resolved}: no experiment {experiment!r} in this MLflow store")
+            return mlflow.search_runs(experiment_names=[experiment], **kwargs)
+    except EmoalignError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - MLflow raises many types for a bad store
+        raise EmoalignError(f"{resolved}: cannot read the MLflow runs ({_first_line(exc)})") from None
 
 
 def _param(value: Any) -> str:
@@ -74,12 +190,25 @@ class Tracker:
 
     def __init__(self, uri: str | None, experiment: str = EXPERIMENT) -> None:
         self.uri = tracking_uri(uri)
-        self.client = _client(self.uri)
-        found = self.client.get_experiment_by_name(experiment)
-        self.experiment_id = found.experiment_id if found is not None else self.client.create_experiment(experiment)
         self._open: set[str] = set()
+        check_tracking_target(self.uri)
+        with self.store_errors("open"):
+            self.client = _client(self.uri)
+            found = self.client.get_experiment_by_name(experiment)
+            self.experiment_id = found.experiment_id if found is not None else self.client.create_experiment(experiment)
         atexit.register(self._fail_open_runs)
 
+    @contextlib.contextmanager
+    def store_errors(self, action: str) -> Iterator[None]:
+        """Inside the block, an error of the tracking store is one line naming its URI."""
+        try:
+            yield
+        except EmoalignError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - MLflow, requests and the file store raise many types
+            raise EmoalignError(f"--mlflow {self.uri}: the tracking store failed ({action}: {_first_line(exc)})") from None
+
+    @_store_errors
     def start(self, name: str, *, parent: str | None = None, tags: Mapping[str, str] | None = None) -> str:
         """A new run named ``name`` (nested under run ``parent`` when given); returns its id."""
         all_tags = dict(tags or {})
@@ -89,6 +218,7 @@ class Tracker:
         self._open.add(run.info.run_id)
         return run.info.run_id
 
+    @_store_errors
     def end(self, run_id: str, status: str = "FINISHED") -> None:
         """Terminate run ``run_id`` with ``status`` (FINISHED, FAILED or KILLED)."""
         self.client.set_terminated(run_id, status)
@@ -101,6 +231,7 @@ class Tracker:
             except Exception:  # noqa: BLE001, S110 - at exit, a store that is gone only loses the status
                 pass
 
+    @_store_errors
     def log_files(self, run_id: str, paths: Mapping[str, str | Path | None]) -> list[str]:
         """Log every existing file of ``paths`` as an artifact, in a folder named after its parent
         (``report``, ``statistics``, ``alignment`` ...); a folder (figures) is logged whole."""
@@ -117,6 +248,7 @@ class Tracker:
                 logged.append(str(path))
         return logged
 
+    @_store_errors
     def log_pair(
         self, run_id: str, result: Any, paths: Mapping[str, str | Path | None],
         options: Mapping[str, Any] | None = None,

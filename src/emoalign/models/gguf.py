@@ -258,12 +258,25 @@ def dequantize_gguf(source: GGUFSource, out_dir: Path, *, dtype: str = STORE_DTY
     from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from emoalign.models.hf import DTYPES, hf_quiet  # torch: only when dequantizing
+    from emoalign.models.blocks import find_blocks
+    from emoalign.models.hf import (  # torch: only when dequantizing
+        DTYPES,
+        check_loading_info,
+        hf_quiet,
+        text_config,
+    )
 
     folder, name = str(Path(source.path).parent), source.file_name
     with hf_quiet(progress=quiet, logs=True):
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=DTYPES[dtype])
+        model, info = AutoModelForCausalLM.from_pretrained(
+            folder, gguf_file=name, dtype=DTYPES[dtype], output_loading_info=True
+        )
+    # a tensor the GGUF lacks would be stored with its random initial values: refuse instead
+    check_loading_info(
+        source.model_name or name, source.path, info, find_blocks(model)[0],
+        int(text_config(model.config).num_hidden_layers), depth_field="the GGUF metadata (block_count)",
+    )
     config = model.config
     for attribute in ("quantization_config", "_pre_quantization_dtype"):
         if hasattr(config, attribute):

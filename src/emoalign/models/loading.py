@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,21 @@ import torch
 from emoalign.core.errors import EmoalignError
 from emoalign.models.blocks import find_blocks
 from emoalign.models.gguf import ensure_dequantized
-from emoalign.models.hf import DTYPES, hf_quiet, text_config
+from emoalign.models.hf import (
+    DTYPES,
+    check_config_numbers,
+    check_loading_info,
+    config_number_error,
+    hf_quiet,
+    text_config,
+)
 from emoalign.models.random_copy import build_random_copy, config_depth, truncate_config
 from emoalign.models.registry import ModelSpec
 
 __all__ = [
     "BF16_THRESHOLD_PARAMS",
     "DTYPES",
+    "check_config_file",
     "LoadedModel",
     "estimate_parameter_count",
     "hf_quiet",
@@ -118,15 +127,67 @@ def resolve_dtype(requested: str | None, model_type: str, n_params: float) -> to
     return DTYPES[requested]
 
 
-def _offline_error(spec: ModelSpec, what: str, exc: Exception) -> EmoalignError:
-    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if spec.is_local:
-        return EmoalignError(f"cannot load the {what} of {spec.hub_id}: {first_line}")
+def _summary(exc: BaseException) -> str:
+    """An exception's message on one line (several lines joined), its type where the message alone
+    says little (``KeyError: 'added_tokens'``)."""
+    text = " ".join(line.strip() for line in str(exc).strip().splitlines() if line.strip())
+    if len(text) > 300:
+        text = text[:297] + "..."
+    if not text:
+        return type(exc).__name__
+    if not isinstance(exc, (OSError, ValueError)) or isinstance(exc, UnicodeDecodeError):
+        return f"{type(exc).__name__}: {text}"
+    return text
+
+
+def _local_file(spec: ModelSpec, *names: str) -> str:
+    """The first of ``names`` present in a local model folder (``<folder>/config.json``), else the
+    folder; the GGUF file for a GGUF model."""
+    if spec.gguf is not None:
+        return spec.gguf.path
+    folder = Path(spec.hub_id).expanduser()
+    for name in names:
+        if (folder / name).is_file():
+            return str(folder / name)
+    return str(folder)
+
+
+def _offline_error(spec: ModelSpec, what: str, exc: Exception, *names: str) -> EmoalignError:
+    """One line for a config, tokenizer or weights that cannot be loaded: the file at fault for a
+    local model (``names``: the files to name, in order), the offline advice for a hub model that is
+    neither cached nor reachable."""
+    if spec.is_local or spec.gguf is not None:
+        return EmoalignError(f"cannot load the {what} of model {spec.name!r} ({_local_file(spec, *names)}): {_summary(exc)}")
+    if not isinstance(exc, (OSError, ValueError, KeyError)):
+        return EmoalignError(f"cannot load the {what} of model {spec.name!r} ({spec.hub_id}): {_summary(exc)}")
     return EmoalignError(
         f"cannot load model {spec.name!r} ({spec.hub_id}): it is not in the local Hugging Face cache "
-        f"and the hub could not be reached ({first_line}); give the path of a local model folder in its place, "
+        f"and the hub could not be reached ({_summary(exc)}); give the path of a local model folder in its place, "
         "or run `emoalign demo` for the offline study"
     )
+
+
+def check_config_file(spec: ModelSpec) -> None:
+    """The key numbers of a local folder's ``config.json`` (and of its ``text_config``) are whole
+    numbers within bounds, read from the JSON itself: before transformers reads it (whose errors
+    name neither the file nor, for some families, the problem)."""
+    if spec.gguf is not None or not spec.is_local:
+        return
+    path = Path(spec.hub_id).expanduser() / "config.json"
+    if not path.is_file():
+        return  # transformers says what is missing
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise EmoalignError(f"{path}: not a readable JSON file ({_summary(exc)}) (model {spec.name!r})") from None
+    if not isinstance(raw, dict):
+        raise EmoalignError(f"{path}: not a JSON object (model {spec.name!r})")
+    for part, fields in (("", raw), ("text_config.", raw.get("text_config"))):
+        if not isinstance(fields, dict):
+            continue
+        for key, value in fields.items():
+            if (problem := config_number_error(key, value)) is not None:
+                raise EmoalignError(f"{path}: {part}{problem} (model {spec.name!r})")
 
 
 def local_fingerprint(path: str | Path) -> str:
@@ -166,10 +227,16 @@ def load_config(spec: ModelSpec, *, revision: str | None = None, trust_remote_co
     """The model's config (cheap: no weights)."""
     from transformers import AutoConfig
 
+    check_config_file(spec)
     try:
-        return AutoConfig.from_pretrained(model_location(spec), revision=revision, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError, KeyError) as exc:
-        raise _offline_error(spec, "config", exc) from None
+        config = AutoConfig.from_pretrained(model_location(spec), revision=revision, trust_remote_code=trust_remote_code)
+    except EmoalignError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - transformers and huggingface_hub raise many types for bad configs
+        raise _offline_error(spec, "config", exc, "config.json") from None
+    where = _local_file(spec, "config.json") if spec.is_local else f"config of {spec.hub_id}"
+    check_config_numbers(config, f"{where} (model {spec.name!r})")
+    return config
 
 
 def load_tokenizer(spec: ModelSpec, *, revision: str | None = None, trust_remote_code: bool = False) -> Any:
@@ -180,8 +247,10 @@ def load_tokenizer(spec: ModelSpec, *, revision: str | None = None, trust_remote
         tokenizer = AutoTokenizer.from_pretrained(
             model_location(spec), revision=revision, trust_remote_code=trust_remote_code
         )
-    except (OSError, ValueError, KeyError) as exc:
-        raise _offline_error(spec, "tokenizer", exc) from None
+    except EmoalignError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - tokenizers raises bare Exceptions (and KeyError, TypeError ...) for bad files
+        raise _offline_error(spec, "tokenizer", exc, "tokenizer.json", "tokenizer_config.json", "tokenizer.model") from None
     return prepare_tokenizer(tokenizer, spec.name)
 
 
@@ -234,7 +303,11 @@ def load_model(
     torch_dtype = resolve_dtype(dtype, model_type, estimate_parameter_count(config))
     target_device = resolve_device(device)
     tokenizer = load_tokenizer(spec, revision=revision, trust_remote_code=trust_remote_code)
-    kwargs: dict[str, Any] = {"revision": revision, "dtype": torch_dtype, "trust_remote_code": trust_remote_code}
+    kwargs: dict[str, Any] = {
+        "revision": revision, "dtype": torch_dtype, "trust_remote_code": trust_remote_code,
+        # every weight the config builds must come from the checkpoint: reported by check_loading_info
+        "output_loading_info": True, "ignore_mismatched_sizes": True,
+    }
     if not allow_pickle_weights:
         kwargs["use_safetensors"] = True  # never unpickle weights unless the user opted in
     if device_map is not None:
@@ -254,13 +327,17 @@ def load_model(
                 kwargs["config"] = copy.deepcopy(config)
                 truncate_config(kwargs["config"], n_blocks)
             try:
-                model = AutoModel.from_pretrained(model_location(spec, quiet=quiet), **kwargs)
+                model, info = AutoModel.from_pretrained(model_location(spec, quiet=quiet), **kwargs)
             except (OSError, ValueError, KeyError, RuntimeError) as exc:
-                raise _offline_error(spec, "weights", exc) from None
+                raise _offline_error(spec, "weights", exc, "model.safetensors", "model.safetensors.index.json") from None
             except Exception as exc:
                 if type(exc).__name__ != "SafetensorError":
                     raise
-                raise _offline_error(spec, "weights", exc) from None
+                raise _offline_error(spec, "weights", exc, "model.safetensors", "model.safetensors.index.json") from None
+            check_loading_info(
+                spec.name, _local_file(spec) if spec.is_local else spec.hub_id, info, find_blocks(model)[0],
+                config_depth(config), n_blocks if n_blocks is not None and n_blocks < config_depth(config) else None,
+            )
     if device_map is None:
         model.to(target_device)
     else:

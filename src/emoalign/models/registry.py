@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -102,3 +103,56 @@ def resolve_model(name_or_path: str) -> ModelSpec:
         name = spec.name if name_or_path in PRESETS else _short_name(gguf_file.stem)
         spec = replace(spec, name=name, hub_id=str(gguf_file), gguf=inspect_gguf(gguf_file))
     return spec
+
+
+def _identity(spec: ModelSpec) -> str:
+    """What a spec loads: a local folder or file by its resolved path, anything else by its hub id."""
+    if spec.is_local:
+        return str(Path(spec.hub_id).expanduser().resolve())
+    return spec.hub_id
+
+
+def _parents(spec: ModelSpec) -> list[str]:
+    """The folders above what a spec loads, innermost last (``a/b/model`` -> ``['a', 'b']``; for a
+    hub id the organisation)."""
+    if spec.is_local:
+        return [part for part in Path(_identity(spec)).parent.parts if part not in ("/", "\\")]
+    return [part for part in spec.hub_id.rstrip("/").split("/")[:-1] if part]
+
+
+def _is_preset(spec: ModelSpec) -> bool:
+    preset = PRESETS.get(spec.name)
+    return preset is not None and preset.hub_id == spec.hub_id
+
+
+def distinct_names(*specs: ModelSpec) -> tuple[ModelSpec, ...]:
+    """``specs`` with names that differ wherever they load different models, so no artifact of one
+    overwrites another's: two folders ``a/model`` and ``b/model`` become ``a-model`` and ``b-model``
+    (parent folders are prepended, innermost first, until the names differ; a short hash of the path
+    where even that fails). Specs of one model keep one name; a preset keeps its own name. Names
+    that already differ are left as they are. ``distinct_names(source, target)`` for a pair."""
+    out = list(specs)
+    by_name: dict[str, list[int]] = {}
+    for i, spec in enumerate(out):
+        by_name.setdefault(spec.name, []).append(i)
+    for name, members in by_name.items():
+        identities = {_identity(out[i]) for i in members}
+        if len(identities) < 2:
+            continue
+        keep = {i for i in members if _is_preset(out[i])}
+        keep = keep if len({_identity(out[i]) for i in keep}) == 1 else set()
+        renamed = [i for i in members if i not in keep]
+        deepest = max(len(_parents(out[i])) for i in renamed)
+        for depth in range(1, deepest + 2):
+            names = {i: _short_name("-".join([*_parents(out[i])[-depth:], name])) for i in renamed}
+            names.update({i: name for i in keep})
+            if len({names[i] for i in members}) == len({_identity(out[i]) for i in members}) and all(
+                names[i] == names[j] for i in members for j in members if _identity(out[i]) == _identity(out[j])
+            ):
+                break
+        else:  # pragma: no cover - parents identical all the way up: the path's hash decides
+            names = {i: f"{name}-{hashlib.sha256(_identity(out[i]).encode()).hexdigest()[:8]}" for i in renamed}
+            names.update({i: name for i in keep})
+        for i in renamed:
+            out[i] = replace(out[i], name=names[i])
+    return tuple(out)

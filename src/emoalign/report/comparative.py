@@ -19,6 +19,7 @@ import pandas as pd
 from emoalign.analysis.verdict import BEYOND_VOCABULARY, LEGACY_NO_VERDICT, NOT_TESTED
 from emoalign.core.errors import EmoalignError
 from emoalign.core.results import AlignmentResult
+from emoalign.core.text import printable
 from emoalign.io.paths import safe_component
 from emoalign.io.storage import atomic_write, write_text_atomic
 from emoalign.report.checks import NA, few_cells_beyond, format_layers, has_column
@@ -39,6 +40,7 @@ from emoalign.report.document import (
     Image,
     Paragraph,
     bullets,
+    code_span,
     md,
     table,
     to_markdown,
@@ -99,7 +101,7 @@ def _number(value: float, key: str = "") -> str:
 
 def _params(params: dict[str, Any]) -> dict[str, Any]:
     """Format the prose templates' parameters: p-values to three significant digits, other floats with
-    :func:`_number`, missing values as ``n/a``."""
+    :func:`_number`, missing values as ``n/a``, text (a label, a readout record) inert in Markdown."""
     out: dict[str, Any] = {}
     for key, value in params.items():
         if value is None:
@@ -108,6 +110,8 @@ def _params(params: dict[str, Any]) -> dict[str, Any]:
             out[key] = fp(value)
         elif isinstance(value, (float, np.floating)):
             out[key] = _number(float(value), key)
+        elif isinstance(value, str):
+            out[key] = md(value)
         else:
             out[key] = value
     return out
@@ -307,7 +311,7 @@ def section_results(T: Strings, comparison: Comparison, per_model_figures, folde
         s = entry.summary
         blocks.append(Heading(T("h_results_model", i=i, label=md(entry.label)), 3))
         if entry.control_of:
-            blocks.append(Paragraph(T("control_note", trained=entry.control_of)))
+            blocks.append(Paragraph(T("control_note", trained=md(entry.control_of))))
         blocks.append(layer_table_block(T, entry))
         blocks.append(Paragraph(T("mean_improvement", delta=f6(s["mean_delta"]), before=f6(s["mean_before"]),
                                   after=f6(s["mean_after"]))))
@@ -335,7 +339,7 @@ def _peak_line(T: Strings, entry: ModelEntry) -> str:
 
 def section_discussion(T: Strings, comparison: Comparison) -> list[Block]:
     by_key = [{c.key: c for c in e.checks} for e in comparison.entries]
-    labels = [e.label for e in comparison.entries]
+    labels = [md(e.label) for e in comparison.entries]
     blocks: list[Block] = [
         Heading(T("h_discussion", n=len(comparison.entries))),
         Heading(T("h_patterns"), 3),
@@ -435,7 +439,7 @@ def numerics_line(T: Strings, entry: ModelEntry, *, labelled: bool = True) -> st
         f"{role}: {format_layers(layers)}" for role, layers in skipped.items()))
     icon = mark(PASS if n.clean else FAIL, T.lang)
     fallbacks = "; ".join(
-        f"{role}: " + ", ".join(f"{md(label)} {n.match_rates.get(role, {}).get(label, float('nan')):.0%} "
+        f"{md(role)}: " + ", ".join(f"{md(label)} {n.match_rates.get(role, {}).get(label, float('nan')):.0%} "
                                 f"({count})" for label, count in counts.items())
         for role, counts in n.fallbacks.items()
     )
@@ -494,9 +498,11 @@ def section_conclusion(T: Strings, comparison: Comparison) -> list[Block]:
 
 def provenance_line(T: Strings, entry: ModelEntry) -> str:
     prov, r = entry.result.provenance, entry.result
-    versions = ", ".join(f"{k} {v}" for k, v in (prov.get("versions") or {}).items())
-    return T("provenance_line", label=md(entry.label), date=prov.get("date") or "n/a", versions=versions or "n/a",
-             hash=r.dataset.get("hash", "n/a"), dataset=md(r.dataset.get("name", "n/a")))
+    versions = prov.get("versions") or {}
+    versions = (", ".join(f"{md(k)} {md(v)}" for k, v in versions.items()) if isinstance(versions, dict)
+                else md(versions))
+    return T("provenance_line", label=md(entry.label), date=md(prov.get("date") or "n/a"), versions=versions or "n/a",
+             hash=md(r.dataset.get("hash", "n/a")), dataset=md(r.dataset.get("name", "n/a")))
 
 
 def section_provenance(T: Strings, comparison: Comparison) -> list[Block]:
@@ -525,16 +531,17 @@ def section_artifacts(T: Strings, comparison: Comparison, outputs: dict[str, str
     blocks: list[Block] = [Heading(T("h_artifacts")), Paragraph(T("artifacts_intro"))]
     for entry in comparison.entries:
         files = _artifact_files(entry)
-        blocks += [Heading(md(entry.label), 3), bullets([f"`{f}`" for f in files] or [T("python_api")])]
+        blocks += [Heading(md(entry.label), 3), bullets([code_span(f) for f in files] or [T("python_api")])]
     if outputs:
-        blocks += [Heading(T("h_this_report"), 3), bullets([f"{T(k)}: `{v}`" for k, v in outputs.items()])]
+        blocks += [Heading(T("h_this_report"), 3), bullets([f"{T(k)}: {code_span(v)}" for k, v in outputs.items()])]
     return blocks
 
 
 def section_commands(T: Strings, comparison: Comparison, command: str | None) -> list[Block]:
     parts = []
     for entry in comparison.entries:
-        parts.append(f"# {entry.label}\n{entry.result.provenance.get('command') or '# ' + T('no_command')}")
+        # a code block: the label on one line (printable); the block's fence outgrows any backticks in it
+        parts.append(f"# {printable(entry.label)}\n{entry.result.provenance.get('command') or '# ' + T('no_command')}")
     if command:
         parts.append(f"# {T('comparative_report')}\n{command}")
     return [Heading(T("h_commands")), Paragraph(T("commands_intro")), Code("\n\n".join(parts))]
@@ -563,16 +570,14 @@ def section_settings(T: Strings, comparison: Comparison) -> list[Block]:
     per_model = []
     for entry in comparison.entries:
         tgt = entry.result.target
-        text = T("model_setting", label=md(entry.label), id=md(tgt.get("id")), model_type=tgt.get("model_type"),
-                 n_layers=tgt.get("n_layers"), d_model=tgt.get("d_model"), dtype=tgt.get("dtype"),
-                 device=tgt.get("device"))
+        text = _model_line(T, md(entry.label), tgt)
         own = settings_of(entry.result)
         differing = [f"{T('set_' + k)}: {_setting_value(T, k, own.get(k))}"
                      for k in comparison.differing_settings if k != "dataset_hash"]
         if differing:
             text += " — " + "; ".join(differing)
         if entry.control_of:
-            text += " — " + T("control_note", trained=entry.control_of)
+            text += " — " + T("control_note", trained=md(entry.control_of))
         per_model.append(text)
     return [Heading(T("h_settings")), Heading(T("h_common_settings"), 3), bullets(common),
             Heading(T("h_model_settings"), 3), bullets(per_model)]
@@ -604,7 +609,7 @@ def artifact_label(T: Strings, name: str) -> str:
 
 
 def section_artifacts_pair(T: Strings, artifacts: Mapping[str, str]) -> list[Block]:
-    items = [f"{artifact_label(T, name)}: `{path}`" for name, path in artifacts.items()]
+    items = [f"{artifact_label(T, name)}: {code_span(path)}" for name, path in artifacts.items()]
     return [Heading(T("h_artifacts")), Paragraph(T("artifacts_intro_pair")), bullets(items or [T("python_api")])]
 
 
@@ -614,9 +619,10 @@ def section_command_pair(T: Strings, entry: ModelEntry) -> list[Block]:
 
 
 def _model_line(T: Strings, label: str, model: Mapping[str, Any]) -> str:
-    return T("model_setting", label=label, id=md(model.get("id")), model_type=model.get("model_type"),
-             n_layers=model.get("n_layers"), d_model=model.get("d_model"), dtype=model.get("dtype"),
-             device=model.get("device"))
+    """One model's settings (``label`` already Markdown); every value from the artifact made inert."""
+    return T("model_setting", label=label, id=md(model.get("id")), model_type=md(model.get("model_type")),
+             n_layers=md(model.get("n_layers")), d_model=md(model.get("d_model")), dtype=md(model.get("dtype")),
+             device=md(model.get("device")))
 
 
 def section_settings_pair(T: Strings, comparison: Comparison) -> list[Block]:
@@ -868,10 +874,10 @@ def format_comparison(comparison: Comparison) -> str:
              f"{'copies95':>8} {'p pair':>7} {'p copy':>7} {'cells a/b/c/all':>17}  verdict"]
     for entry in comparison.entries:
         s = entry.summary
-        lines.append(
-            f"{entry.label:<28} {s['max_delta']:>9.6f} {s['max_delta_layer']:>5} {s['mean_delta']:>9.6f} "
+        lines.append(printable(
+            f"{printable(entry.label):<28} {s['max_delta']:>9.6f} {s['max_delta_layer']:>5} {s['mean_delta']:>9.6f} "
             f"{s['mean_before']:>9.6f} {s['mean_after']:>9.6f} {f3(s['baseline_overlap_bound']):>8} "
             f"{fp(s['p_pairing']):>7} {fp(s['p_baseline']):>7} {_cells_text(s):>17}  "
             f"{mark(entry.overall.status)} {check_text(T, entry.overall)}"
-        )
+        ))
     return "\n".join(lines)

@@ -28,6 +28,7 @@ from emoalign.analysis.verdict import (
 )
 from emoalign.core.errors import EmoalignError
 from emoalign.core.results import AlignmentResult, load
+from emoalign.core.text import printable
 from emoalign.report.checks import (
     ALPHA,
     Check,
@@ -95,12 +96,110 @@ class Comparison:
 
 
 def load_alignment(path: str | Path) -> AlignmentResult:
-    """Load an alignment artifact; anything else is an error naming the file."""
+    """Load an alignment artifact; anything else, or one missing what a comparison reads (a table
+    column, a number where text stands), is an error naming the file."""
     loaded = load(path)
     if not isinstance(loaded, AlignmentResult):
         what = type(loaded).__name__ if not isinstance(loaded, dict) else loaded["metadata"].get("kind")
-        raise EmoalignError(f"{path}: not an alignment artifact (it holds {what}); pass the files under alignment/")
+        raise EmoalignError(
+            f"{printable(path)}: not an alignment artifact (it holds {printable(what)}); pass the files under "
+            "alignment/"
+        )
+    check_alignment(loaded, path)
     return loaded
+
+
+#: The columns every alignment artifact has had, in every schema: table -> required columns.
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "cells": ("layer", "emotion", "overlap_before", "overlap_after"),
+    "layers": ("layer", "mean_overlap_before", "mean_overlap_after", "delta"),
+    "floor layer": ("mean_overlap_before", "mean_overlap_after", "delta", "n_components"),
+}
+#: Columns read as numbers where present (NaN allowed, text not).
+NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
+    "cells": ("overlap_before", "overlap_after", "chance", "specificity", "p_pairing", "p_baseline",
+              "explained_variance_source", "explained_variance_target", "group_null_mean", "group_null_p95",
+              "null_mean", "null_p95", "ci_low", "ci_high", "normalised_overlap", "reliability_source",
+              "reliability_target", "baseline_overlap_mean", "baseline_overlap_bound", "baseline_specificity_mean",
+              "baseline_specificity_bound"),
+    "layers": ("mean_overlap_before", "mean_overlap_after", "delta", "chance", "mean_specificity", "ci_low",
+               "ci_high", "group_null_p95", "null_p95", "normalised_overlap", "baseline_overlap_bound",
+               "source_pc1_max", "target_pc1_max", "beyond_static_meaning"),
+    "floor layer": ("mean_overlap_before", "mean_overlap_after", "delta", "chance", "ci_low", "ci_high"),
+    "k profile": ("k", "mean_overlap_after", "mean_specificity", "baseline_overlap_mean", "baseline_overlap_bound",
+                  "share_beyond_vocabulary"),
+}
+#: Columns of layer numbers (whole numbers) where present.
+INTEGER_COLUMNS: dict[str, tuple[str, ...]] = {
+    "cells": ("layer", "target_layer"), "layers": ("layer", "target_layer"),
+    "floor layer": ("layer", "target_layer", "n_components"), "k profile": ("k",),
+}
+_READOUT_KEYS = {"cells": ("role", "layer", "emotion", "pc1", "outlying_prompts"),
+                 "fit": ("role", "layer", "n_dropped")}
+
+
+def _where(path: str | Path | None, result: AlignmentResult) -> str:
+    return printable(path) if path is not None else f"alignment {printable(result.pair_name)!r}"
+
+
+def check_alignment(result: AlignmentResult, path: str | Path | None = None) -> None:
+    """Raise EmoalignError naming the file (``path``) and the table and column at fault when
+    ``result`` lacks what a comparison reads: the records as mappings, the models' names, the
+    columns of :data:`REQUIRED_COLUMNS`, numbers in :data:`NUMERIC_COLUMNS` and whole numbers in
+    :data:`INTEGER_COLUMNS`, at least one layer pair, and well-formed readout records."""
+    where = _where(path, result)
+    for name in ("config", "source", "target", "dataset", "summary", "extraction", "provenance"):
+        if not isinstance(getattr(result, name), dict):
+            raise EmoalignError(
+                f"{where}: field {name!r} must be a JSON object, got {type(getattr(result, name)).__name__}"
+            )
+    for role in ("source", "target"):
+        if not isinstance(getattr(result, role).get("name"), str) or not getattr(result, role)["name"].strip():
+            raise EmoalignError(f"{where}: field '{role}.name' (the model's name) is missing or not a string")
+    tables = {"cells": result.cells, "layers": result.layers, "floor layer": result.floor_layer,
+              "k profile": result.k_profile}
+    for table, frame in tables.items():
+        if not isinstance(frame, pd.DataFrame):
+            raise EmoalignError(f"{where}: the {table} table is not a table")
+        if table in ("floor layer", "k profile") and frame.empty:
+            continue
+        missing = [column for column in REQUIRED_COLUMNS.get(table, ()) if column not in frame]
+        if missing:
+            raise EmoalignError(f"{where}: the {table} table has no column {missing[0]!r}; the artifact is damaged "
+                                "or not written by emoalign")
+        for column in NUMERIC_COLUMNS.get(table, ()):
+            if column in frame:
+                _check_numbers(frame[column], where, table, column, whole=False)
+        for column in INTEGER_COLUMNS.get(table, ()):
+            if column in frame:
+                _check_numbers(frame[column], where, table, column, whole=True)
+    if result.layers.empty:
+        raise EmoalignError(f"{where}: the layers table is empty (no layer pair was analysed)")
+    readout = result.summary.get("readout")
+    if readout is not None:
+        if not isinstance(readout, dict):
+            raise EmoalignError(f"{where}: field 'summary.readout' must be a JSON object")
+        for part, keys in _READOUT_KEYS.items():
+            records = readout.get(part, [])
+            if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+                raise EmoalignError(f"{where}: field 'summary.readout.{part}' must be a list of objects")
+            for record in records:
+                absent = [key for key in keys if key not in record]
+                if absent:
+                    raise EmoalignError(f"{where}: a record of 'summary.readout.{part}' has no field {absent[0]!r}")
+
+
+def _check_numbers(values: pd.Series, where: str, table: str, column: str, *, whole: bool) -> None:
+    numbers = pd.to_numeric(values, errors="coerce").astype(np.float64)
+    text = values.notna() & numbers.isna()
+    if text.any():
+        bad = values[text].iloc[0]
+        raise EmoalignError(f"{where}: the {table} table's column {column!r} holds {printable(repr(bad))[:60]} "
+                            "where a number belongs")
+    if whole:
+        finite = numbers[np.isfinite(numbers.to_numpy())]
+        if len(finite) < numbers.notna().sum() or not (finite == np.round(finite)).all():
+            raise EmoalignError(f"{where}: the {table} table's column {column!r} must hold whole numbers (layers)")
 
 
 #: ``config["control"]`` of a known-answer control that SHOULD share structure (the demo's planted twin);
@@ -462,9 +561,12 @@ def compare_results(results: Sequence[AlignmentResult], paths: Sequence[str | Pa
     if not results:
         raise EmoalignError("compare: no alignment results given")
     paths = list(paths) if paths is not None else [None] * len(results)
+    for result, path in zip(results, paths):
+        check_alignment(result, path)
     labels = model_labels(results)
-    profiles = [layer_profile(r) for r in results]
-    summaries = [pair_summary(r, p, label) for r, p, label in zip(results, profiles, labels)]
+    profiles = [_reading(layer_profile, r, path) for r, path in zip(results, paths)]
+    summaries = [_reading(pair_summary, r, path, p, label)
+                 for r, p, label, path in zip(results, profiles, labels, paths)]
     controls = [_find_control(i, results) for i in range(len(results))]
     entries: list[ModelEntry] = []
     for i, result in enumerate(results):
@@ -490,6 +592,18 @@ def compare_results(results: Sequence[AlignmentResult], paths: Sequence[str | Pa
         entries=entries, table=pd.DataFrame([e.summary for e in entries]), k_groups=k_sweep_groups(results),
         common_settings=common, differing_settings=differing,
     )
+
+
+def _reading(compute, result: AlignmentResult, path, *args):
+    """``compute(result, *args)``, a value an artifact holds in the wrong form (text where a number
+    belongs, a record of the wrong shape) one error naming the file instead of a traceback."""
+    try:
+        return compute(result, *args)
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+        raise EmoalignError(
+            f"{_where(path, result)}: cannot read this alignment artifact ({type(exc).__name__}: "
+            f"{printable(exc)[:120]}); is it damaged?"
+        ) from None
 
 
 def k_sweep_table(comparison: Comparison, group: Sequence[int]) -> pd.DataFrame:

@@ -8,6 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
+from urllib.parse import quote
+
+from emoalign.core.text import printable
 
 
 @dataclass(frozen=True)
@@ -65,9 +68,38 @@ _MARKDOWN_SPECIAL = re.compile(f"([{MARKDOWN_SPECIAL}])")
 
 
 def md(text: object) -> str:
-    """User data (a model, dataset or label name, a prompt) made inert in Markdown: its markup
-    characters are backslash-escaped, its line breaks become spaces."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).splitlines()))
+    """User data (a model, dataset or label name, a prompt) made inert in Markdown: its line breaks
+    become spaces, its other control characters escapes (``\\x1b``, see
+    :func:`emoalign.core.text.printable`), its markup characters are backslash-escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", printable(" ".join(str(text).splitlines())))
+
+
+_BACKTICKS = re.compile(r"`+")
+
+
+def _longest_backtick_run(text: str) -> int:
+    return max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+
+
+def code_span(text: object) -> str:
+    """Any string (a path, a command) as inline code that nothing in it can end: line breaks and
+    control characters escaped (:func:`~emoalign.core.text.printable`), delimited by a backtick run
+    longer than any inside it, padded with a space where it would touch a backtick or lose one."""
+    text = printable(text)
+    fence = "`" * (_longest_backtick_run(text) + 1)
+    pad = " " if text[:1] in ("`", " ") or text[-1:] in ("`", " ") or not text else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _code_text(text: str) -> str:
+    """The text of a code block: each line with its control characters escaped (line breaks kept)."""
+    return "\n".join(printable(line) for line in text.rstrip().split("\n"))
+
+
+def code_fence(text: str) -> str:
+    """The backtick fence of a code block holding ``text``: longer than any backtick run in it (at
+    least three), so no line of it closes the block."""
+    return "`" * max(3, _longest_backtick_run(text) + 1)
 
 
 def _escape_cell(text: str) -> str:
@@ -90,9 +122,13 @@ def to_markdown(blocks: Sequence[Block]) -> str:
             lines += ["| " + " | ".join(_escape_cell(c) for c in row) + " |" for row in block.rows]
             out.append("\n".join(lines))
         elif isinstance(block, Code):
-            out.append(f"```{block.language}\n{block.text.rstrip()}\n```")
+            text = _code_text(block.text)
+            fence = code_fence(text)
+            language = block.language if re.fullmatch(r"[\w+.-]*", block.language) else ""
+            out.append(f"{fence}{language}\n{text}\n{fence}")
         elif isinstance(block, Image):
-            out.append(f"![{block.caption}]({block.src})\n\n*{block.caption}*")
+            caption = " ".join(block.caption.splitlines())
+            out.append(f"![{caption}]({quote(block.src, safe='/._-~')})\n\n*{caption}*")
         else:  # pragma: no cover - exhaustive
             raise TypeError(type(block).__name__)
     return "\n\n".join(out) + "\n"

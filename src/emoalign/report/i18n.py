@@ -117,6 +117,11 @@ EN: dict[str, str] = {
     ),
     "model_setting": "**{label}**: {id} ({model_type}, {n_layers} layers, d_model={d_model}, {dtype} on {device})",
     "control_note": "untrained-weights control of {trained}",
+    # notebooks (AlignmentResult._repr_html_)
+    "nb_title": "**{source} vs {target}**: {n} layer pair(s), k = {k}, {metric} metric, {copies} random-weight copies",
+    "nb_grid_rows": "grid: the best target layer of each source layer ({shown} of {n} layer pairs; "
+                    "result.layer_table() holds every pair)",
+    "nb_more_rows": "the first {shown} of {n} layer pairs; result.layer_table() holds every pair",
     # results
     "col_layer": "Layer",
     "col_target_layer": "Target layer",
@@ -127,7 +132,7 @@ EN: dict[str, str] = {
     "col_chance": "Chance",
     "col_copies_bound": "Random-copy bound",
     "col_copies_mean": "Copies' mean",
-    "col_ci": "95% CI (after)",
+    "col_ci": "Percentile 95% CI (after)",
     "col_normalised": "Norm. overlap",
     "col_step_a": "(a)",
     "col_step_b": "(b)",
@@ -143,7 +148,11 @@ EN: dict[str, str] = {
         "each step (BH q < {alpha}); all three: emotion-specific cells. Norm. overlap: cross-half overlap "
         "over the models' own split-half overlaps (1 = a twin). The emb row is the lexical floor: the same "
         "analysis on the models' input embeddings (static word meaning), a reference without a verdict; "
-        "beyond emb: the layer's mean overlap lies above the floor's 95 % CI."
+        "beyond emb: the layer's mean overlap lies above the floor's 95 % CI. Percentile 95% CI: the 2.5th–97.5th "
+        "percentiles of the layer mean over bootstrap resamples of the prompts (within each emotion; each cell's "
+        "own interval in the cell table is BCa). An estimate can lie outside its interval: a resampled subspace is "
+        "noisier than the one fitted on all prompts, so resampled overlaps sit nearer chance than the estimate; "
+        "BCa corrects for that bias, yet it too excludes the estimate when nearly every resample falls on one side."
     ),
     "mean_improvement": "**Mean improvement**: {delta} (mean before: {before} → mean after: {after})",
     "pair_verdict": "**Pair verdict**: {verdict} — {details}",
@@ -167,7 +176,7 @@ EN: dict[str, str] = {
                         "vocabulary alone, so the verdict stops at (a).",
     "fig_overlap": "{label}: overlap before/after per layer ({metric})",
     "fig_part_copies": "grey band: random-weight copies (mean … 95 % prediction bound)",
-    "fig_part_ci": "orange band: 95% CI of the layer mean (after)",
+    "fig_part_ci": "orange band: percentile 95% CI of the layer mean (after)",
     "fig_part_chance": "dashed: chance k/d",
     "fig_part_no_baseline": "no random-copy baseline in this artifact",
     "fig_parts": "; {parts}",
@@ -179,8 +188,8 @@ EN: dict[str, str] = {
                       "the random-weight copies' mean (without copies: at chance), red above it, blue below; "
                       "*: some emotions of the layer pair beyond vocabulary, **: all (BH q < {alpha})",
     "fig_explained_variance": "{label}: explained variance of the k={k} components per layer",
-    "fig_relative_depth": "All models: after-map overlap against the target layer's relative depth "
-                          "(dotted: each model's random-copy bound)",
+    "fig_relative_depth": "All pairs: after-map overlap against the target layer's relative depth "
+                          "(dotted, in the pair's colour: that pair's random-copy bound)",
     "fig_k_sweep": "{pair}: mean overlap against k (dotted: random-copy bound)",
     # discussion
     "peak_explain": (
@@ -542,11 +551,15 @@ EN: dict[str, str] = {
     "demo_control": "random-weight control {pair} not beyond vocabulary",
     "demo_control_measured": "pair p = {p:.3g}, {n} of {n_cells} cells beyond vocabulary",
     "demo_time": "Pipeline time (extraction of all models and copies, alignment, statistics): {seconds:.0f} s.",
+    "demo_time_cached": "Pipeline time: {seconds:.0f} s, a rerun with every activation set read from the cache "
+                        "(alignment and statistics only; a first run also extracts every model and copy).",
+    "demo_time_partly": "Pipeline time (alignment, statistics, and the {extracted} activation sets not yet in the "
+                        "cache): {seconds:.0f} s.",
     # text drawn inside the figures (report.plots)
     "plot_copies_band": "random-weight copies: mean … 95% prediction bound",
     "plot_lexical_floor": "input embeddings (lexical floor, 95% CI shaded)",
     "plot_copies_band_short": "random-weight copies: mean … 95% bound",
-    "plot_ci_band": "after: 95% CI of the layer mean",
+    "plot_ci_band": "after: percentile 95% CI of the layer mean",
     "plot_before": "before",
     "plot_after": "after",
     "plot_chance": "chance k/d",
@@ -564,7 +577,7 @@ EN: dict[str, str] = {
     "plot_beyond_vs_k": "beyond vocabulary (BH across cells) vs k",
     "plot_rel_depth_axis": "relative depth of the target layer (layer / (n_layers - 1))",
     "plot_overlap_after_map": "overlap after map",
-    "plot_rel_depth_title": "All models on relative depth (dotted: random-copy 95% bound)",
+    "plot_rel_depth_title": "All pairs on relative depth (dotted: each pair's random-copy 95% bound)",
     "plot_grid_colorbar": "overlap after map (white = {centre_name} {centre})",
     "plot_centre_copies": "random copies' mean",
     "plot_centre_chance": "chance k/d",
@@ -572,6 +585,7 @@ EN: dict[str, str] = {
     "plot_mean_before": "mean before",
     "plot_mean_after": "mean after",
     "plot_copies_bound": "random-copy 95% bound",
+    "plot_pair_bound": "{label}: random-copy 95% bound",
     "plot_mean_overlap": "mean overlap",
     "plot_source_model": "source: {name}",
     "plot_target_model": "target: {name}",
@@ -662,6 +676,11 @@ JA: dict[str, str] = {
     ),
     "model_setting": "**{label}**: {id}（{model_type}、{n_layers}層、d_model={d_model}、{dtype}、{device}）",
     "control_note": "{trained} の未学習（ランダム重み）コントロール",
+    # notebooks (AlignmentResult._repr_html_)
+    "nb_title": "**{source} vs {target}**: 層ペア {n} 組、k = {k}、{metric} 指標、ランダム重みのコピー {copies} 個",
+    "nb_grid_rows": "グリッド: 各 source 層で最良の target 層のみ表示（層ペア {n} 組中 {shown} 組。"
+                    "すべての組は result.layer_table() にあります）",
+    "nb_more_rows": "層ペア {n} 組のうち最初の {shown} 組。すべての組は result.layer_table() にあります",
     "col_layer": "層",
     "col_target_layer": "target 層",
     "col_rel_depth": "相対深さ",
@@ -671,7 +690,7 @@ JA: dict[str, str] = {
     "col_chance": "チャンス",
     "col_copies_bound": "コピーの95%予測限界",
     "col_copies_mean": "コピーの平均",
-    "col_ci": "95% CI（after）",
+    "col_ci": "パーセンタイル95% CI（after）",
     "col_normalised": "正規化 overlap",
     "col_step_a": "(a)",
     "col_step_b": "(b)",
@@ -687,7 +706,11 @@ JA: dict[str, str] = {
         "（BH q < {alpha}）。3ステップすべて: 感情特異的なセル数です。正規化 overlap: 半分同士のモデル間 overlap を"
         "各モデル自身の split-half overlap で割った値です（人工双子なら1）。emb の行は語彙の下限です。同じ解析を"
         "両モデルの入力埋め込み、つまり静的な語の意味に適用した参照値で、判定はありません。emb 超え: その層の平均 "
-        "overlap が下限の95%信頼区間を上回ることを表します。"
+        "overlap が下限の95%信頼区間を上回ることを表します。パーセンタイル95% CI: プロンプトを感情ごとに"
+        "ブートストラップ再標本化したときの層平均の2.5〜97.5パーセンタイルです（セル表の各セルの区間は BCa です）。"
+        "推定値が区間の外に出ることがあります。再標本化した部分空間は全プロンプトで求めたものより雑音が多く、"
+        "再標本の overlap は推定値よりチャンスに近づくためです。BCa はこの偏りを補正しますが、ほぼすべての再標本が"
+        "推定値の片側に落ちるときは BCa の区間も推定値を含みません。"
     ),
     "mean_improvement": "**平均改善幅**: {delta}（平均 before: {before} → 平均 after: {after}）",
     "pair_verdict": "**ペアの判定**: {verdict}。{details}。",
@@ -711,7 +734,7 @@ JA: dict[str, str] = {
                         "生じている可能性があるため、判定は (a) までです。",
     "fig_overlap": "{label}: 層ごとの before/after overlap（{metric}）",
     "fig_part_copies": "灰色帯: ランダム重みのコピー（平均〜95%予測限界）",
-    "fig_part_ci": "橙色帯: 層平均（after）の95% CI",
+    "fig_part_ci": "橙色帯: 層平均（after）のパーセンタイル95% CI",
     "fig_part_chance": "破線: チャンスレベル k/d",
     "fig_part_no_baseline": "この生成物にはランダムコピー基準がありません",
     "fig_parts": "。{parts}",
@@ -723,7 +746,7 @@ JA: dict[str, str] = {
                       "それより上が赤、下が青です。コピーがない場合はチャンスレベルで白です。*: その層ペアの一部の"
                       "感情が語彙を超える、**: すべての感情が語彙を超える（BH q < {alpha}）",
     "fig_explained_variance": "{label}: 層ごとの k={k} 成分の説明分散",
-    "fig_relative_depth": "全モデル: target層の相対深さに対する写像後 overlap（点線: 各モデルのコピーの95%予測限界）",
+    "fig_relative_depth": "全ペア: target層の相対深さに対する写像後 overlap（ペアと同じ色の点線: そのペアのコピーの95%予測限界）",
     "fig_k_sweep": "{pair}: k に対する平均 overlap（点線: コピーの95%予測限界）",
     "peak_explain": (
         "深さは TARGET 層の相対深さ layer / (n_layers − 1) で、下位 1/3 < 0.33 ≤ 中間 1/3 < 0.67 ≤ 上位 1/3 と区分します。"
@@ -1069,10 +1092,14 @@ JA: dict[str, str] = {
     "demo_control": "ランダム重みの対照 {pair} が語彙を超えない",
     "demo_control_measured": "ペアの p = {p:.3g}、語彙を超えるセルは{n_cells}セル中{n}セル",
     "demo_time": "パイプラインの所要時間は {seconds:.0f} 秒でした。全モデルとコピーの抽出、整列、統計を含みます。",
+    "demo_time_cached": "パイプラインの所要時間は {seconds:.0f} 秒でした。すべての活性をキャッシュから読んだ再実行で、整列と"
+                        "統計のみの時間です（初回はすべてのモデルとコピーの抽出も含みます）。",
+    "demo_time_partly": "パイプラインの所要時間は {seconds:.0f} 秒でした。整列、統計、およびキャッシュになかった {extracted} "
+                        "個の活性の抽出を含みます。",
     "plot_copies_band": "ランダム重みのコピー: 平均〜95%予測限界",
     "plot_lexical_floor": "入力埋め込み（語彙の下限、網掛けは95%信頼区間）",
     "plot_copies_band_short": "ランダム重みのコピー: 平均〜95%予測限界",
-    "plot_ci_band": "after: 層平均の95%信頼区間",
+    "plot_ci_band": "after: 層平均のパーセンタイル95%信頼区間",
     "plot_before": "写像前 (before)",
     "plot_after": "写像後 (after)",
     "plot_chance": "チャンスレベル k/d",
@@ -1090,7 +1117,7 @@ JA: dict[str, str] = {
     "plot_beyond_vs_k": "k に対する語彙を超えるセルの割合（BH 補正）",
     "plot_rel_depth_axis": "target 層の相対深さ layer / (n_layers − 1)",
     "plot_overlap_after_map": "写像後の overlap",
-    "plot_rel_depth_title": "全モデルの相対深さ別 overlap（点線: コピーの95%予測限界）",
+    "plot_rel_depth_title": "全ペアの相対深さ別 overlap（点線: 各ペアのコピーの95%予測限界）",
     "plot_grid_colorbar": "写像後の overlap（白 = {centre_name} {centre}）",
     "plot_centre_copies": "コピーの平均",
     "plot_centre_chance": "チャンスレベル",
@@ -1098,6 +1125,7 @@ JA: dict[str, str] = {
     "plot_mean_before": "写像前の平均",
     "plot_mean_after": "写像後の平均",
     "plot_copies_bound": "コピーの95%予測限界",
+    "plot_pair_bound": "{label}: コピーの95%予測限界",
     "plot_mean_overlap": "平均 overlap",
     "plot_source_model": "source: {name}",
     "plot_target_model": "target: {name}",

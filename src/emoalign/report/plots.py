@@ -92,13 +92,16 @@ def figure_lang(lang: str) -> str:
 @contextlib.contextmanager
 def figure_style(lang: str) -> Iterator[None]:
     """matplotlib settings of every figure: the CJK font first for Japanese, a fixed SVG hash salt,
-    text as paths in SVG (the file renders without the font)."""
+    text as paths in SVG (the file renders without the font), and no mathtext: figure text holds
+    model names, labels and prompt-set names as typed (``my$model``, ``a$b$c``), which mathtext would
+    read as formulas and fail on; emoalign's own figure text uses none. Text drawn here keeps the
+    setting (matplotlib stores it per text when the text is created)."""
     import matplotlib
 
     font = cjk_font() if lang == "ja" else None
     family = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
     with matplotlib.rc_context({"font.family": family, "svg.hashsalt": SVG_HASH_SALT, "svg.fonttype": "path",
-                                "axes.unicode_minus": lang != "ja"}):
+                                "axes.unicode_minus": lang != "ja", "text.parse_math": False}):
         yield
 
 
@@ -136,7 +139,8 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "model"
 
 
-def _new_figure(width: float = 6.4, height: float = 4.0):
+def new_figure(width: float = 6.4, height: float = 4.0):
+    """A matplotlib ``Figure`` on an Agg canvas (no pyplot: nothing global, no GUI), in inches."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -207,14 +211,21 @@ def plot_overlap_profile(profile: pd.DataFrame, title: str, path: Path, *, metri
     (see :func:`overlap_bands`). Grid results: the best target layer per source layer. The chance line
     is drawn above 'before' (they often coincide) and the legend sits below the axes. ``floor``: the
     lexical floor (the input embeddings' overlap and its 95 % CI), a reference line across the layers."""
-    t = functools.partial(figure_text, opts.lang)
+    fig = new_figure(6.4, 4.4)
+    draw_overlap_profile(fig.add_subplot(), profile, title, metric=metric, lang=opts.lang, floor=floor)
+    return _save(fig, path, opts.formats)
+
+
+def draw_overlap_profile(ax, profile: pd.DataFrame, title: str, *, metric: str = "bounded", lang: str = "en",
+                         floor: tuple[float, float, float] | None = None) -> None:
+    """Draw :func:`plot_overlap_profile`'s figure on the matplotlib axes ``ax`` (a notebook's own
+    axes, or the report figure's)."""
+    t = functools.partial(figure_text, lang)
     if profile.duplicated("layer").any():
         profile = profile.loc[profile.groupby("layer")["after"].idxmax()]
     profile = profile.sort_values("layer")
     bands = overlap_bands(profile, metric)
     x = profile["layer"].to_numpy()
-    fig = _new_figure(6.4, 4.4)
-    ax = fig.add_subplot()
     after = _column(profile, "after")
     if bands["copies"]:
         bound = _column(profile, "baseline_overlap_bound")
@@ -240,7 +251,6 @@ def plot_overlap_profile(profile: pd.DataFrame, title: str, path: Path, *, metri
     ax.set_title(title + ("" if not bands["no_baseline"] else "\n" + t("no_baseline")), fontsize=10)
     _integer_ticks(ax)
     _legend_below(ax)
-    return _save(fig, path, opts.formats)
 
 
 def plot_k_profile(k_profile: pd.DataFrame, title: str, path: Path, *, chosen_k: int | None = None,
@@ -251,7 +261,7 @@ def plot_k_profile(k_profile: pd.DataFrame, title: str, path: Path, *, chosen_k:
     table = k_profile.sort_values("k")
     k = table["k"].to_numpy(dtype=np.float64)
     baseline = has_column(table, "baseline_overlap_bound")
-    fig = _new_figure(9.0 if baseline else 6.4, 4.0)
+    fig = new_figure(9.0 if baseline else 6.4, 4.0)
     ax = fig.add_subplot(1, 2 if baseline else 1, 1)
     if baseline:
         ax.fill_between(k, _column(table, "baseline_overlap_mean"), _column(table, "baseline_overlap_bound"),
@@ -289,21 +299,32 @@ def plot_k_profile(k_profile: pd.DataFrame, title: str, path: Path, *, chosen_k:
     return _save(fig, path, opts.formats)
 
 
+#: markers of the pairs on the relative-depth figure, in turn (a line that lies on another stays visible)
+PAIR_MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
+
+
 def plot_relative_depth(profiles: Sequence[tuple[str, pd.DataFrame]], path: Path, *,
                         opts: FigureOptions = FigureOptions()) -> Path:
-    """After-map overlap of every model against the target layer's relative depth (dotted: each
-    model's random-copy bound)."""
+    """After-map overlap of every pair against the target layer's relative depth, and each pair's own
+    random-copy 95 % bound (dotted, in the pair's colour), both named in the legend by the pair's
+    label (``source vs target``: :func:`comparison_figures`). Pairs that share their copies (a trained
+    pair and its random control) have equal bounds: their dotted lines are dashed out of phase and the
+    pairs differ in marker, so no line hides another."""
     t = functools.partial(figure_text, opts.lang)
-    fig = _new_figure(6.4, 4.6)
+    fig = new_figure(6.4, 4.6)
     ax = fig.add_subplot()
     for i, (label, profile) in enumerate(profiles):
         if profile.duplicated("layer").any():
             profile = profile.loc[profile.groupby("layer")["after"].idxmax()]
         profile = profile.sort_values("rel_depth")
-        color = f"C{i % 10}"
-        ax.plot(profile["rel_depth"], profile["after"], marker="o", color=color, label=label)
+        color, marker = f"C{i % 10}", PAIR_MARKERS[i % len(PAIR_MARKERS)]
+        ax.plot(profile["rel_depth"], profile["after"], marker=marker, ms=5, mfc="none" if i % 2 else color,
+                color=color, lw=1.5, alpha=0.9, zorder=3, label=label)
         if has_column(profile, "baseline_overlap_bound"):
-            ax.plot(profile["rel_depth"], _column(profile, "baseline_overlap_bound"), ls=":", color=color, lw=1.2)
+            # a dash of 1.5 in every 6, shifted by 1.5 per pair: up to four equal bounds interleave their colours
+            offset = 1.5 * (i % 4)
+            ax.plot(profile["rel_depth"], _column(profile, "baseline_overlap_bound"), color=color, lw=1.4,
+                    ls=(offset, (1.5, 4.5)), zorder=2, label=t("pair_bound", label=label))
     for edge in (1 / 3, 2 / 3):
         ax.axvline(edge, color="0.8", lw=0.8)
     ax.set_xlim(-0.02, 1.02)
@@ -311,7 +332,7 @@ def plot_relative_depth(profiles: Sequence[tuple[str, pd.DataFrame]], path: Path
     ax.set_xlabel(t("rel_depth_axis"))
     ax.set_ylabel(t("overlap_after_map"))
     ax.set_title(t("rel_depth_title"), fontsize=10)
-    _legend_below(ax, ncol=3)
+    _legend_below(ax, ncol=2)
     return _save(fig, path, opts.formats)
 
 
@@ -348,7 +369,7 @@ def plot_layer_grid(profile: pd.DataFrame, title: str, path: Path, *, alpha: flo
                                                     aggfunc="first").reindex(index=grid.index, columns=grid.columns)
     values = grid.to_numpy(dtype=np.float64)
     n_rows, n_cols = values.shape
-    fig = _new_figure(min(12.0, max(6.4, 0.45 * n_cols + 2.5)), min(10.0, max(4.8, 0.4 * n_rows + 2.0)))
+    fig = new_figure(min(12.0, max(6.4, 0.45 * n_cols + 2.5)), min(10.0, max(4.8, 0.4 * n_rows + 2.0)))
     ax = fig.add_subplot()
     centre, centre_name = grid_centre(profile)
     top = max(1.0, float(np.nanmax(values))) if np.isfinite(values).any() else 1.0
@@ -381,7 +402,7 @@ def plot_layer_grid(profile: pd.DataFrame, title: str, path: Path, *, alpha: flo
 def plot_k_sweep(table: pd.DataFrame, title: str, path: Path, *, opts: FigureOptions = FigureOptions()) -> Path:
     """Mean overlap against k for one pair (before, after, the copies' 95 % bound, chance)."""
     t = functools.partial(figure_text, opts.lang)
-    fig = _new_figure(6.4, 4.4)
+    fig = new_figure(6.4, 4.4)
     ax = fig.add_subplot()
     ax.plot(table["k"], table["mean_before"], marker="o", mfc="white", label=t("mean_before"))
     ax.plot(table["k"], table["mean_after"], marker="o", label=t("mean_after"))
@@ -404,7 +425,7 @@ def plot_explained_variance(ev: pd.DataFrame, title: str, path: Path, names: tup
     grid = bool(ev.duplicated("layer").any())
     src = ev.drop_duplicates("layer").sort_values("layer")
     tgt = ev.drop_duplicates("target_layer").sort_values("target_layer") if grid else src
-    fig = _new_figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     ax.plot(src["layer"], src["source"], marker="o", label=t("source_model", name=names[0]))
     ax.plot(tgt["target_layer"] if grid else tgt["layer"], tgt["target"], marker="o",
@@ -463,6 +484,12 @@ def _pair_figures(result: AlignmentResult, folder: Path, label: str, profile: pd
     return files
 
 
+def pair_label(result: AlignmentResult, label: str | None = None) -> str:
+    """``source vs target`` of a figure's legend: the source's name and the target's label in the
+    comparison (``label``: unique among the pairs, e.g. ``qwen (k=4)``; default the target's name)."""
+    return f"{result.source.get('name')} vs {label if label is not None else result.target.get('name')}"
+
+
 def comparison_figures(comparison: Comparison, folder: Path, *,
                        opts: FigureOptions = FigureOptions()) -> tuple[dict[str, list[FigureFile]], list[FigureFile]]:
     """Per-model figures (by label) and the comparison figures (relative depth overlay, k-sweeps)."""
@@ -474,8 +501,8 @@ def comparison_figures(comparison: Comparison, folder: Path, *,
     with figure_style(opts.lang):
         overall = [FigureFile(
             "relative_depth",
-            plot_relative_depth([(e.label, e.profile) for e in comparison.entries], folder / "relative_depth.png",
-                                opts=opts),
+            plot_relative_depth([(pair_label(e.result, e.label), e.profile) for e in comparison.entries],
+                                folder / "relative_depth.png", opts=opts),
         )]
         for n, group in enumerate(comparison.k_groups):
             first = comparison.entries[group[0]].result

@@ -52,25 +52,57 @@ PAIR_NOTES: dict[str, str] = {
 }
 
 
-def _f(value: object, spec: str) -> str:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return "n/a"
-    return format(number, spec) if np.isfinite(number) else "n/a"
-
-
 def _steps(row: pd.Series) -> str:
     """``a/b/c/all`` cells of a layer pair, e.g. ``3/3/0/0``."""
     values = [row.get(c) for c in ("n_correspondence", "n_beyond_vocabulary", "n_emotion_group", "n_emotion_specific")]
     return "/".join("-" if v is None or pd.isna(v) else str(int(v)) for v in values)
 
 
-def format_layer_table(result: AlignmentResult) -> str:
+#: how :func:`format_layer_table` shows its warnings: as ``warning: …`` lines of the table (a string
+#: that holds everything, as the tests read it), or through the ``emoalign`` logger (the CLI: stderr,
+#: ``emoalign: warning: …``, silenced by ``--log-level error`` like every other warning)
+TABLE_WARNINGS: tuple[str, ...] = ("inline", "log")
+
+
+def layer_table_warnings(result: AlignmentResult) -> list[str]:
+    """What a reader of the per-layer table must be warned of, one sentence each (no ``warning:``
+    prefix): a map fitted on fewer pairs than the source's width, and cells whose bootstrap CI
+    does not contain their own overlap."""
+    from emoalign.report.compare import schema_of
+
+    table = result.layers
+    out = []
+    d_source = result.source.get("d_model")
+    if d_source and "n_fit_pairs" in table and (table["n_fit_pairs"] < d_source).any():
+        out.append(
+            f"the map was fitted on {int(table['n_fit_pairs'].min())} pairs for d_source={d_source}: "
+            "directions outside their span map to zero (more prompts or --fit-data neutral-words help)"
+        )
+    cells = result.cells
+    if schema_of(result) in ("current", "old") and {"ci_low", "ci_high", "overlap_after"} <= set(cells):
+        tol = 1e-9  # an overlap of 0.99999997 sits inside a CI of [1.0, 1.0]
+        outside = int(((cells["overlap_after"] < cells["ci_low"] - tol)
+                       | (cells["overlap_after"] > cells["ci_high"] + tol)).sum())
+        if outside:
+            out.append(
+                f"in {outside} of {len(cells)} cells the bootstrap CI does not contain the observed overlap "
+                "(resampling bias for noisy subspaces; read those CIs with care)"
+            )
+    return out
+
+
+def format_layer_table(result: AlignmentResult, *, warnings: str = "inline") -> str:
     """The per-layer table as aligned plain text, for the terminal: before / after / Δ, chance, the
-    random-weight copies' 95 % prediction bound, the CI of the layer mean, the normalised overlap, the
-    cells passing each verdict step and the verdict in words; then the pair verdict."""
+    random-weight copies' 95 % prediction bound, the percentile bootstrap CI of the layer mean, the
+    normalised overlap, the cells passing each verdict step and the verdict in words; then the pair
+    verdict. Numbers are rounded as in the reports (:func:`emoalign.report.comparative.f3` / ``f6``).
+
+    ``warnings`` (:data:`TABLE_WARNINGS`, see :func:`layer_table_warnings`): ``"inline"`` (default)
+    writes them into the text as ``warning: …`` lines; ``"log"`` sends them to the ``emoalign``
+    logger instead (stderr, filtered by the log level), for a table printed to stdout."""
     from emoalign.analysis.verdict import LEGACY_NO_VERDICT, NOT_TESTED
+    from emoalign.core.text import printable
+    from emoalign.report.comparative import f3, f6
     from emoalign.report.compare import (
         OLD_SCHEMA_NO_VERDICT,
         compare_results,
@@ -78,6 +110,8 @@ def format_layer_table(result: AlignmentResult) -> str:
         schema_of,
     )
 
+    if warnings not in TABLE_WARNINGS:
+        raise ValueError(f"warnings={warnings!r}: use {' or '.join(TABLE_WARNINGS)}")
     table = summary_table(result)
     profile = layer_profile(result)
     schema = schema_of(result)
@@ -92,7 +126,7 @@ def format_layer_table(result: AlignmentResult) -> str:
         title += f"  random-weight copies: {copies or 'none'}"
     header = f"{'layer':>5} {'target':>6} {'before':>10} {'after':>10} {'delta':>10} {'chance':>7} {'map R²':>7}"
     if stats:
-        header += f" {'copies95':>8} {'95% CI':>15} {'norm.':>6}"
+        header += f" {'copies95':>8} {'pctl. 95% CI':>15} {'norm.':>6}"
     if steps:
         header += f" {'a/b/c/all':>9}"
     header += f"  verdict (BH q < {result.config.get('alpha', 0.05)})" if schema == "current" else "  verdict"
@@ -100,56 +134,51 @@ def format_layer_table(result: AlignmentResult) -> str:
     fixed = {"legacy": LEGACY_NO_VERDICT, "old": OLD_SCHEMA_NO_VERDICT, "untested": NOT_TESTED}.get(schema)
     k = result.config.get("n_components") or 1
     for (_, row), prof in zip(table.iterrows(), profile.itertuples(index=False)):
-        r2 = _f(row.get("map_heldout_r2"), ".3f")
-        # the legacy metric's chance is the expected squared entry of U Vᵀ, 1/d_source = (k/d_source) / k
-        chance = _f(row.get("chance", np.nan) / (k if legacy else 1), ".4f")
+        r2 = f3(row.get("map_heldout_r2"))
+        # the legacy metric's chance is the expected squared entry of U Vᵀ, 1/d_source = (k/d_source) / k;
+        # rounded by the report's own formatter, so the terminal and the report print the same chance
+        chance = f3(row.get("chance", np.nan) / (k if legacy else 1))
         line = (
-            f"{int(row['layer']):>5} {int(row['target_layer']):>6} {row['mean_overlap_before']:>10.6f} "
-            f"{row['mean_overlap_after']:>10.6f} {row['delta']:>10.6f} {chance:>7} {r2:>7}"
+            f"{int(row['layer']):>5} {int(row['target_layer']):>6} {f6(row['mean_overlap_before']):>10} "
+            f"{f6(row['mean_overlap_after']):>10} {f6(row['delta']):>10} {chance:>7} {r2:>7}"
         )
         if stats:
-            ci = f"[{_f(prof.ci_low, '.3f')}, {_f(prof.ci_high, '.3f')}]" if "ci_low" in profile else "n/a"
-            bound = _f(getattr(prof, "baseline_overlap_bound", None), ".3f")
-            normalised = _f(getattr(prof, "normalised_overlap", None), ".3f")
+            ci = f"[{f3(prof.ci_low)}, {f3(prof.ci_high)}]" if "ci_low" in profile else "n/a"
+            bound = f3(getattr(prof, "baseline_overlap_bound", None))
+            normalised = f3(getattr(prof, "normalised_overlap", None))
             line += f" {bound:>8} {ci:>15} {normalised:>6}"
         if steps:
             line += f" {_steps(pd.Series(prof._asdict())):>9}"
         line += f"  {fixed or row.get('verdict', 'n/a')}"
         lines.append(line)
     lines.append(
-        f"{'mean':>5} {'':>6} {table.mean_overlap_before.mean():>10.6f} {table.mean_overlap_after.mean():>10.6f} "
-        f"{table.delta.mean():>10.6f}"
+        f"{'mean':>5} {'':>6} {f6(table.mean_overlap_before.mean()):>10} {f6(table.mean_overlap_after.mean()):>10} "
+        f"{f6(table.delta.mean()):>10}"
     )
     if not result.floor_layer.empty:
         floor = result.floor_layer.iloc[0]
         beyond = table.loc[table.get("beyond_static_meaning", pd.Series(dtype=float)) == 1.0, "layer"]
         lines.append(
-            f"{'emb':>5} {'emb':>6} {floor['mean_overlap_before']:>10.6f} {floor['mean_overlap_after']:>10.6f} "
-            f"{floor['delta']:>10.6f}  lexical floor (input embeddings, k = {int(floor['n_components'])}; 95% CI "
-            f"[{_f(floor.get('ci_low'), '.3f')}, {_f(floor.get('ci_high'), '.3f')}]); layers beyond it: "
+            f"{'emb':>5} {'emb':>6} {f6(floor['mean_overlap_before']):>10} {f6(floor['mean_overlap_after']):>10} "
+            f"{f6(floor['delta']):>10}  lexical floor (input embeddings, k = {int(floor['n_components'])}; pctl. 95% CI "
+            f"[{f3(floor.get('ci_low'))}, {f3(floor.get('ci_high'))}]); layers beyond it: "
             f"{', '.join(str(int(v)) for v in beyond) or 'none'}"
         )
-    d_source = result.source.get("d_model")
-    if d_source and "n_fit_pairs" in table and (table["n_fit_pairs"] < d_source).any():
-        lines.append(
-            f"warning: the map was fitted on {int(table['n_fit_pairs'].min())} pairs for d_source={d_source}: "
-            "directions outside their span map to zero (more prompts or --fit-data neutral-words help)"
-        )
-    cells = result.cells
-    if stats and {"ci_low", "ci_high", "overlap_after"} <= set(cells):
-        tol = 1e-9  # an overlap of 0.99999997 sits inside a CI of [1.0, 1.0]
-        outside = int(((cells["overlap_after"] < cells["ci_low"] - tol)
-                       | (cells["overlap_after"] > cells["ci_high"] + tol)).sum())
-        if outside:
-            lines.append(
-                f"warning: in {outside} of {len(cells)} cells the bootstrap CI does not contain the observed overlap "
-                "(resampling bias for noisy subspaces; read those CIs with care)"
-            )
+    if warnings == "log":
+        from emoalign.core.log import get_logger
+
+        log = get_logger(__name__)
+        for text in layer_table_warnings(result):
+            log.warning(printable(f"{result.pair_name}: {text}"))
+    else:
+        lines += [f"warning: {text}" for text in layer_table_warnings(result)]
     if steps:
         lines.append(
-            "copies95: the random-weight copies' one-sided 95 % prediction bound of the overlap; norm.: normalised "
-            "overlap (1 = a twin); a/b/c/all: cells passing (a) correspondence, (b) beyond vocabulary, (c) emotion "
-            "vs any prompt group, and all three (emotion-specific)"
+            "copies95: the random-weight copies' one-sided 95 % prediction bound of the overlap; pctl. 95% CI: "
+            "percentile bootstrap interval of the layer mean (prompts resampled; an estimate can lie outside its "
+            "interval, since resampled subspaces are noisier and sit nearer chance); norm.: normalised overlap "
+            "(1 = a twin); a/b/c/all: cells passing (a) correspondence, (b) beyond vocabulary, (c) emotion vs any "
+            "prompt group, and all three (emotion-specific)"
         )
     summary = result.summary or {}
     verdict = fixed or summary.get("verdict", NOT_TESTED)
@@ -178,7 +207,7 @@ def format_layer_table(result: AlignmentResult) -> str:
             f"grid max {emotion}: {best['max_overlap_after']:.3f} at layers {best['layer']}->{best['target_layer']} "
             f"(p of the grid maximum under the prompt-group null {best['p_max']:.3g})"
         )
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)  # names are user data: no terminal controls
 
 
 def japanese_path(path: str | Path) -> Path:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import numbers
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
@@ -20,6 +22,7 @@ from emoalign.core.activations import ActivationSet
 from emoalign.core.errors import EmoalignError
 from emoalign.core.layers import EMBEDDING_LAYER, blocks_needed
 from emoalign.core.log import get_logger
+from emoalign.core.text import check_text
 
 __all__ = ["ModelActivations", "TokenPlan", "token_plan", "from_arrays", "analyze", "LayerArrays"]
 
@@ -28,6 +31,45 @@ log = get_logger(__name__)
 #: One model's activations over layers: an (L, n, d) array (with ``layers``), an (n, d) array for
 #: a single layer, or a mapping ``{layer: (n, d) array}``; numpy arrays or CPU/GPU torch tensors.
 LayerArrays = Union[np.ndarray, Mapping[int, Any], Any]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_int(value: Any, what: str, *, optional: bool = False, low: int | None = None) -> None:
+    """TypeError naming ``what`` unless ``value`` is an integer (or None, with ``optional``);
+    EmoalignError when it is below ``low``."""
+    if value is None and optional:
+        return
+    if not _is_int(value):
+        raise TypeError(f"{what}: expected an integer{' or None' if optional else ''}, got {type(value).__name__} "
+                        f"{value!r}")
+    if low is not None and value < low:
+        raise EmoalignError(f"{what}: must be at least {low}, got {value}")
+
+
+def _check_str(value: Any, what: str, *, optional: bool = False) -> None:
+    """TypeError naming ``what`` unless ``value`` is a non-empty string of text (or None, with ``optional``)."""
+    if value is None and optional:
+        return
+    if not isinstance(value, str):
+        raise TypeError(f"{what}: expected a string, got {type(value).__name__} {value!r}")
+    if not value.strip():
+        raise EmoalignError(f"{what}: must not be empty")
+    check_text(value, f"{what} {value!r}", controls=True)
+
+
+def _check_strings(value: Any, what: str, *, optional: bool = False) -> None:
+    """TypeError naming ``what`` unless ``value`` is a sequence (not one string) of strings."""
+    if value is None and optional:
+        return
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"{what}: expected a sequence of strings, got {type(value).__name__}")
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise TypeError(f"{what}[{i}]: expected a string, got {type(item).__name__} {item!r}")
+        check_text(item, f"{what}[{i}]")
 
 
 @dataclass(frozen=True)
@@ -69,6 +111,24 @@ class ModelActivations:
     name: str = "model"
     n_layers: int | None = None
     seed: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_str(self.name, "ModelActivations name")
+        what = f"{self.name}: "
+        if isinstance(self.labels, (str, bytes)) or not isinstance(self.labels, Sequence):
+            raise TypeError(f"{what}labels: expected a sequence of labels, got {type(self.labels).__name__}")
+        for label in self.labels:
+            check_text(str(label), f"{what}label {str(label)!r}", controls=True)
+        if self.layers is not None:
+            if isinstance(self.layers, (str, bytes)) or not all(_is_int(layer) for layer in np.ravel(self.layers)):
+                raise TypeError(f"{what}layers: expected a sequence of integers, got {self.layers!r}")
+        _check_int(self.n_layers, f"{what}n_layers", optional=True, low=1)
+        _check_int(self.seed, f"{what}seed", optional=True, low=0)
+        for role in ("emotion", "reference", "paired"):
+            value = getattr(self, role)
+            if (value is None and role != "paired") or isinstance(value, (str, bytes)):
+                raise TypeError(f"{what}{role}: expected activations (an array or {{layer: array}}), got "
+                                f"{type(value).__name__}")
 
     @classmethod
     def from_activation_set(cls, acts: ActivationSet) -> ModelActivations:
@@ -259,6 +319,24 @@ def analyze(
     from emoalign.execution.progress import resolve_quiet
     from emoalign.study.align import align_study
 
+    _check_str(reference_label, "reference_label")
+    _check_str(dataset_name, "dataset_name")
+    _check_strings(texts, "texts", optional=True)
+    if command is not None and not isinstance(command, str):
+        raise TypeError(f"command: expected a string or None, got {type(command).__name__}")
+    _check_int(workers, "workers", low=0)
+    if quiet is not None and not isinstance(quiet, (bool, np.bool_)):
+        raise TypeError(f"quiet: expected True, False or None, got {type(quiet).__name__} {quiet!r}")
+    if isinstance(baseline, (str, bytes)) or not isinstance(baseline, Sequence) or not all(
+        isinstance(pair, Sequence) and len(pair) == 2 for pair in baseline
+    ):
+        raise TypeError("baseline: expected a sequence of (source copy, target copy) pairs of ModelActivations")
+    if layer_pairs is not None and (isinstance(layer_pairs, (str, bytes)) or not all(
+        isinstance(pair, Sequence) and not isinstance(pair, str) and len(pair) == 2 and all(map(_is_int, pair))
+        for pair in layer_pairs
+    )):
+        raise TypeError(f"layer_pairs: expected a sequence of (source layer, target layer) integer pairs, got "
+                        f"{layer_pairs!r}")
     config = AlignConfig(
         n_components=n_components, map_method=map_method, fit_data=fit_data, metric=metric, reference=reference,
         layer_match=layer_match, seed=seed, n_permutations=n_permutations, n_bootstrap=n_bootstrap,
@@ -360,16 +438,33 @@ def token_plan(
     the ``profile``) for ``tokenizer`` (a fast Hugging Face tokenizer): emotion words found from
     character offsets, as ``emoalign run`` finds them. ``bos``: the start token before every prompt,
     auto (default), always or never, as ``emoalign run --bos`` (:mod:`emoalign.extract.start_token`)."""
-    from emoalign.data.dataset import resolve_dataset
-    from emoalign.data.lexicon import DEFAULT_LEXICON
+    from emoalign.data.dataset import PromptDataset, resolve_dataset
+    from emoalign.data.lexicon import DEFAULT_LEXICON, lexicon_with_source
     from emoalign.extract.activations import plan_positions
     from emoalign.extract.start_token import resolve_start_token
 
+    if tokenizer is None or not callable(tokenizer):
+        raise TypeError(
+            f"tokenizer: expected a fast Hugging Face tokenizer (e.g. AutoTokenizer.from_pretrained(...)), got "
+            f"{type(tokenizer).__name__}"
+        )
+    if dataset is not None and not isinstance(dataset, (PromptDataset, str, os.PathLike)):
+        raise TypeError(f"dataset: expected a path or an emoalign PromptDataset, got {type(dataset).__name__}")
+    _check_str(profile, "profile")
+    _check_str(position_policy, "position_policy")
+    _check_str(bos, "bos")
+    _check_int(max_samples_per_emotion, "max_samples_per_emotion", optional=True, low=1)
+    if lexicon is not None:
+        if not isinstance(lexicon, Mapping):
+            raise TypeError(
+                f"lexicon: expected a mapping {{label: [word pattern, ...]}}, got {type(lexicon).__name__}"
+            )
+        for label, patterns in lexicon.items():
+            _check_strings(patterns, f"lexicon[{label!r}]")
+    words = lexicon_with_source(lexicon, "lexicon") if lexicon else dict(DEFAULT_LEXICON)
     prompts = resolve_dataset(dataset, profile).limit_per_label(max_samples_per_emotion)
     start = resolve_start_token(tokenizer, bos)
-    plans, encoded = plan_positions(
-        tokenizer, prompts, dict(lexicon or DEFAULT_LEXICON), position_policy, start  # type: ignore[arg-type]
-    )
+    plans, encoded = plan_positions(tokenizer, prompts, words, position_policy, start)  # type: ignore[arg-type]
     labels = tuple(prompt.label for prompt in prompts.prompts)
     return TokenPlan(
         texts=tuple(prompt.text for prompt in prompts.prompts),

@@ -11,6 +11,7 @@ are the one place where a config becomes TOML and back.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from emoalign.core.layers import parse_layers
 
 __all__ = [
     "StudyConfig", "Runtime", "FLAGS", "CONTROLS", "CLI_ONLY", "split_overrides", "read_study_config",
+    "options_for_file", "options_from_file",
 ]
 
 #: field -> long flag, where the flag is not the field's name with ``-`` for ``_``
@@ -71,7 +73,7 @@ def _layers(value: Any, flag: str) -> tuple[int, ...] | None:
         words = [str(v) for v in value]
     except TypeError:
         raise EmoalignError(f"{flag} {value!r}: expected layer numbers, a range or 'all'") from None
-    parsed = parse_layers(words)
+    parsed = parse_layers(words, flag, unique=flag == "--layers")  # target layers pair positionally: 5 5 is valid
     return None if parsed is None else tuple(parsed)
 
 
@@ -131,6 +133,7 @@ class StudyConfig:
     cache_dir: Path | None = None  # default: <results_dir>/cache
     report_dir: Path = Path("docs/report")
     study_name: str | None = None  # the folder under results_dir (default: the prompt set's name)
+    k_folder: bool = False  # each k in <study>/k<k>/ (always so in a k-sweep)
     write: bool = True  # False: nothing is written (the cache goes to a temporary folder)
     overwrite: bool = False
 
@@ -267,12 +270,63 @@ def split_overrides(
     return (config or StudyConfig()).with_overrides(**study), replace(runtime or Runtime(), **run)
 
 
+#: options that name a file or folder: written relative to the config file, read against it
+PATH_OPTIONS: tuple[str, ...] = ("dataset", "lexicon", "results-dir", "cache-dir", "report-dir")
+#: options that name a model: a local folder or file is written as an absolute path (a preset
+#: or hub id is left as it is)
+MODEL_OPTIONS: tuple[str, ...] = ("source", "target", "large-model", "model", "targets")
+
+
+def _key_name(key: str) -> str:
+    return key.lstrip("-").replace("_", "-")
+
+
+def options_for_file(options: Mapping[str, Any], folder: str | Path) -> dict[str, Any]:
+    """``options`` as a config file in ``folder`` holds them: paths relative to that folder (so the
+    file reads the same from any working directory, and moves with its results), local models
+    absolute."""
+    folder = Path(folder).resolve()
+    out = dict(options)
+    for key, value in options.items():
+        name = _key_name(key)
+        if name in PATH_OPTIONS and isinstance(value, str):
+            out[key] = os.path.relpath(Path(value).resolve(), folder)
+        elif name in MODEL_OPTIONS:
+            out[key] = ([_model_for_file(v) for v in value] if isinstance(value, list) else _model_for_file(value))
+    return out
+
+
+def _model_for_file(value: Any) -> Any:
+    return str(Path(value).resolve()) if isinstance(value, str) and Path(value).exists() else value
+
+
+def options_from_file(options: Mapping[str, Any], folder: str | Path) -> dict[str, Any]:
+    """The options of a config file in ``folder`` with its relative paths read against that folder
+    (a relative model path too, where it names something there; else it is a preset or hub id)."""
+    folder = Path(folder)
+    out = dict(options)
+    for key, value in options.items():
+        name = _key_name(key)
+        if name in PATH_OPTIONS and isinstance(value, str) and not Path(value).is_absolute():
+            out[key] = os.path.normpath(folder / value)
+        elif name in MODEL_OPTIONS:
+            out[key] = ([_model_from_file(v, folder) for v in value] if isinstance(value, list)
+                        else _model_from_file(value, folder))
+    return out
+
+
+def _model_from_file(value: Any, folder: Path) -> Any:
+    if isinstance(value, str) and not Path(value).is_absolute() and (folder / value).exists():
+        return os.path.normpath(folder / value)
+    return value
+
+
 def read_study_config(path: str | Path) -> tuple[StudyConfig, Runtime]:
     """The study and runtime of a TOML file (keys as the command line's long flags, as written beside
     every study's artifacts); one error line naming the file and key at fault."""
     from emoalign.io.config_file import read_config
 
-    options = read_config(path)
+    options = options_from_file(read_config(path), Path(path).parent)
     try:
         return split_overrides(None, None, {key: _toml_value(key, value) for key, value in options.items()})
     except (EmoalignError, TypeError, ValueError) as exc:

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -43,7 +45,7 @@ from emoalign.io.paths import safe_component
 from emoalign.models.loading import LoadedModel, load_model, local_fingerprint
 from emoalign.models.random_copy import RANDOM_INIT_VERSION
 from emoalign.models.registry import resolve_model
-from emoalign.report.comparative import headline
+from emoalign.report.comparative import f3, headline
 from emoalign.report.compare import PLANTED_TWIN, compare_results
 from emoalign.report.document import Block, Heading, Paragraph, table
 from emoalign.report.i18n import demo_text, strings, verdict_words
@@ -93,6 +95,8 @@ class DemoOutcome:
     paths: list[dict[str, str]] = field(default_factory=list)
     reports: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    extracted: int | None = None  # activation sets written to the cache by this run (0: a cached rerun)
+    extractions: int = 0  # activation sets the run read or wrote
     checks: list[DemoCheck] = field(default_factory=list)
     command: str = "emoalign demo"
 
@@ -140,8 +144,8 @@ def demo_part_command(part: str, config: AlignConfig, n_per_label: int, baseline
 def comparison_command(paths: Sequence[str], report: Path, lang: str, html: bool) -> str:
     """The `emoalign compare` line that rewrites the comparative part of a demo report from the
     artifacts (without the demo's opening)."""
-    return (f"emoalign compare {' '.join(map(str, paths))} --write-report {report}"
-            + (" --lang ja" if lang == "ja" else "") + (" --html" if html else ""))
+    return (f"emoalign compare {' '.join(shlex.quote(str(path)) for path in paths)} --write-report "
+            f"{shlex.quote(str(report))}" + (" --lang ja" if lang == "ja" else "") + (" --html" if html else ""))
 
 
 def real_pair_config(pair: RealPair, config: AlignConfig, n_per_label: int, results_dir: Path,
@@ -286,6 +290,15 @@ def _finding(result: AlignmentResult, lang: str = "en") -> str:
     )
 
 
+def _time_sentence(T: Any, outcome: DemoOutcome) -> str:
+    """The pipeline time, saying whether it is a first run or a rerun from the cache."""
+    if outcome.extracted == 0:
+        return T("time_cached", seconds=outcome.seconds)
+    if outcome.extracted is not None and outcome.extracted < outcome.extractions:
+        return T("time_partly", seconds=outcome.seconds, extracted=outcome.extracted)
+    return T("time", seconds=outcome.seconds)
+
+
 def demo_preface(outcome: DemoOutcome, lang: str = "en") -> list[Block]:
     """The report's opening: what was studied, the controls, and what the instrument found."""
     T = lambda key, **params: demo_text(lang, key, **params)  # noqa: E731
@@ -303,7 +316,7 @@ def demo_preface(outcome: DemoOutcome, lang: str = "en") -> list[Block]:
         Heading(T("checks_heading")),
         table([T("col_check"), T("col_result"), T("col_measured")],
               [(c.name(lang), mark(PASS if c.passed else FAIL, lang), c.measured(lang)) for c in outcome.checks]),
-        Paragraph(T("time", seconds=outcome.seconds)),
+        Paragraph(_time_sentence(T, outcome)),
     ]
     return blocks
 
@@ -336,6 +349,7 @@ def run_demo(
                          n_bootstrap=n_bootstrap, baseline_seeds=20 if baseline_seeds is None else baseline_seeds)
     results_dir = Path(results_dir)
     cache_dir = results_dir / "cache"
+    cached_before = set(cache_dir.glob("*.safetensors"))
     report_name = safe_component(report_name)
     layout = StudyLayout(results_dir, "demo", Path(report_dir) / f"{report_name}_pairs")  # per-pair reports
     outcome = DemoOutcome(command=command)
@@ -354,6 +368,8 @@ def run_demo(
             study_real_pair(pair, real_pair_config(pair, config, n_per_label, results_dir, layout.report_dir),
                             outcome, quiet=quiet, workers=workers)
     outcome.seconds = time.perf_counter() - start
+    cached_after = set(cache_dir.glob("*.safetensors"))
+    outcome.extracted, outcome.extractions = len(cached_after - cached_before), len(cached_after)
     outcome.checks = demo_checks(outcome)
     outcome.reports = write_demo_reports(outcome, Path(report_dir), report_name, html=html)
     return outcome
@@ -387,9 +403,9 @@ def demo_summary(outcome: DemoOutcome) -> str:
         rows.append({
             "pair": result.pair_name,
             "role": role,
-            "mean after": round(cells["overlap_after"].mean(), 3),
-            "chance": round(cells["chance"].iloc[0], 3),
-            "copies bound": round(result.summary.get("baseline_overlap_bound", float("nan")), 3),
+            "mean after": f3(cells["overlap_after"].mean()),  # the reports' rounding
+            "chance": f3(cells["chance"].iloc[0]),
+            "copies bound": f3(result.summary.get("baseline_overlap_bound", float("nan"))),
             "beyond vocab.": f"{int((cells['verdict'] == BEYOND_VOCABULARY).sum())}/{len(cells)}",
             "pair verdict": result.summary["verdict"],
         })
@@ -398,7 +414,9 @@ def demo_summary(outcome: DemoOutcome) -> str:
     lines += [""] + [f"{'pass' if c.passed else 'FAIL'}  {c.name()}: {c.measured()}" for c in outcome.checks]
     lines += [
         "",
-        f"pipeline time: {outcome.seconds:.0f} s (loading, extraction incl. random-weight copies, alignment, statistics)",
+        f"pipeline time: {outcome.seconds:.0f} s ("
+        + ("a rerun: every activation set read from the cache; alignment and statistics" if outcome.extracted == 0
+           else "loading, extraction incl. random-weight copies, alignment, statistics") + ")",
         "reports: " + ", ".join(f"{p} (+ .html)" for p in outcome.reports),
     ]
     return "\n".join(lines)

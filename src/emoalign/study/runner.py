@@ -28,9 +28,9 @@ from emoalign.core.results import AlignmentResult
 from emoalign.data.dataset import PromptDataset, load_dataset, load_profile
 from emoalign.data.lexicon import DEFAULT_LEXICON, load_lexicon
 from emoalign.execution.progress import resolve_quiet
-from emoalign.io.layout import StudyLayout
+from emoalign.io.layout import StudyLayout, study_config_path
 from emoalign.study.align import align_study
-from emoalign.study.config import Runtime, StudyConfig
+from emoalign.study.config import Runtime, StudyConfig, options_for_file
 from emoalign.study.pipeline import (
     PairStudy,
     check_overwrite,
@@ -102,12 +102,14 @@ def prepare_studies(config: StudyConfig, *, cache_dir: Path | None = None) -> Pr
         max(config.n_components), dataset.label_counts(), dataset.reference_label,
         more_available=len(full.prompts) > len(dataset.prompts),
     )
-    k_sweep = len(config.n_components) > 1
     name = config.study_name or dataset.name
+    # each k in its own folder: in a k-sweep, and when asked (`emoalign align STUDY -k 4` asks, so
+    # a re-analysis at another k lives beside the study it re-analyses)
+    in_k_folder = len(config.n_components) > 1 or config.k_folder
     layouts = {
         k: StudyLayout(
-            config.results_dir, f"{name}/k{k}" if k_sweep else name,
-            config.report_dir / f"k{k}" if k_sweep else config.report_dir,
+            config.results_dir, f"{name}/k{k}" if in_k_folder else name,
+            config.report_dir / f"k{k}" if in_k_folder else config.report_dir,
         )
         for k in config.n_components
     }
@@ -132,10 +134,12 @@ def study_requests(config: StudyConfig, prepared: PreparedStudies, control: str 
     """The source and target extraction requests of one study (layers not matched yet)."""
     from emoalign.extract.cache import ExtractionRequest
     from emoalign.extract.loaded import model_argument
+    from emoalign.models.registry import distinct_names
 
     (source_spec, source_loaded), (target_spec, target_loaded) = (
         model_argument(config.source, "source"), model_argument(config.target, "target")
     )
+    source_spec, target_spec = distinct_names(source_spec, target_spec)  # a/model, b/model: a-model, b-model
     source = ExtractionRequest(
         spec=source_spec, dataset=prepared.dataset, layers=(), lexicon=prepared.lexicon, loaded=source_loaded,
         position_policy=config.position_policy,  # type: ignore[arg-type]
@@ -336,7 +340,8 @@ def run_studies(
                 if config.write:
                     paths = write_study(study.result, study.source_acts, study.target_acts, study.layout,
                                         overwrite=config.overwrite)
-                    recorder.study(study.result, paths, study_options(config, runtime))
+                    folder = study_config_path(paths["alignment"], study.result.pair_name, "run").parent
+                    recorder.study(study.result, paths, study_options(config, runtime, folder))
                 study.paths.update(paths)
                 done.append(study)
                 if on_study is not None:
@@ -355,11 +360,15 @@ def run_studies(
     return done
 
 
-def study_options(config: StudyConfig, runtime: Runtime) -> dict[str, Any] | None:
-    """The resolved options of one study (config, then runtime), as a TOML file holds them; None
-    where the config holds an object with no text form (a loaded model)."""
+def study_options(config: StudyConfig, runtime: Runtime, folder: Path | None = None) -> dict[str, Any] | None:
+    """The resolved options of one study (config, then runtime), as a TOML file in ``folder`` holds
+    them (paths relative to it; the activation cache named, so a re-analysis written elsewhere still
+    finds it); None where the config holds an object with no text form (a loaded model)."""
     options = config.to_options()
-    return None if options is None else {**options, **runtime.to_options()}
+    if options is None:
+        return None
+    options = {**options, "cache-dir": str(config.resolved_cache_dir), **runtime.to_options()}
+    return options_for_file(options, folder) if folder is not None else options
 
 
 def results_of(studies: Sequence[PairStudy]) -> AlignmentResult | list[AlignmentResult]:

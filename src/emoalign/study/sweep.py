@@ -34,13 +34,18 @@ class SweepResult:
 
 
 def check_targets(targets: Sequence[str]) -> list[str]:
-    """At least one target, none twice (a second run would overwrite the first's artifacts)."""
+    """At least one target, none twice — also not the same folder spelled two ways (a second run
+    would overwrite the first's artifacts)."""
     targets = list(targets)
     if not targets:
         raise EmoalignError("--targets: give at least one target model")
-    repeated = sorted({t for t in targets if targets.count(t) > 1})
-    if repeated:
-        raise EmoalignError(f"--targets: {', '.join(repeated)} given more than once")
+    seen: dict[str, str] = {}
+    for target in targets:
+        key = str(Path(target).resolve()) if Path(str(target)).exists() else str(target)
+        if key in seen:
+            also = f" (the same as {seen[key]})" if seen[key] != target else ""
+            raise EmoalignError(f"--targets: {target} given more than once{also}")
+        seen[key] = target
     return targets
 
 

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -223,6 +224,54 @@ def label_permutation_null(
         n_permutations=n_permutations,
         seed=int(seed),
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# the prompt-group assignment test: what it does for a number of emotions
+
+#: :func:`emoalign.analysis.inference.group_assignment_p` scores every assignment of target to
+#: source emotions up to this many emotions (7! = 5,040) ...
+ASSIGNMENT_MAX_EXACT = 7
+#: ... and above it the identity plus this many random assignments.
+ASSIGNMENT_SAMPLES = 5000
+
+
+@dataclass(frozen=True)
+class AssignmentTest:
+    """How the prompt-group assignment test runs with ``n_emotions`` emotions: exactly, over all
+    ``n_emotions!`` assignments, or sampled (the identity and :data:`ASSIGNMENT_SAMPLES` random
+    ones), and the smallest p-value it can give. Reports say which from here, not "exact" always."""
+
+    n_emotions: int
+    exact: bool
+    n_assignments: int  # assignments scored, the identity included
+    smallest_p: float
+
+    @property
+    def method(self) -> str:
+        """``"exact"`` or ``"sampled"``."""
+        return "exact" if self.exact else "sampled"
+
+    def describe(self) -> str:
+        """The method in words, with the smallest possible p-value."""
+        n = self.n_emotions
+        if self.exact:
+            return f"exact over all {n}! = {self.n_assignments:,} assignments; smallest possible p = 1/{n}! = " \
+                   f"{self.smallest_p:.3g}"
+        return (f"sampled: the identity and {self.n_assignments - 1:,} random assignments of the {n}! = "
+                f"{math.factorial(n):,}; smallest possible p = 1/{self.n_assignments:,} = {self.smallest_p:.3g}")
+
+
+def assignment_test(
+    n_emotions: int, *, max_exact: int = ASSIGNMENT_MAX_EXACT, n_sampled: int = ASSIGNMENT_SAMPLES
+) -> AssignmentTest:
+    """What :func:`~emoalign.analysis.inference.group_assignment_p` does with ``n_emotions`` emotions
+    (and the same ``max_exact`` / ``n_sampled``)."""
+    n_emotions = check_int(n_emotions, "n_emotions", 1)
+    if n_emotions <= max_exact:
+        total = math.factorial(n_emotions)
+        return AssignmentTest(n_emotions, True, total, 1.0 / total)
+    return AssignmentTest(n_emotions, False, n_sampled + 1, 1.0 / (n_sampled + 1))
 
 
 # ----------------------------------------------------------------------------------------------
