@@ -23,6 +23,7 @@ from emoalign.analysis.stats import (
     pairing_null,
     split_half_reliability,
 )
+from emoalign.analysis.stats.label_null import ASSIGNMENT_MAX_EXACT, ASSIGNMENT_SAMPLES
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,10 @@ def _mean_or_nan(values: np.ndarray) -> float:
     return float(finite.mean()) if finite.size else float("nan")
 
 
-def group_assignment_p(cross_overlap: np.ndarray, *, max_exact: int = 7, n_sampled: int = 5000, seed: int = 0) -> float:
+def group_assignment_p(
+    cross_overlap: np.ndarray, *, max_exact: int = ASSIGNMENT_MAX_EXACT, n_sampled: int = ASSIGNMENT_SAMPLES,
+    seed: int = 0,
+) -> float:
     """Exact, structure-preserving test of prompt-group correspondence: the p-value of the identity
     assignment (source e <-> target e) among all assignments of target emotions to source emotions.
 

@@ -3,12 +3,12 @@ reports (the comparative report of one pair, in English and Japanese)."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from emoalign.analysis.stats.label_null import assignment_test
 from emoalign.core.results import AlignmentResult
 from emoalign.io.storage import atomic_write
 
@@ -195,12 +195,11 @@ def format_layer_table(result: AlignmentResult, *, warnings: str = "inline") -> 
         lines.append("note: no random-copy baseline (--baseline-seeds 0): the overlap may come from the shared "
                      "vocabulary alone; the verdict stops at step (a)")
     p_group = summary.get("p_group_assignment", summary.get("p_identity"))
-    n = len(result.config.get("emotions", [])) or 1
+    test = assignment_test(len(result.config.get("emotions", [])) or 1)
     # with 3 emotions the smallest possible p is 1/3! = 0.167: no test at any usual alpha, so not printed
-    if p_group is not None and stats and 1 / math.factorial(n) < float(result.config.get("alpha", 0.05)):
+    if p_group is not None and stats and test.smallest_p < float(result.config.get("alpha", 0.05)):
         lines.append(
-            f"prompt-group assignment test over all layer pairs (context): p = {p_group:.3g} "
-            f"(exact; smallest possible p = 1/{n}! = {1 / math.factorial(n):.3g})"
+            f"prompt-group assignment test over all layer pairs (context): p = {p_group:.3g} ({test.describe()})"
         )
     for emotion, best in summary.get("grid", {}).items():
         lines.append(
