@@ -123,3 +123,12 @@ def test_the_chance_line_is_drawn_above_before(tmp_path, monkeypatch):
     figures = captured_figures(monkeypatch, lambda: plots.pair_figures(twin(), tmp_path))
     lines = {line.get_label(): line for line in figures[0].axes[0].get_lines()}
     assert lines["chance k/d"].get_zorder() > lines["before"].get_zorder()
+
+
+def test_a_long_model_name_gives_a_figure_file_name_within_the_limit():
+    from emoalign.report.plots import slug
+
+    long_name = "m" * 300
+    assert len(slug(long_name).encode()) <= 128 and slug(long_name) == slug(long_name)
+    assert slug(long_name) != slug("m" * 299 + "n")  # the cut keeps names apart
+    assert slug("gemma3-270m") == "gemma3-270m"  # short names as before

@@ -24,6 +24,7 @@ import pandas as pd
 
 from emoalign.core.errors import EmoalignError
 from emoalign.core.results import AlignmentResult
+from emoalign.io.paths import fit_component
 from emoalign.io.storage import atomic_write
 from emoalign.report.compare import (
     Comparison,
@@ -135,8 +136,9 @@ def figures_dir(report_path: str | Path) -> Path:
 
 
 def slug(text: str) -> str:
-    """A file-name-safe version of ``text``."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "model"
+    """A file-name-safe version of ``text``, short enough for a file name with its prefix and kind
+    (a long model name is cut, with a stable hash of the whole)."""
+    return fit_component(re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "model")
 
 
 def new_figure(width: float = 6.4, height: float = 4.0):
