@@ -63,22 +63,21 @@ def cmd_extract(args: argparse.Namespace) -> int:
     from emoalign.io.storage import remove_stale_temporaries
     from emoalign.study.pipeline import model_depth
     from emoalign.study.runner import (
-        make_runtime_executor,
+        PreparedStudies,
+        apply_threads,
         study_dataset,
         study_lexicon,
         study_requests,
     )
 
     config, runtime = study_from_args(argparse.Namespace(**{**vars(args), "source": args.model}))
-    make_runtime_executor(replace(runtime, executor="local")).close()  # --threads, checked and applied
+    apply_threads(runtime)
     dataset = study_dataset(config).limit_per_label(config.max_samples_per_emotion)
     lexicon = study_lexicon(config, dataset)
     cache_dir = config.resolved_cache_dir
     check_output_folders(cache_dir)
     warn_unmatched_labels(dataset, lexicon)
     remove_stale_temporaries(cache_dir)
-    from emoalign.study.runner import PreparedStudies
-
     request, _ = study_requests(config, PreparedStudies(dataset, lexicon, {}, cache_dir))
     layers = config.layers if config.layers is not None else tuple(range(model_depth(request.spec, request)))
     activations, path, hit = get_activations(replace(request, layers=tuple(layers)), cache_dir,

@@ -157,9 +157,8 @@ def _layer_options(config: StudyConfig, prepared: PreparedStudies) -> dict[str, 
             "layer_match": config.layer_match, "cache_dir": prepared.cache_dir}
 
 
-def pair_name_of(config: StudyConfig, prepared: PreparedStudies, control: str | None) -> str:
-    """``<source>_vs_<target>`` of one study (the target renamed for a control)."""
-    source, target = study_requests(config, prepared, "untrained" if control == "untrained" else None)
+def pair_name(source, target, control: str | None = None) -> str:
+    """``<source>_vs_<target>`` of one study's requests (both renamed for the random control)."""
     if control == "random":
         return f"{source.spec.name}-random_vs_{target.spec.name}-random"
     return f"{source.spec.name}_vs_{target.spec.name}"
@@ -174,7 +173,7 @@ def study_one(
     source, target = study_requests(config, prepared, "untrained" if control == "untrained" else None)
     layout = prepared.layouts[k]
     if config.write:
-        check_overwrite(layout.alignment(pair_name_of(config, prepared, control)), asdict(align),
+        check_overwrite(layout.alignment(pair_name(source, target, control)), asdict(align),
                         prepared.dataset.content_hash(), overwrite=config.overwrite)
     quiet = resolve_quiet(runtime.quiet)
     source_acts, target_acts, pairs = extract_pair(
@@ -232,20 +231,19 @@ def study_plan(config: StudyConfig, prepared: PreparedStudies) -> tuple[str, lis
 
     units: list = []
     for control in controls(config):
+        source, target = study_requests(config, prepared, "untrained" if control == "untrained" else None)
         if config.write:
             for k, layout in prepared.layouts.items():
-                check_overwrite(layout.alignment(pair_name_of(config, prepared, control)),
+                check_overwrite(layout.alignment(pair_name(source, target, control)),
                                 asdict(config.align_config(k)), prepared.dataset.content_hash(),
                                 overwrite=config.overwrite)
-        source, target = study_requests(config, prepared, "untrained" if control == "untrained" else None)
         source, target, _ = match_pair_layers(source, target, **_layer_options(config, prepared))
         units += study_units(source, target, config.align_config())
         if control == "random":  # one more copy of each model, seeds outside the baseline's
             units += [replace(request, spec=replace(request.spec, name=f"{request.spec.name}-random"),
                               untrained_seed=config.seed + offset)
                       for request, offset in ((source, 1), (target, 2))]
-    source, target = study_requests(config, prepared)
-    return f"{source.spec.name}_vs_{target.spec.name}", units
+    return pair_name(*study_requests(config, prepared)), units
 
 
 def _analyse_task(shared, i: int) -> list[PairStudy]:
@@ -275,15 +273,20 @@ def fan_out_studies(
     return [(by_name[name], done[name]) for name in plans if name in done], failures
 
 
+def apply_threads(runtime: Runtime) -> None:
+    """``--threads``: torch's thread count for the forward passes (left to torch when unset)."""
+    if runtime.threads is not None:
+        import torch
+
+        torch.set_num_threads(runtime.threads)
+
+
 def make_runtime_executor(runtime: Runtime):
     """The executor of a runtime (``--threads`` applied first): an Executor given as it is, or one
     made by name (local with ``workers`` processes, or Ray)."""
     from emoalign.execution import make_executor
 
-    if runtime.threads is not None:
-        import torch
-
-        torch.set_num_threads(runtime.threads)
+    apply_threads(runtime)
     if not isinstance(runtime.executor, str):
         return runtime.executor
     return make_executor(runtime.executor, workers=runtime.workers, address=runtime.ray_address,
