@@ -25,7 +25,7 @@ from emoalign.study.config import (
     read_study_config,
 )
 
-STUDY_COMMANDS = ("run", "align", "sweep", "extract")
+STUDY_COMMANDS = ("run", "align", "steer", "sweep", "extract")
 #: fields with no flag: how Python receives them (checked below to be exactly these)
 PYTHON_ONLY = {"write": "write=False writes nothing (the CLI always writes)",
                "command": "the recorded command line (the CLI records its own)"}

@@ -17,6 +17,7 @@ Python API::
     emoalign.run(model, "llama3_8b")                     # a transformers model you already loaded
     emoalign.analyze(emoalign.ModelActivations(...), ...)  # activations you already hold
     emoalign.sweep("gpt2", ["llama3_8b", "qwen3_8b"])     # one source, several targets + comparison
+    emoalign.steer("qwen2.5-coder-1.5b", "gemma3-270m")  # the causal test: the source's vectors steer the target
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ __version__ = "0.1.0"
 _API: dict[str, str] = {
     "run": "emoalign.study.api",
     "sweep": "emoalign.study.api",
+    "steer": "emoalign.study.api",
+    "SteeringResult": "emoalign.core.steering",
     "StudyConfig": "emoalign.study.config",
     "Runtime": "emoalign.study.config",
     "analyze": "emoalign.study.arrays",

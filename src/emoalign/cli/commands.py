@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from emoalign.core.errors import EmoalignError
 from emoalign.core.log import get_logger
+from emoalign.core.text import printable
 from emoalign.data.dataset import PROFILES, load_profile
 from emoalign.execution.progress import resolve_quiet
 from emoalign.extract.activations import ActivationSet
@@ -223,6 +224,21 @@ def cmd_align(args: argparse.Namespace) -> int:
         if recorded is not None and sorted(args.n_components) != sorted(recorded):
             args.k_folder = True
     return _run_studies(args, allow_extract=False)
+
+
+def cmd_steer(args: argparse.Namespace) -> int:
+    """`emoalign steer`: the causal test alone (activations through the cache), its table printed."""
+    from emoalign.study.runner import run_steering
+
+    config, runtime = study_from_args(args)
+    steering = run_steering(config, runtime)
+    if isinstance(steering, str):
+        print(f"causal test skipped: {printable(steering)}")
+        return 0
+    from emoalign.report.steering import steering_lines
+
+    print("\n".join(steering_lines(steering)))
+    return 0
 
 
 def cmd_summarize(args: argparse.Namespace) -> int:

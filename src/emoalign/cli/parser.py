@@ -102,6 +102,26 @@ def _add_analysis_options(parser: argparse.ArgumentParser) -> None:
                             "the study's does it for you)")
 
 
+def _add_steering_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("causal test (decoders): steer the target with the source's vectors")
+    group.add_argument("--steer", choices=["auto", "on", "off"], default="auto",
+                       help="carry the source's emotion vectors through a source->target map and steer the target "
+                            "with them beside its own vectors, random directions and shuffled maps: auto (default: "
+                            "when the target has a next-token head; an encoder is skipped with one line), on, off. "
+                            "`align` loads no model and never steers")
+    group.add_argument("--steer-scales", type=float, nargs="+", default=[0.05, 0.1, 0.2], metavar="F",
+                       help="vector norms as fractions of the target's median residual norm at the layer (default "
+                            "0.05 0.1 0.2, about a natural emotion vector's size; the middle one is the test scale)")
+    group.add_argument("--steer-prompts", type=int, default=16, metavar="N",
+                       help="neutral prompts held out from the map's fit to steer on (default 16)")
+    group.add_argument("--steer-random", type=int, default=20, metavar="N",
+                       help="random directions of the same norm: the null (default 20, at least 19)")
+    group.add_argument("--steer-shuffles", type=int, default=20, metavar="N",
+                       help="maps fitted on shuffled pairs: the pairing null (default 20, at least 19)")
+    group.add_argument("--generate", type=int, default=0, metavar="N",
+                       help="greedy continuations of N held-out prompts per condition, shown in the report (default 0)")
+
+
 def _add_execution_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("execution")
     group.add_argument("--executor", choices=["local", "ray"], default="local",
@@ -203,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in (
         ("run", "the whole study for one pair: extract both models, align, write artifacts and report"),
         ("align", "redo the analysis from cached activations (another k, map, metric or layer match); loads no model"),
+        ("steer", "the causal test alone: steer the target with the source's emotion vectors carried through a "
+                  "map, beside its own vectors and the nulls (activations from the cache)"),
     ):
         command = commands.add_parser(name, help=help_text)
         if name == "align":
@@ -217,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_data_options(command)
         _add_model_options(command)
         _add_analysis_options(command)
+        _add_steering_options(command)
         _add_execution_options(command)
         _add_output_options(command)
 
@@ -239,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(sweep)
     _add_model_options(sweep)
     _add_analysis_options(sweep)
+    _add_steering_options(sweep)
     _add_execution_options(sweep)
     _add_output_options(sweep)
     for name, command in (("compare", compare), ("sweep", sweep)):

@@ -28,7 +28,7 @@ __all__ = [
 MAX_CONFIG_BYTES = 2**20
 
 #: Subcommands that take ``--config``.
-CONFIG_COMMANDS: tuple[str, ...] = ("extract", "run", "align", "sweep")
+CONFIG_COMMANDS: tuple[str, ...] = ("extract", "run", "align", "steer", "sweep")
 #: Options never written to a resolved config (how it was read, not what it runs).
 _NOT_RESOLVED = ("help", "config", "version", "log_level")
 

@@ -7,8 +7,11 @@
     <results>/<study>/statistics/<source>_vs_<target>_alignment_summary.csv
     <results>/<study>/statistics/<source>_comparative_summary.csv        (sweep)
     <results>/<study>/configs/<source>_vs_<target>_<command>.toml        (the resolved config)
+    <results>/<study>/steering/<source>_to_<target>_steering.safetensors (the causal test, decoders)
+    <results>/<study>/statistics/<source>_to_<target>_steering.csv
     <results>/cache/<model>-<key>.safetensors                            (activations, emoalign.extract.cache)
     <reports>/<source>_vs_<target>_report.md  and  .ja.md                (per pair)
+    <reports>/<source>_to_<target>_steering_report.md  and  .ja.md      (`emoalign steer`)
     <reports>/<source>_comparative_report.md                             (sweep, compare)
 
 ``<study>`` is the prompt set's name (``baseline``), ``<name>/k<k>`` in a k-sweep. Every name passes
@@ -62,6 +65,15 @@ class StudyLayout:
 
     def statistics(self, pair: str) -> Path:
         return self._artifact("statistics", pair, "_alignment_summary.csv")
+
+    def steering(self, pair: str) -> Path:
+        return self._artifact("steering", pair, "_steering.safetensors")
+
+    def steering_csv(self, pair: str) -> Path:
+        return self._artifact("statistics", pair, "_steering.csv")
+
+    def steering_report(self, pair: str) -> Path:
+        return inside(self.report_dir, self.report_dir / f"{safe_component(pair)}_steering_report.md")
 
     def report(self, pair: str) -> Path:
         return inside(self.report_dir, self.report_dir / f"{safe_component(pair)}_report.md")

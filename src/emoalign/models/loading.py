@@ -270,6 +270,20 @@ def prepare_tokenizer(tokenizer: Any, name: str) -> Any:
     return tokenizer
 
 
+def _check_head_loaded(spec: ModelSpec, model: torch.nn.Module, info: Any) -> None:
+    """A one-line error where the checkpoint holds no weights for the next-token head (saved as a
+    base model, untied): transformers would initialise it at random."""
+    head = model.get_output_embeddings()
+    name = next((n for n, module in model.named_modules() if module is head), None)
+    missing = sorted(k for k in info.get("missing_keys") or () if name is not None and k.startswith(f"{name}."))
+    if missing:
+        raise EmoalignError(
+            f"{spec.name} has no next-token head in its weights ({name} missing): it was saved as a base model "
+            f"({', '.join(getattr(model.config, 'architectures', None) or ['?'])}); the causal test needs the "
+            "checkpoint of the *ForCausalLM model"
+        )
+
+
 def load_model(
     spec: ModelSpec,
     *,
@@ -282,9 +296,10 @@ def load_model(
     untrained_seed: int | None = None,
     n_blocks: int | None = None,
     allow_pickle_weights: bool = False,
+    lm_head: bool = False,
 ) -> LoadedModel:
-    """Load ``spec`` without its LM head (``AutoModel``: the head and its 128k-262k vocabulary are
-    never needed), in eval mode, on the requested device.
+    """Load ``spec`` without its LM head (``AutoModel``: extraction never needs the head and its
+    128k-262k vocabulary), in eval mode, on the requested device.
 
     ``n_blocks``: only the first ``n_blocks`` blocks are built and read from the checkpoint
     (``None``: all); the activations of those blocks are the same, and a study of layers 0-11 of a
@@ -294,11 +309,25 @@ def load_model(
     ``untrained_seed``: instead of the weights, build the same architecture from its config with
     random initial weights (seeded) — the untrained control, which reads the same tokens; built by
     :func:`emoalign.models.random_copy.build_random_copy`.
+
+    ``lm_head``: with the next-token head (``AutoModelForCausalLM``), for the causal test, which
+    reads the next-token distribution. The head reads the last block, so every block is loaded
+    (``n_blocks`` below the depth and ``untrained_seed`` are refused); a checkpoint saved without
+    its head (a base ``LlamaModel``) is an error, not a randomly initialised head. A head tied to
+    the input embeddings (GPT-2, Gemma) needs no weights of its own.
     """
-    from transformers import AutoModel
+    from transformers import AutoModel, AutoModelForCausalLM
+
+    if lm_head and untrained_seed is not None:
+        raise EmoalignError(f"{spec.name}: the next-token head comes with the pretrained weights (no untrained_seed)")
 
     model_location(spec, quiet=quiet)  # a GGUF file: dequantized into the model store first (once)
     config = load_config(spec, revision=revision, trust_remote_code=trust_remote_code)
+    if lm_head and n_blocks is not None and n_blocks < config_depth(config):
+        raise EmoalignError(
+            f"{spec.name}: the next-token head reads the last block; it cannot be loaded with {n_blocks} of "
+            f"{config_depth(config)} blocks"
+        )
     model_type = str(getattr(config, "model_type", "unknown"))
     torch_dtype = resolve_dtype(dtype, model_type, estimate_parameter_count(config))
     target_device = resolve_device(device)
@@ -327,13 +356,16 @@ def load_model(
                 kwargs["config"] = copy.deepcopy(config)
                 truncate_config(kwargs["config"], n_blocks)
             try:
-                model, info = AutoModel.from_pretrained(model_location(spec, quiet=quiet), **kwargs)
+                auto = AutoModelForCausalLM if lm_head else AutoModel
+                model, info = auto.from_pretrained(model_location(spec, quiet=quiet), **kwargs)
             except (OSError, ValueError, KeyError, RuntimeError) as exc:
                 raise _offline_error(spec, "weights", exc, "model.safetensors", "model.safetensors.index.json") from None
             except Exception as exc:
                 if type(exc).__name__ != "SafetensorError":
                     raise
                 raise _offline_error(spec, "weights", exc, "model.safetensors", "model.safetensors.index.json") from None
+            if lm_head:
+                _check_head_loaded(spec, model, info)
             check_loading_info(
                 spec.name, _local_file(spec) if spec.is_local else spec.hub_id, info, find_blocks(model)[0],
                 config_depth(config), n_blocks if n_blocks is not None and n_blocks < config_depth(config) else None,

@@ -19,6 +19,7 @@ import pandas as pd
 from emoalign.analysis.verdict import BEYOND_VOCABULARY, LEGACY_NO_VERDICT, NOT_TESTED
 from emoalign.core.errors import EmoalignError
 from emoalign.core.results import AlignmentResult
+from emoalign.core.steering import SteeringResult
 from emoalign.core.text import printable
 from emoalign.io.paths import safe_component
 from emoalign.io.storage import atomic_write, write_text_atomic
@@ -590,6 +591,7 @@ def section_settings(T: Strings, comparison: Comparison) -> list[Block]:
 ARTIFACT_KEYS: dict[str, str] = {
     "alignment": "artifact_alignment", "summary CSV": "artifact_summary_csv", "report": "artifact_report",
     "report (ja)": "artifact_report_ja", "MLflow run": "artifact_mlflow",
+    "steering": "artifact_steering", "steering CSV": "artifact_steering_csv",
 }
 #: ``<model> emotion vectors`` and the like: suffix, catalog key, the parameter the prefix fills
 ARTIFACT_SUFFIXES: tuple[tuple[str, str, str], ...] = (
@@ -793,6 +795,7 @@ def write_comparative_report(
     figure_formats: Sequence[str] | str = ("png", "svg"),
     pair: bool = False,
     artifacts: Mapping[str, str] | None = None,
+    steering: SteeringResult | str | None = None,
 ) -> tuple[Comparison, ReportFiles]:
     """Compare ``results`` and write the Markdown report (+ HTML, figures, CSV).
 
@@ -800,6 +803,8 @@ def write_comparative_report(
     request), their text in ``lang``; without matplotlib the report is written without them and
     ``warn`` (default: print to stderr) receives one line saying why. ``pair``: the per-pair report
     of one result (:func:`build_pair_report`; its own figures only, its files from ``artifacts``).
+    ``steering``: the causal test of the pair, a section at the end of the report (its figure with the
+    others when figures are drawn), or the reason it was skipped (one line); None: no section.
     """
     from emoalign.report.plots import parse_figure_formats
 
@@ -857,7 +862,16 @@ def write_comparative_report(
         folder_name=folder.name if folder else "", outputs=outputs, command=command,
         figures_note=files.figures_skipped, pair=pair, artifacts=artifacts,
     )
-    blocks = [*preface, *blocks]
+    appendix: list[Block] = []
+    if steering is not None:  # the causal test ends the report; its figure is drawn where the others are
+        from emoalign.report.steering import steering_appendix
+
+        appendix = steering_appendix(steering, report, T.lang, figures=folder is not None, formats=formats)
+        for block in appendix:
+            if isinstance(block, Image):
+                files.figures.append(block.file)
+                files.figure_files += figure_siblings(block.file, formats)
+    blocks = [*preface, *blocks, *appendix]
     files.markdown = write_text_atomic(report, to_markdown(blocks))
     if html:
         from emoalign.report.html import to_html

@@ -132,3 +132,9 @@ def to_markdown(blocks: Sequence[Block]) -> str:
         else:  # pragma: no cover - exhaustive
             raise TypeError(type(block).__name__)
     return "\n\n".join(out) + "\n"
+
+
+def japanese_path(path: str | Path) -> Path:
+    """Where the Japanese twin of the report at ``path`` goes: ``<stem>.ja.md`` beside it."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.ja{path.suffix or '.md'}")

@@ -593,6 +593,107 @@ EN: dict[str, str] = {
     "plot_explained_variance": "explained variance ratio (sum over k)",
     "plot_verdict_vs_k": "{title}: verdict vs k",
     "plot_k_sweep": "k-sweep: {pair}",
+    # the causal test (emoalign.report.steering)
+    "steer_title": "Causal test: {source}'s emotion vectors steering {target}",
+    "steer_heading": "Causal test: steering {target} with {source}'s emotion vectors",
+    "steer_heading_skipped": "Causal test: not run",
+    "steer_skipped": "The causal test did not run: {reason}.",
+    "steer_method": (
+        "Each emotion vector of {source} (the mean of the emotion's prompts minus the neutral mean) was carried "
+        "into {target} through a {map} map fitted source→target on the words of neutral prompts (each word's "
+        "activations in the two models as one pair; R² on the words of prompts held out of the fit, per layer "
+        "pair: {r2}) and added to {target}'s residual stream after the matched "
+        "layer, at every position but the first, on {n_prompts} neutral prompts held out of the fit. The effect "
+        "is the shift of the log probability mass of the emotion's first tokens at the next position. Side by "
+        "side, at the same norm ({scales} × the median residual norm at that layer; verdicts at {test_scale}): "
+        "{target}'s own vector (the reference), {n_random} random directions (the null) and the source vector "
+        "carried through {n_shuffles} maps fitted on shuffled pairs (the pairing null). p-values are family-wise "
+        "over all cells (max-T), α = {alpha}."
+    ),
+    "steer_headline": (
+        "**The transferred vectors steer {target} beyond both nulls in {n} of {n_cells} cells**; {target}'s own "
+        "vectors move it beyond random directions in {n_own}."
+    ),
+    "steer_col_layers": "layers",
+    "steer_col_emotion": "emotion",
+    "steer_col_own": "own vector [95% CI]",
+    "steer_col_transferred": "transferred [95% CI]",
+    "steer_col_efficiency": "efficiency [95% CI]",
+    "steer_col_p_random": "p vs random",
+    "steer_col_p_shuffled": "p vs shuffled maps",
+    "steer_col_verdict": "verdict",
+    "steer_legend": (
+        "Effects at scale {scale}: the mean over prompts of the shift of the log probability mass of the vector's "
+        "own emotion, with its 95% bootstrap interval over prompts. Efficiency = transferred ÷ own effect on the "
+        "same prompts, given where the own effect is positive. p: family-wise, against random directions and "
+        "against the source vector through maps fitted on shuffled pairs."
+    ),
+    "steer_verdict_transfers": (
+        "steers {target} toward {emotion} as its own vector does, {efficiency} of its effect (95% CI {low}–{high})"
+    ),
+    "steer_verdict_transfers_own_flat": (
+        "steers {target} toward {emotion} beyond random directions and shuffled maps, though {target}'s own vector "
+        "does not move it beyond random directions (p = {p_own})"
+    ),
+    "steer_verdict_beyond_random_only": (
+        "moves {target} toward {emotion} beyond random directions (p = {p_random}), but no more than the source's "
+        "vector through maps fitted on shuffled pairs (p = {p_shuffled})"
+    ),
+    "steer_verdict_no_better_than_random": "no better than a random direction (p = {p_random})",
+    "steer_verdict_own_does_not_steer": (
+        "{target}'s own {emotion} vector does not steer it beyond random directions at this layer (p = {p_own}): "
+        "nothing to transfer"
+    ),
+    "steer_h_matrices": "Specificity: each vector's shift on every emotion",
+    "steer_matrices_intro": (
+        "At scale {scale}. Rows: the vector's emotion; columns: the emotion whose log probability mass is read; "
+        "each cell: own vector / transferred vector. A specific vector has its largest shift on the diagonal "
+        "(bold). Mean cosine between the own and the transferred vectors: {cosines}."
+    ),
+    "steer_col_vector": "vector",
+    "steer_h_dose": "Dose–response",
+    "steer_dose_intro": (
+        "The mean shift toward each vector's own emotion, averaged over the emotions, at each scale (× the median "
+        "residual norm). Brackets: for the own and the transferred vectors, 95% bootstrap intervals over prompts; "
+        "for random directions and shuffled maps, the 5th–95th percentiles over draws."
+    ),
+    "steer_col_condition": "condition",
+    "steer_col_scale": "× {scale}",
+    "steer_cond_own": "own vector",
+    "steer_cond_transferred": "transferred",
+    "steer_cond_random": "random directions",
+    "steer_cond_shuffled": "shuffled maps",
+    "steer_h_tokens": "Tokens read per emotion",
+    "steer_tokens_intro": "The effect reads the probability mass of these first tokens of each emotion's words:",
+    "steer_more": " and {n} more",
+    "steer_h_continuations": "Greedy continuations",
+    "steer_continuations_intro": (
+        "What the shift looks like in text: greedy continuations of held-out prompts, unsteered and steered at "
+        "layers {layers}, scale {scale}."
+    ),
+    "steer_continuation_prompt": "**Prompt**: {prompt}",
+    "steer_col_steered_by": "steered by",
+    "steer_col_text": "continuation",
+    "steer_condition_base": "nothing (unsteered)",
+    "steer_condition_own": "own {emotion} vector",
+    "steer_condition_transferred": "transferred {emotion} vector",
+    "steer_figure_caption": (
+        "Causal test {source} → {target}. Left: dose–response (mean shift toward each vector's own emotion, "
+        "averaged over the emotions; bands: 95% bootstrap intervals and the nulls' 5th–95th percentiles; dotted "
+        "line: the test scale). Right: the shifts of the own and the transferred vectors on every emotion at the "
+        "test scale"
+    ),
+    "steer_time": "The causal test took {seconds:.0f} s.",
+    "steer_plot_scale": "norm (× the median residual norm)",
+    "steer_plot_shift": "log-mass shift toward the vector's emotion",
+    "steer_plot_dose": "dose–response, layers {layers}",
+    "steer_plot_test_scale": "test scale",
+    "steer_plot_toward": "emotion read",
+    "steer_plot_vector": "vector's emotion",
+    "steer_plot_matrix_own": "own vectors, layers {layers}",
+    "steer_plot_matrix_transferred": "transferred vectors, layers {layers}",
+    "artifact_steering": "causal test (every per-prompt shift)",
+    "artifact_steering_csv": "causal test cells CSV",
 }
 
 JA: dict[str, str] = {
@@ -1133,6 +1234,106 @@ JA: dict[str, str] = {
     "plot_explained_variance": "説明分散比（k 成分の合計）",
     "plot_verdict_vs_k": "{title}: k に対する判定",
     "plot_k_sweep": "k スイープ: {pair}",
+    # 因果検証（emoalign.report.steering）
+    "steer_title": "因果検証：{source} の感情ベクトルで {target} を操舵する",
+    "steer_heading": "因果検証：{source} の感情ベクトルで {target} を操舵する",
+    "steer_heading_skipped": "因果検証：未実施",
+    "steer_skipped": "因果検証は実施していません（理由：{reason}）。",
+    "steer_method": (
+        "{source} の各感情ベクトル（その感情のプロンプトの平均から中立プロンプトの平均を引いたもの）を、中立プロンプトの"
+        "各単語での両モデルの活性化をペアとしてソース→ターゲット方向に学習した {map} 写像で {target} の空間へ移しました"
+        "（以下「転移ベクトル」。"
+        "学習に使っていないプロンプトの単語での層ペアごとの R²：{r2}）。これを、写像の学習から除外した中立プロンプト"
+        "{n_prompts}件に対し、対応する層の直後の残差ストリームへ、先頭以外のすべての位置で加えました。効果は、次トークン"
+        "位置でのその感情の先頭トークン群の対数確率質量の変化で測ります。比較はすべて同じノルム（その層の残差ノルム中央値の "
+        "{scales} 倍。判定は {test_scale} 倍）で行い、{target} 自身のベクトル（基準）、ランダム方向{n_random}本"
+        "（帰無分布）、シャッフルしたペアで学習した写像{n_shuffles}個で移したソースベクトル（ペアシャッフル帰無分布）と"
+        "並べました。p 値は全セルを通したファミリーワイズ補正済み（max-T 法）で、有意水準は α = {alpha} です。"
+    ),
+    "steer_headline": (
+        "**転移ベクトルが両方の帰無分布を上回って {target} を動かしたのは{n_cells}セル中{n}セルです**。"
+        "{target} 自身のベクトルがランダム方向を上回ったのは{n_own}セルでした。"
+    ),
+    "steer_col_layers": "層",
+    "steer_col_emotion": "感情",
+    "steer_col_own": "自身のベクトル [95% CI]",
+    "steer_col_transferred": "転移ベクトル [95% CI]",
+    "steer_col_efficiency": "転移効率 [95% CI]",
+    "steer_col_p_random": "p（対ランダム方向）",
+    "steer_col_p_shuffled": "p（対シャッフル写像）",
+    "steer_col_verdict": "判定",
+    "steer_legend": (
+        "効果は {scale} 倍での値で、ベクトル自身の感情の対数確率質量の変化をプロンプト間で平均したものです（括弧内は"
+        "プロンプトのブートストラップによる95%信頼区間）。転移効率は、同じプロンプトでの「転移ベクトルの効果 ÷ 自身の"
+        "ベクトルの効果」で、自身の効果が正の場合にのみ示します。p は、ランダム方向に対する値と、シャッフルしたペアで"
+        "学習した写像で移したソースベクトルに対する値で、いずれもファミリーワイズ補正済みです。"
+    ),
+    "steer_verdict_transfers": (
+        "自身のベクトルと同様に {target} を {emotion} の方向へ動かす（効果は自身のベクトルの {efficiency} 倍、"
+        "95%信頼区間 {low}–{high}）"
+    ),
+    "steer_verdict_transfers_own_flat": (
+        "ランダム方向とシャッフル写像を上回って {target} を {emotion} の方向へ動かす。ただし {target} 自身の"
+        "ベクトルはランダム方向を上回らない（p = {p_own}）"
+    ),
+    "steer_verdict_beyond_random_only": (
+        "ランダム方向よりも強く {target} を {emotion} の方向へ動かす（p = {p_random}）が、シャッフルしたペアで学習した"
+        "写像で移したソースベクトルを上回るとはいえない（p = {p_shuffled}）"
+    ),
+    "steer_verdict_no_better_than_random": "ランダム方向と区別できない（p = {p_random}）",
+    "steer_verdict_own_does_not_steer": (
+        "この層では {target} 自身の {emotion} ベクトルでもランダム方向を上回る変化が起きないため（p = {p_own}）、"
+        "転移を評価できない"
+    ),
+    "steer_h_matrices": "特異性：各ベクトルが各感情に与える変化",
+    "steer_matrices_intro": (
+        "{scale} 倍での値です。行は加えたベクトルの感情、列は対数確率質量を測った感情で、各セルは「自身のベクトル / "
+        "転移ベクトル」の順です。特異的なベクトルでは、各行で対角（太字）が最大になります。自身のベクトルと転移ベクトルの"
+        "平均コサイン類似度：{cosines}。"
+    ),
+    "steer_col_vector": "ベクトル",
+    "steer_h_dose": "用量反応",
+    "steer_dose_intro": (
+        "各スケール（残差ノルム中央値に対する倍率）で、ベクトル自身の感情へ向かう変化を感情間で平均した値です。括弧内は、"
+        "自身のベクトルと転移ベクトルではプロンプトのブートストラップによる95%信頼区間、ランダム方向とシャッフル写像では"
+        "試行間の5–95パーセンタイルです。"
+    ),
+    "steer_col_condition": "条件",
+    "steer_col_scale": "{scale} 倍",
+    "steer_cond_own": "自身のベクトル",
+    "steer_cond_transferred": "転移ベクトル",
+    "steer_cond_random": "ランダム方向",
+    "steer_cond_shuffled": "シャッフル写像",
+    "steer_h_tokens": "確率質量を測ったトークン（感情ごと）",
+    "steer_tokens_intro": "効果は、各感情の語の先頭トークンのうち、次に挙げるものの確率質量で測りました。",
+    "steer_more": "、ほか{n}個",
+    "steer_h_continuations": "貪欲デコーディングによる続き",
+    "steer_continuations_intro": (
+        "変化が文章にどう表れるかの例です。除外した中立プロンプトの続きを、操舵なしの場合と、層 {layers}・{scale} 倍で"
+        "操舵した場合とで、貪欲デコーディングにより生成しました。"
+    ),
+    "steer_continuation_prompt": "**プロンプト**：{prompt}",
+    "steer_col_steered_by": "加えたベクトル",
+    "steer_col_text": "続き",
+    "steer_condition_base": "なし（操舵なし）",
+    "steer_condition_own": "自身の {emotion} ベクトル",
+    "steer_condition_transferred": "転移した {emotion} ベクトル",
+    "steer_figure_caption": (
+        "因果検証 {source} → {target}。左：用量反応（ベクトル自身の感情へ向かう変化の感情間平均。帯はブートストラップ"
+        "による95%信頼区間と帰無分布の5–95パーセンタイル、点線は判定スケール）。右：判定スケールで自身のベクトルと"
+        "転移ベクトルが各感情に与える変化"
+    ),
+    "steer_time": "因果検証の所要時間は{seconds:.0f}秒でした。",
+    "steer_plot_scale": "ノルム（残差ノルム中央値に対する倍率）",
+    "steer_plot_shift": "ベクトルの感情の対数確率質量の変化",
+    "steer_plot_dose": "用量反応（層 {layers}）",
+    "steer_plot_test_scale": "判定スケール",
+    "steer_plot_toward": "確率質量を測った感情",
+    "steer_plot_vector": "ベクトルの感情",
+    "steer_plot_matrix_own": "自身のベクトル（層 {layers}）",
+    "steer_plot_matrix_transferred": "転移ベクトル（層 {layers}）",
+    "artifact_steering": "因果検証（プロンプトごとの全変化量）",
+    "artifact_steering_csv": "因果検証のセルの CSV",
 }
 
 #: every language's table; a key of one is a key of all (tests/test_message_catalog.py)

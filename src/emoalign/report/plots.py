@@ -174,6 +174,11 @@ def _save(fig, path: Path, formats: Sequence[str] = DEFAULT_FIGURE_FORMATS) -> P
     return path
 
 
+def save_figure(fig, path: Path, formats: Sequence[str] = DEFAULT_FIGURE_FORMATS) -> Path:
+    """:func:`_save` for figures drawn outside this module (the causal test's)."""
+    return _save(fig, path, formats)
+
+
 def _legend_below(ax, ncol: int = 2) -> None:
     """The legend under the axes, outside the data area (it never covers a curve)."""
     handles, labels = ax.get_legend_handles_labels()

@@ -10,7 +10,9 @@ import pandas as pd
 
 from emoalign.analysis.stats.label_null import assignment_test
 from emoalign.core.results import AlignmentResult
+from emoalign.core.steering import SteeringResult
 from emoalign.io.storage import atomic_write
+from emoalign.report.document import japanese_path
 
 SUMMARY_COLUMNS: tuple[str, ...] = ("layer", "mean_overlap_before", "mean_overlap_after", "delta")
 
@@ -209,34 +211,33 @@ def format_layer_table(result: AlignmentResult, *, warnings: str = "inline") -> 
     return "\n".join(printable(line) for line in lines)  # names are user data: no terminal controls
 
 
-def japanese_path(path: str | Path) -> Path:
-    """Where the Japanese twin of the report at ``path`` goes: ``<stem>.ja.md`` beside it."""
-    path = Path(path)
-    return path.with_name(f"{path.stem}.ja{path.suffix or '.md'}")
-
-
 def write_pair_reports(
-    result: AlignmentResult, path: str | Path, artifacts: dict[str, str] | None = None, *, figures: bool = False
+    result: AlignmentResult, path: str | Path, artifacts: dict[str, str] | None = None, *, figures: bool = False,
+    steering: SteeringResult | str | None = None,
 ) -> dict[str, Path]:
     """Write the per-pair report — the comparative report of this one result
     (:func:`emoalign.report.comparative.build_pair_report`) — in English at ``path`` and in Japanese at
     ``<stem>.ja.md`` (:func:`japanese_path`), each listing ``artifacts`` (name -> path) and both
     reports as the study's files. ``figures``: draw the pair's figures beside each report (PNG, in
-    ``<report stem>_figures/``); off by default, since they cost more than the report. Returns
-    ``{"report": English path, "report (ja)": Japanese path}``."""
+    ``<report stem>_figures/``); off by default, since they cost more than the report. ``steering``:
+    the causal test of the pair (a section at the end of both, its figure with the others) or the
+    reason it was skipped (one line); None: no section. Returns ``{"report": English path,
+    "report (ja)": Japanese path}``."""
     from emoalign.report.comparative import write_comparative_report
 
     written = {"report": Path(path), "report (ja)": japanese_path(path)}
     listed = {**(artifacts or {}), **{name: str(p) for name, p in written.items()}}
     for lang, report in zip(("en", "ja"), written.values()):
         write_comparative_report([result], report, lang=lang, figures=figures, figure_formats=("png",), pair=True,
-                                 artifacts=listed)
+                                 artifacts=listed, steering=steering)
     return written
 
 
 def write_markdown_report(
-    result: AlignmentResult, path: str | Path, artifacts: dict[str, str] | None = None, *, figures: bool = True
+    result: AlignmentResult, path: str | Path, artifacts: dict[str, str] | None = None, *, figures: bool = True,
+    steering: SteeringResult | str | None = None,
 ) -> Path:
     """Write the per-pair reports (English at ``path``, Japanese beside it: :func:`write_pair_reports`),
-    with the pair's figures unless ``figures=False``; returns the English path."""
-    return write_pair_reports(result, path, artifacts, figures=figures)["report"]
+    with the pair's figures unless ``figures=False`` (and the causal test's section, ``steering``);
+    returns the English path."""
+    return write_pair_reports(result, path, artifacts, figures=figures, steering=steering)["report"]

@@ -19,9 +19,9 @@ from emoalign.study.config import (
     read_study_config,
     split_overrides,
 )
-from emoalign.study.runner import results_of, run_studies
+from emoalign.study.runner import results_of, run_steering, run_studies
 
-__all__ = ["run", "sweep", "resolve"]
+__all__ = ["run", "sweep", "steer", "resolve"]
 
 DEFAULT_TARGETS: tuple[str, ...] = ("llama3_8b", "gemma3_12b", "qwen3_8b")
 
@@ -92,3 +92,25 @@ def sweep(
         done, report=report, report_dir=study.report_dir, output_csv=output_csv, results_dir=study.results_dir,
         lang=lang, html=html, figures=figures, figure_formats=figure_formats, command=run_time.command,
     )
+
+
+def steer(
+    source: Any = None,
+    target: Any = None,
+    config: StudyConfig | str | Path | None = None,
+    *,
+    runtime: Runtime | None = None,
+    **overrides: Any,
+):
+    """Python API of ``emoalign steer``: the causal test alone. The source's emotion vectors, carried
+    into the target through a source→target map fitted on the neutral word pairs, steer the target
+    beside its own vectors, random directions and maps fitted on shuffled pairs (activations through
+    the cache). ``overrides`` as for :func:`run`, plus ``steer_scales``, ``steer_prompts``,
+    ``steer_random``, ``steer_shuffles`` and ``generate``.
+
+    Returns the :class:`~emoalign.core.steering.SteeringResult` (``.cells``: effects, efficiency,
+    p-values and verdicts per layer pair and emotion), or the one-line reason the target cannot be
+    steered (an encoder has no next-token head)."""
+    models = {key: value for key, value in (("source", source), ("target", target)) if value is not None}
+    study, run_time = resolve(config, runtime, {**models, **overrides})
+    return run_steering(study, run_time)

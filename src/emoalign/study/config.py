@@ -36,6 +36,9 @@ FLAGS: dict[str, str] = {
 #: controls a study can add: ``untrained`` (the target's architecture with random weights, seeded
 #: seed + 1) and ``random`` (both models with random weights, seeds seed + 1 and seed + 2)
 CONTROLS: tuple[str, ...] = ("untrained", "random")
+#: the causal test: auto (on where the target has a next-token head, skipped with a line for an
+#: encoder), on, off
+STEER_MODES: tuple[str, ...] = ("auto", "on", "off")
 #: options of the command line that are neither a study nor its runtime (how the command is read,
 #: or the sweep's and compare's report, which are arguments of :func:`emoalign.sweep`)
 CLI_ONLY: dict[str, str] = {
@@ -128,6 +131,13 @@ class StudyConfig:
     k_profile: tuple[int, ...] = (2, 4, 8, 16)
     control: tuple[str, ...] = ()  # controls studied after the pair (CONTROLS)
     untrained_target: bool = False  # the untrained control instead of the pair
+    # the causal test (decoders): emoalign.study.steer
+    steer: str = "auto"  # auto: on for a target with a next-token head; on; off
+    steer_scales: tuple[float, ...] = (0.05, 0.1, 0.2)  # fractions of the target's median residual norm
+    steer_prompts: int = 16  # neutral prompts held out to steer on
+    steer_random: int = 20  # random directions (the null)
+    steer_shuffles: int = 20  # maps fitted on shuffled pairs (the pairing null)
+    generate: int = 0  # greedy continuations of this many prompts per condition, shown in the report
     # output
     results_dir: Path = Path("results")
     cache_dir: Path | None = None  # default: <results_dir>/cache
@@ -146,6 +156,12 @@ class StudyConfig:
             raise EmoalignError("--n-components: give at least one k")
         set_(self, "n_components", tuple(int(k) for k in ks))
         set_(self, "k_profile", tuple(int(k) for k in self.k_profile))
+        scales = (self.steer_scales,) if isinstance(self.steer_scales, (int, float)) else self.steer_scales
+        set_(self, "steer_scales", tuple(float(s) for s in scales))
+        if self.steer not in STEER_MODES:
+            raise EmoalignError(f"--steer {self.steer}: unknown (use {', '.join(STEER_MODES)})")
+        if self.steer != "off":
+            self.steer_settings()  # checked now, with the flag at fault
         control = (self.control,) if isinstance(self.control, str) else tuple(self.control or ())
         unknown = [c for c in control if c not in CONTROLS]
         if unknown:
@@ -168,6 +184,16 @@ class StudyConfig:
             seed=self.seed, heldout_fraction=self.heldout_fraction, n_permutations=self.n_permutations,
             n_bootstrap=self.n_bootstrap, n_pairing_permutations=self.n_pairing_permutations, alpha=self.alpha,
             baseline_seeds=self.baseline_seeds, k_profile=self.k_profile,
+        )
+
+    def steer_settings(self):
+        """The causal test's settings (:class:`emoalign.study.steer.SteerSettings`)."""
+        from emoalign.study.steer import SteerSettings
+
+        return SteerSettings(
+            scales=self.steer_scales, n_prompts=self.steer_prompts, n_random=self.steer_random,
+            n_shuffles=self.steer_shuffles, generate=self.generate, alpha=self.alpha, n_bootstrap=self.n_bootstrap,
+            seed=self.seed, map_method=self.map_method,
         )
 
     @property

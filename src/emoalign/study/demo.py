@@ -50,15 +50,19 @@ from emoalign.report.compare import PLANTED_TWIN, compare_results
 from emoalign.report.document import Block, Heading, Paragraph, table
 from emoalign.report.i18n import demo_text, strings, verdict_words
 from emoalign.report.marks import FAIL, PASS, mark
+from emoalign.report.steering import steering_lines, steering_section, steering_skipped_section
 from emoalign.study.align import align_study
 from emoalign.study.config import Runtime, StudyConfig
 from emoalign.study.pipeline import (
+    PairStudy,
     baseline_seed_pairs,
     write_study,
 )
 from emoalign.study.runner import run_studies
 from emoalign.synthetic.twin import twin_loaded_model
 
+#: held-out neutral prompts the causal test steers on (keeps the demo's first run within 10 minutes)
+DEMO_STEER_PROMPTS = 12
 DEMO_SAMPLES = 70  # prompts per label: fewer leave the 384-d MiniLM map with fewer word pairs than dimensions
 DEMO_K = 8
 TWIN_SOURCE = "minilm-l6"
@@ -99,6 +103,7 @@ class DemoOutcome:
     extractions: int = 0  # activation sets the run read or wrote
     checks: list[DemoCheck] = field(default_factory=list)
     command: str = "emoalign demo"
+    steering: list[Any] = field(default_factory=list)  # causal tests (SteeringResult) and skip reasons (str)
 
     def add(self, result: AlignmentResult, role: str, paths: dict[str, str]) -> None:
         self.results.append(result)
@@ -158,6 +163,7 @@ def real_pair_config(pair: RealPair, config: AlignConfig, n_per_label: int, resu
         seed=config.seed, n_permutations=config.n_permutations, n_bootstrap=config.n_bootstrap,
         baseline_seeds=pair.baseline_seeds, control=("random",), results_dir=results_dir,
         cache_dir=results_dir / "cache", report_dir=report_dir, study_name="demo", overwrite=True,
+        steer="off", steer_prompts=DEMO_STEER_PROMPTS,  # the demo steers in the cheaper direction itself
     )
 
 
@@ -169,6 +175,36 @@ def study_real_pair(pair: RealPair, config: StudyConfig, outcome: DemoOutcome, *
     studies = run_studies(config, Runtime(quiet=quiet, workers=workers, command=command))
     for study, role in zip(studies, ("real", "random control")):
         outcome.add(study.result, role, study.paths)
+    outcome.steering.append(steer_cheaper_direction(studies[0], config, quiet=quiet))
+
+
+def steer_cheaper_direction(study: PairStudy, config: StudyConfig, *, quiet: bool) -> Any:
+    """The causal test of a real pair in its cheaper direction — the larger model's vectors steer the
+    smaller one, so the forward passes are the smaller model's — written beside the study; the reason
+    where the models cannot be steered (encoders)."""
+    from emoalign.study.pipeline import write_steering
+    from emoalign.study.steer import steer_study
+
+    reverse = [(target, source) for source, target in study.pairs]
+    steering = steer_study(replace(config, steer="on"), study.target_acts, study.source_acts, reverse,
+                           study.source_request, quiet=quiet)
+    if not isinstance(steering, str):
+        write_steering(steering, study.layout)
+    return steering
+
+
+def other_direction(outcome: DemoOutcome, layout: StudyLayout) -> list[Any]:
+    """Causal tests of the real pairs in the direction the demo does not run (``emoalign steer``, see
+    :data:`OTHER_DIRECTION`), read from the results folder where they were written."""
+    from emoalign.core.steering import SteeringResult
+
+    found = []
+    for result in outcome.of_role("real"):
+        source, target = result.source["name"], result.target["name"]
+        path = layout.steering(f"{source}_to_{target}")
+        if path.is_file():
+            found.append(SteeringResult.load(path))
+    return found
 
 
 def constructed_activations(
@@ -312,6 +348,9 @@ def demo_preface(outcome: DemoOutcome, lang: str = "en") -> list[Block]:
         Heading(T("real_heading")),
     ]
     blocks += [Paragraph(_finding(r, lang)) for r in outcome.of_role("real")] or [Paragraph(T("no_real"))]
+    for steering in outcome.steering:
+        blocks += (steering_skipped_section(steering, lang) if isinstance(steering, str)
+                   else steering_section(steering, lang))
     blocks += [
         Heading(T("checks_heading")),
         table([T("col_check"), T("col_result"), T("col_measured")],
@@ -370,6 +409,7 @@ def run_demo(
     outcome.seconds = time.perf_counter() - start
     cached_after = set(cache_dir.glob("*.safetensors"))
     outcome.extracted, outcome.extractions = len(cached_after - cached_before), len(cached_after)
+    outcome.steering += other_direction(outcome, layout)
     outcome.checks = demo_checks(outcome)
     outcome.reports = write_demo_reports(outcome, Path(report_dir), report_name, html=html)
     return outcome
@@ -411,6 +451,8 @@ def demo_summary(outcome: DemoOutcome) -> str:
         })
     lines = [pd.DataFrame(rows).to_string(index=False), ""]
     lines += [f"real: {_finding(r)}" for r in outcome.of_role("real")]
+    for steering in outcome.steering:
+        lines += ["", f"causal test skipped: {steering}"] if isinstance(steering, str) else ["", *steering_lines(steering)]
     lines += [""] + [f"{'pass' if c.passed else 'FAIL'}  {c.name()}: {c.measured()}" for c in outcome.checks]
     lines += [
         "",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from emoalign.analysis.layer_match import match_layers
 from emoalign.core.errors import EmoalignError
@@ -139,9 +140,11 @@ def write_study(
     layout: StudyLayout,
     *,
     overwrite: bool = False,
+    steering: Any = None,
 ) -> dict[str, str]:
     """Write vectors and subspaces of both models, the alignment, the summary CSV and the report
-    (refusing to replace an alignment of other settings unless ``overwrite``)."""
+    (refusing to replace an alignment of other settings unless ``overwrite``); ``steering``: the
+    causal test's result (written beside, and a section of the report) or the reason it was skipped."""
     cfg = result.config
     pair = result.pair_name
     check_overwrite(layout.alignment(pair), cfg, result.dataset.get("hash"), overwrite=overwrite,
@@ -160,12 +163,26 @@ def write_study(
         )
     paths["alignment"] = str(result.save(layout.alignment(pair)))
     paths["summary CSV"] = str(write_summary_csv(result, layout.statistics(pair)))
+    if steering is not None and not isinstance(steering, str):
+        paths.update(write_steering(steering, layout))
     from emoalign.report.summary import (
         write_pair_reports,  # English and Japanese (.ja.md), no figures
     )
 
-    paths.update({name: str(path) for name, path in write_pair_reports(result, layout.report(pair), paths).items()})
+    paths.update({name: str(path) for name, path in
+                  write_pair_reports(result, layout.report(pair), paths, steering=steering).items()})
     return paths
+
+
+def write_steering(steering: Any, layout: StudyLayout) -> dict[str, str]:
+    """The causal test's artifact (every per-prompt shift) and its cells as a CSV."""
+    from emoalign.io.storage import write_text_atomic
+
+    return {
+        "steering": str(steering.save(layout.steering(steering.pair_name))),
+        "steering CSV": str(write_text_atomic(layout.steering_csv(steering.pair_name),
+                                              steering.cells.to_csv(index=False))),
+    }
 
 
 def preflight_study(
@@ -254,3 +271,8 @@ class PairStudy:
     target_acts: ActivationSet
     layout: StudyLayout
     paths: dict[str, str] = field(default_factory=dict)  # its artifacts, once written
+    pairs: tuple[tuple[int, int], ...] = ()  # the matched layer pairs
+    source_request: ExtractionRequest | None = None  # what loads each model again (the causal test)
+    target_request: ExtractionRequest | None = None
+    control: str | None = None  # None: the pair itself; else the control it is
+    steering: Any = None  # the causal test: a SteeringResult, the reason it was skipped, or None

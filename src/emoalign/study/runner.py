@@ -31,6 +31,7 @@ from emoalign.execution.progress import resolve_quiet
 from emoalign.io.layout import StudyLayout, study_config_path
 from emoalign.study.align import align_study
 from emoalign.study.config import Runtime, StudyConfig, options_for_file
+from emoalign.study.steer import steer_study, wants_steering
 from emoalign.study.pipeline import (
     PairStudy,
     check_overwrite,
@@ -193,7 +194,8 @@ def study_one(
         source_acts, target_acts, pairs, align, baseline_copies=copies, command=command, control=label,
         quiet=quiet, workers=runtime.workers, executor=executor,
     )
-    return PairStudy(result, source_acts, target_acts, layout)
+    return PairStudy(result, source_acts, target_acts, layout, pairs=tuple(pairs), source_request=source,
+                     target_request=target, control=control)
 
 
 def random_control(source, target, source_acts, target_acts, seed: int, cache_dir: Path, *, quiet: bool,
@@ -337,12 +339,16 @@ def run_studies(
                        for config in configs]
         for config, studies in batches:
             for study in studies:
+                if allow_extract and wants_steering(config, study):
+                    study = replace(study, steering=steer_study(
+                        config, study.source_acts, study.target_acts, study.pairs, study.target_request,
+                        quiet=resolve_quiet(runtime.quiet)))
                 if before_write is not None:
                     before_write(study, config)
                 paths: dict[str, str] = {}
                 if config.write:
                     paths = write_study(study.result, study.source_acts, study.target_acts, study.layout,
-                                        overwrite=config.overwrite)
+                                        overwrite=config.overwrite, steering=study.steering)
                     folder = study_config_path(paths["alignment"], study.result.pair_name, "run").parent
                     recorder.study(study.result, paths, study_options(config, runtime, folder))
                 study.paths.update(paths)
@@ -361,6 +367,38 @@ def run_studies(
         if scratch is not None:
             scratch.cleanup()
     return done
+
+
+def run_steering(config: StudyConfig, runtime: Runtime | None = None):
+    """`emoalign steer`: the causal test alone — both models' activations through the cache (extracted
+    if missing), no alignment statistics — written as the steering artifact, its CSV and a report in
+    both languages (unless ``write=False``). Returns the SteeringResult, or the reason it was skipped."""
+    from emoalign.study.pipeline import write_steering
+
+    runtime = runtime or Runtime()
+    apply_threads(runtime)
+    scratch = None
+    if not config.write and config.cache_dir is None:
+        scratch = tempfile.TemporaryDirectory(prefix="emoalign-cache-")
+        config = replace(config, cache_dir=Path(scratch.name))
+    try:
+        prepared = prepare_studies(config)
+        source, target = study_requests(config, prepared)
+        quiet = resolve_quiet(runtime.quiet)
+        source_acts, target_acts, pairs = extract_pair(source, target, quiet=quiet, **_layer_options(config, prepared))
+        steering = steer_study(replace(config, steer="on"), source_acts, target_acts, pairs, target, quiet=quiet)
+        if config.write and not isinstance(steering, str):
+            from emoalign.report.steering import write_steering_reports
+
+            layout = prepared.layouts[config.n_components[0]]
+            paths = write_steering(steering, layout)
+            paths.update(write_steering_reports(steering, layout.steering_report(steering.pair_name)))
+            for name, path in paths.items():
+                log.info(f"{name:<16} {path}")
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
+    return steering
 
 
 def study_options(config: StudyConfig, runtime: Runtime, folder: Path | None = None) -> dict[str, Any] | None:
