@@ -105,3 +105,33 @@ def test_bad_steering_options_are_one_line_errors(twin_pair, tmp_path, flags, me
     assert code == 2
     lines = stderr.getvalue().strip().splitlines()
     assert len(lines) == 1 and message in lines[0], lines
+
+
+def test_the_demo_steers_a_real_pair_in_its_cheaper_direction_and_shows_the_other_when_written(tiny_model_path,
+                                                                                               tmp_path):
+    from emoalign.report.document import to_markdown
+    from emoalign.study.config import Runtime, StudyConfig
+    from emoalign.study.demo import DemoOutcome, demo_preface, other_direction, steer_cheaper_direction
+    from emoalign.study.runner import run_studies
+
+    small, large = tiny_model_path("gpt2"), tiny_model_path("llama", seed=2)
+    config = StudyConfig(source=str(small), target=str(large), layers=(1, 2), n_components=2, n_permutations=20,
+                         n_pairing_permutations=0, baseline_seeds=0, results_dir=tmp_path / "r",
+                         report_dir=tmp_path / "rep", study_name="demo", steer="off", steer_prompts=8,
+                         steer_random=19, steer_shuffles=19, n_bootstrap=200, max_samples_per_emotion=30,
+                         dtype="float32", device="cpu")
+    study = run_studies(config, Runtime(quiet=True))[0]
+    assert study.steering is None  # --steer off: the demo steers itself
+    cheaper = steer_cheaper_direction(study, config, quiet=True)
+    assert (cheaper.source["name"], cheaper.target["name"]) == (large.name, small.name)  # the larger steers the smaller
+    assert study.layout.steering(cheaper.pair_name).is_file()
+    outcome = DemoOutcome()
+    outcome.add(study.result, "real", study.paths)
+    assert other_direction(outcome, study.layout) == []  # the study's direction was not run
+    emoalign.steer(config=config, steer="on", write=True, quiet=True)  # `emoalign steer` in the study's direction
+    (found,) = other_direction(outcome, study.layout)
+    assert (found.source["name"], found.target["name"]) == (small.name, large.name)
+    outcome.steering = [cheaper, found, "mpnet-base is an encoder (MPNetModel) with no next-token head"]
+    for lang, heading in (("en", "Causal test"), ("ja", "因果検証")):
+        text = to_markdown(demo_preface(outcome, lang))
+        assert text.count(heading) >= 3 and "MPNetModel" in text

@@ -180,6 +180,10 @@ def _print_study(study, paths: dict[str, str]) -> None:
     from emoalign.report.summary import format_layer_table
 
     print(format_layer_table(study.result, warnings="log"))
+    if study.steering is not None and not isinstance(study.steering, str):  # a skip was logged in one line
+        from emoalign.report.steering import steering_lines
+
+        print("\n" + "\n".join(steering_lines(study.steering)))
     for name, path in paths.items():
         print(f"{name:<28} {path}")
     print()

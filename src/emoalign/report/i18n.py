@@ -594,7 +594,7 @@ EN: dict[str, str] = {
     "plot_verdict_vs_k": "{title}: verdict vs k",
     "plot_k_sweep": "k-sweep: {pair}",
     # the causal test (emoalign.report.steering)
-    "steer_title": "Causal test: {source}'s emotion vectors steering {target}",
+    "steer_title": "emoalign steer: {source} → {target}",
     "steer_heading": "Causal test: steering {target} with {source}'s emotion vectors",
     "steer_heading_skipped": "Causal test: not run",
     "steer_skipped": "The causal test did not run: {reason}.",
@@ -1235,7 +1235,7 @@ JA: dict[str, str] = {
     "plot_verdict_vs_k": "{title}: k に対する判定",
     "plot_k_sweep": "k スイープ: {pair}",
     # 因果検証（emoalign.report.steering）
-    "steer_title": "因果検証：{source} の感情ベクトルで {target} を操舵する",
+    "steer_title": "emoalign steer：{source} → {target}",
     "steer_heading": "因果検証：{source} の感情ベクトルで {target} を操舵する",
     "steer_heading_skipped": "因果検証：未実施",
     "steer_skipped": "因果検証は実施していません（理由：{reason}）。",

@@ -50,7 +50,13 @@ from emoalign.report.compare import PLANTED_TWIN, compare_results
 from emoalign.report.document import Block, Heading, Paragraph, table
 from emoalign.report.i18n import demo_text, strings, verdict_words
 from emoalign.report.marks import FAIL, PASS, mark
-from emoalign.report.steering import steering_lines, steering_section, steering_skipped_section
+from emoalign.report.plots import figures_dir, matplotlib_missing, slug
+from emoalign.report.steering import (
+    steering_lines,
+    steering_section,
+    steering_skipped_section,
+    write_steering_figure,
+)
 from emoalign.study.align import align_study
 from emoalign.study.config import Runtime, StudyConfig
 from emoalign.study.pipeline import (
@@ -335,7 +341,7 @@ def _time_sentence(T: Any, outcome: DemoOutcome) -> str:
     return T("time", seconds=outcome.seconds)
 
 
-def demo_preface(outcome: DemoOutcome, lang: str = "en") -> list[Block]:
+def demo_preface(outcome: DemoOutcome, lang: str = "en", *, figure_folder: Path | None = None) -> list[Block]:
     """The report's opening: what was studied, the controls, and what the instrument found."""
     T = lambda key, **params: demo_text(lang, key, **params)  # noqa: E731
     blocks: list[Block] = [
@@ -349,8 +355,14 @@ def demo_preface(outcome: DemoOutcome, lang: str = "en") -> list[Block]:
     ]
     blocks += [Paragraph(_finding(r, lang)) for r in outcome.of_role("real")] or [Paragraph(T("no_real"))]
     for steering in outcome.steering:
-        blocks += (steering_skipped_section(steering, lang) if isinstance(steering, str)
-                   else steering_section(steering, lang))
+        if isinstance(steering, str):
+            blocks += steering_skipped_section(steering, lang)
+            continue
+        figure = file = None
+        if figure_folder is not None and matplotlib_missing() is None:  # the causal test's figure, per language
+            file = write_steering_figure(steering, figure_folder / f"steering_{slug(steering.pair_name)}.png", lang)
+            figure = f"{figure_folder.name}/{file.name}"
+        blocks += steering_section(steering, lang, figure=figure, figure_file=file)
     blocks += [
         Heading(T("checks_heading")),
         table([T("col_check"), T("col_result"), T("col_measured")],
@@ -429,7 +441,8 @@ def write_demo_reports(outcome: DemoOutcome, report_dir: Path, report_name: str,
         command = f"{outcome.command}\n{comparison_command(paths, report, lang, html)}"
         write_comparative_report(
             outcome.results, report, paths=paths, lang=lang, html=html, command=command,
-            preface=demo_preface(outcome, lang), **({"figure_formats": figure_formats} if figure_formats else {}),
+            preface=demo_preface(outcome, lang, figure_folder=figures_dir(report)),
+            **({"figure_formats": figure_formats} if figure_formats else {}),
         )
         reports.append(report)
     return reports

@@ -90,6 +90,13 @@ class SteerSettings:
     def sorted_scales(self) -> tuple[float, ...]:
         return tuple(sorted(self.scales))
 
+    def null_draws(self, scale_index: int) -> tuple[int, int]:
+        """(random directions, shuffled maps) run at the scale of ``scale_index``: every draw at the
+        test scale, the first :data:`DOSE_DRAWS` at the others (the dose–response bands)."""
+        if scale_index == self.test_index:
+            return self.n_random, self.n_shuffles
+        return min(DOSE_DRAWS, self.n_random), min(DOSE_DRAWS, self.n_shuffles)
+
 
 def split_reference_prompts(acts: ActivationSet, n_prompts: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices (into the dataset) of the neutral prompts to steer on and of those to fit the map on."""
@@ -171,9 +178,7 @@ def condition_rows(settings: SteerSettings, n_emotions: int) -> int:
     unsteered pass included: the cost unit of the stage."""
     rows = 1
     for s, _ in enumerate(settings.sorted_scales):
-        full = s == settings.test_index
-        draws_r = settings.n_random if full else min(DOSE_DRAWS, settings.n_random)
-        draws_s = settings.n_shuffles if full else min(DOSE_DRAWS, settings.n_shuffles)
+        draws_r, draws_s = settings.null_draws(s)
         rows += 2 * n_emotions + draws_r + draws_s * n_emotions
     return rows
 
@@ -183,8 +188,7 @@ def _conditions(vectors: LayerVectors, settings: SteerSettings) -> tuple[np.ndar
     where each condition's rows start: [(condition, scale index, first row)]."""
     rows, index = [np.zeros((1, vectors.own.shape[1]))], []
     for s, _ in enumerate(settings.sorted_scales):
-        draws_r = settings.n_random if s == settings.test_index else min(DOSE_DRAWS, settings.n_random)
-        draws_s = settings.n_shuffles if s == settings.test_index else min(DOSE_DRAWS, settings.n_shuffles)
+        draws_r, draws_s = settings.null_draws(s)
         for condition, block in (("own", vectors.own), ("transferred", vectors.transferred),
                                  ("random", vectors.random[:draws_r]),
                                  ("shuffled", vectors.shuffled[:draws_s].reshape(-1, vectors.own.shape[1]))):
