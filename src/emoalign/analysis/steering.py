@@ -239,7 +239,7 @@ def steering_tables(
                     if len(draws):
                         dose.append({**base, "condition": condition, "mean_shift": float(draws.mean()),
                                      "ci_low": float(np.percentile(draws, 5)),
-                                     "ci_high": float(np.percentile(draws, 95)), "n_draws": int(len(draws))})
+                                     "ci_high": float(np.percentile(draws, 95)), "n_draws": len(draws)})
         layers.append({
             "layer": pair.layer, "target_layer": pair.target_layer,
             "map_r2": np.nan if pair.map_r2 is None else float(pair.map_r2),

@@ -124,7 +124,9 @@ def has_next_token_head(config: Any) -> bool:
     """Whether a checkpoint's config is a decoder with a next-token head: an architecture that is a
     causal-LM class, or a ``*ForConditionalGeneration`` whose text config is a decoder; by model
     type where the config lists no architecture. Encoders (BERT, RoBERTa, MPNet ...) never are."""
-    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES as causal
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES as causal,
+    )
 
     def decoder_type(cfg: Any) -> bool:
         model_type = str(getattr(cfg, "model_type", ""))

@@ -31,7 +31,6 @@ from emoalign.execution.progress import resolve_quiet
 from emoalign.io.layout import StudyLayout, study_config_path
 from emoalign.study.align import align_study
 from emoalign.study.config import Runtime, StudyConfig, options_for_file
-from emoalign.study.steer import steer_study, wants_steering
 from emoalign.study.pipeline import (
     PairStudy,
     check_overwrite,
@@ -42,6 +41,7 @@ from emoalign.study.pipeline import (
     untrained_control,
     write_study,
 )
+from emoalign.study.steer import steer_study, wants_steering
 
 log = get_logger(__name__)
 

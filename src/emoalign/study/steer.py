@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from emoalign.analysis.diagnostics import robust_fit_mask
 from emoalign.analysis.steering import (
     LayerShifts,
     at_norm,
@@ -36,7 +37,6 @@ from emoalign.analysis.steering import (
     shuffled_transfer_weights,
     steering_tables,
 )
-from emoalign.analysis.diagnostics import robust_fit_mask
 from emoalign.core.activations import ActivationSet
 from emoalign.core.errors import EmoalignError
 from emoalign.core.log import get_logger
@@ -161,7 +161,9 @@ def layer_vectors(
         for weight in shuffled_transfer_weights(source_words[fit_words], target_words[fit_words], linear_map,
                                                 settings.n_shuffles, seed=settings.seed + 1, context=context)
     ])
-    unit = lambda vectors: at_norm(vectors, 1.0, context=context)  # noqa: E731
+    def unit(vectors: np.ndarray) -> np.ndarray:
+        return at_norm(vectors, 1.0, context=context)
+
     return LayerVectors(
         own=unit(own), transferred=unit(transferred),
         random=random_directions(settings.n_random, own.shape[1], seed=settings.seed + 1000 + target_layer),
@@ -243,7 +245,12 @@ def steer_pair(
     from emoalign.analysis.alignment import check_paired
     from emoalign.core.layers import EMBEDDING_LAYER
     from emoalign.extract.start_token import resolve_start_token
-    from emoalign.extract.steer import emotion_first_tokens, emotion_words, encode_prompts, token_texts
+    from emoalign.extract.steer import (
+        emotion_first_tokens,
+        emotion_words,
+        encode_prompts,
+        token_texts,
+    )
 
     started = time.perf_counter()
     check_paired(source, target)
@@ -267,7 +274,7 @@ def steer_pair(
                              n_bootstrap=settings.n_bootstrap, seed=settings.seed)
     config = {
         "scales": list(settings.sorted_scales), "test_scale": settings.sorted_scales[settings.test_index],
-        "n_prompts": int(len(held_out)), "n_fit_prompts": int(len(fit)), "n_random": settings.n_random,
+        "n_prompts": len(held_out), "n_fit_prompts": len(fit), "n_random": settings.n_random,
         "n_shuffles": settings.n_shuffles, "dose_draws": DOSE_DRAWS, "alpha": settings.alpha,
         "n_bootstrap": settings.n_bootstrap, "seed": settings.seed, "map_method": settings.map_method,
         "source_name": source.model["name"], "target_name": target.model["name"],
