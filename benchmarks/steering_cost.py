@@ -21,10 +21,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import pandas as pd  # noqa: E402
 import validity  # noqa: E402
+from steering_validity import markdown  # noqa: E402
 
 from emoalign.core.steering import SteeringResult  # noqa: E402
-from emoalign.report.document import table as markdown_table  # noqa: E402
-from emoalign.report.document import to_markdown  # noqa: E402
 from emoalign.study.steer import SteerSettings, condition_rows  # noqa: E402
 
 SECTION_START = "<!-- steering-cost:start -->"
@@ -47,13 +46,6 @@ def cost_row(path: Path) -> dict:
         "ms per row": round(per_pair / rows * 1000, 1),
         "ms per row and prompt": round(per_pair / rows / cfg["n_prompts"] * 1000, 2),
     }
-
-
-def markdown(frame: pd.DataFrame, floatfmt: str = "") -> str:
-    """A DataFrame as a Markdown table (the reports' renderer; no tabulate needed)."""
-    rows = [[format(v, floatfmt) if isinstance(v, float) and floatfmt else v for v in row]
-            for row in frame.itertuples(index=False)]
-    return to_markdown([markdown_table(list(frame.columns), rows)]).rstrip()
 
 
 def main() -> None:
